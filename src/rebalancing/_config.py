@@ -1,0 +1,158 @@
+"""How to rebalance: :class:`RebalanceConfig` and its enums."""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any
+
+import attrs
+
+from ._validation import to_number
+from .exceptions import InvalidConfigError
+
+__all__ = ["RebalanceConfig", "Rounding", "TradeDirection"]
+
+
+class Rounding(enum.StrEnum):
+    """How whole-unit and lot quantities are chosen."""
+
+    #: Each final holding is the reachable whole-unit (or lot) quantity nearest the
+    #: target that does not exceed it in size: never over target, never over a cap.
+    DOWN = "down"
+    #: Final holdings closest to target, within the cash the plan may spend.
+    CLOSEST = "closest"
+
+
+class TradeDirection(enum.StrEnum):
+    """Which trades a plan may contain."""
+
+    #: Buy and sell as needed.
+    BOTH = "both"
+    #: Invest available cash in the most under-weight assets; never sell.
+    BUY_ONLY = "buy_only"
+    #: Reduce over-weight assets to raise cash; never buy.
+    SELL_ONLY = "sell_only"
+
+
+def _enum(enum_type: type[enum.Enum], name: str) -> Any:
+    def convert(value: object) -> enum.Enum:
+        if isinstance(value, enum_type):
+            return value
+        try:
+            return enum_type(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in enum_type)
+            msg = f"RebalanceConfig.{name} must be one of {allowed}, got {value!r}"
+            raise InvalidConfigError(msg) from None
+
+    return convert
+
+
+def _number(
+    *,
+    low: float,
+    low_open: bool = False,
+    high: float = math.inf,
+    high_open: bool = True,
+    optional: bool = False,
+) -> Any:
+    """Validator: a finite real number within the given bounds (None allowed if optional)."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        del instance
+        label = f"RebalanceConfig.{attribute.name}"
+        if value is None and optional:
+            return
+        number = to_number(value, label, InvalidConfigError)
+        too_low = number <= low if low_open else number < low
+        too_high = number >= high if high_open else number > high
+        if too_low or too_high:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            msg = f"{label} must be in {left}{low}, {high}{right}, got {value!r}"
+            raise InvalidConfigError(msg)
+
+    return validate
+
+
+def _flag(*, optional: bool = False) -> Any:
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        del instance
+        if isinstance(value, bool) or (optional and value is None):
+            return
+        expected = "True, False or None" if optional else "True or False"
+        msg = f"RebalanceConfig.{attribute.name} must be {expected}, got {value!r}"
+        raise InvalidConfigError(msg)
+
+    return validate
+
+
+@attrs.frozen(kw_only=True)
+class RebalanceConfig:
+    """Settings for :func:`compute_trades`. Immutable, keyword-only, validated on creation.
+
+    The first ten fields and their defaults are those of ml4t-backtest's
+    ``RebalanceConfig``, so code written for it keeps its meaning.
+
+    Args:
+        min_trade_value: Skip a trade worth less than this (currency). Closes are exempt.
+        min_weight_change: Skip a trade that moves the asset's weight by less than this
+            (absolute, as a fraction of equity), unless ``relative_band`` says it is due.
+            With many small sleeves (1,000 names at 0.1% each), the default 1% blocks
+            every trade: lower it or use ``relative_band``.
+        allow_fractional: Trade fractional units. ``None`` follows the account
+            (:attr:`PortfolioSnapshot.fractional`).
+        round_lots: Trade in multiples of ``lot_size`` (the snapshot's per-asset lot
+            sizes always apply).
+        lot_size: Lot size used when ``round_lots`` is set.
+        allow_short: Allow negative targets; otherwise they count as 0.
+        max_single_weight: Cap on each asset's absolute target weight.
+        max_gross_leverage: Cap on the sum of absolute target weights; the book is
+            scaled down to it when exceeded. ``None``: no cap.
+        cancel_before_rebalance: Cancel working pending orders and plan from positions
+            alone.
+        account_for_pending: When not cancelling, count working pending orders as
+            exposure.
+        close_untargeted: Close holdings that have no target. ``False`` leaves them alone
+            (rebalance one sleeve of the account).
+        cash_buffer: Fraction of equity kept uninvested; targets scale by
+            ``1 - cash_buffer``.
+        cost_rate: Estimated cost per unit of traded value (commission and slippage).
+        cost_per_order: Estimated fixed cost per order.
+        rounding: :class:`Rounding` for whole units and lots.
+        relative_band: A trade is also due when its weight change reaches this fraction
+            of the target weight (the "5/25 rule" is ``min_weight_change=0.05,
+            relative_band=0.25``). ``None``: no relative band.
+        direction: :class:`TradeDirection`: both ways, buy only, or sell only.
+
+    Raises:
+        InvalidConfigError: naming the field, the allowed range and the value.
+
+    >>> RebalanceConfig(min_trade_value=0.0).min_weight_change
+    0.01
+    """
+
+    min_trade_value: float = attrs.field(default=100.0, validator=_number(low=0.0))
+    min_weight_change: float = attrs.field(default=0.01, validator=_number(low=0.0))
+    allow_fractional: bool | None = attrs.field(default=None, validator=_flag(optional=True))
+    round_lots: bool = attrs.field(default=False, validator=_flag())
+    lot_size: float = attrs.field(default=100, validator=_number(low=0.0, low_open=True))
+    allow_short: bool = attrs.field(default=False, validator=_flag())
+    max_single_weight: float = attrs.field(default=1.0, validator=_number(low=0.0, low_open=True))
+    max_gross_leverage: float | None = attrs.field(
+        default=None, validator=_number(low=0.0, low_open=True, optional=True)
+    )
+    cancel_before_rebalance: bool = attrs.field(default=True, validator=_flag())
+    account_for_pending: bool = attrs.field(default=True, validator=_flag())
+    close_untargeted: bool = attrs.field(default=True, validator=_flag())
+    cash_buffer: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
+    cost_rate: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
+    cost_per_order: float = attrs.field(default=0.0, validator=_number(low=0.0))
+    rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_enum(Rounding, "rounding"))
+    relative_band: float | None = attrs.field(
+        default=None, validator=_number(low=0.0, optional=True)
+    )
+    direction: TradeDirection = attrs.field(
+        default=TradeDirection.BOTH, converter=_enum(TradeDirection, "direction")
+    )

@@ -1,0 +1,670 @@
+"""The pure core: :func:`compute_trades` and the steps of its pipeline.
+
+validate -> constrain targets -> current exposure -> size -> thresholds and rounding ->
+fund -> order. Every step is a function of its inputs only: no I/O, clock or globals.
+Assets are processed in sorted order and sums use :func:`math.fsum`, so the key order of
+the inputs never changes the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from ._config import RebalanceConfig, Rounding, TradeDirection
+from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
+from ._snapshot import PendingOrder, PortfolioSnapshot, Side, pending_by_asset
+from ._validation import check_name, integral, mapping_items, to_number
+from .exceptions import InvalidConfigError, InvalidSnapshotError, InvalidTargetsError
+
+__all__ = ["compute_trades"]
+
+#: Weight changes below this (fraction of equity) are floating-point noise, not trades.
+NOISE = 1e-9
+#: Tolerance when dividing a quantity into whole units or lots.
+_UNIT_EPS = 1e-9
+#: Share of equity held back from a binding cash budget so float error never overdraws.
+_BUDGET_MARGIN = 1e-10
+
+
+def compute_trades(
+    snapshot: PortfolioSnapshot,
+    target_weights: Mapping[str, float],
+    config: RebalanceConfig | None = None,
+) -> RebalancePlan:
+    """Plan the orders that take ``snapshot`` to ``target_weights``.
+
+    Args:
+        snapshot: The account: cash, positions, prices, pending orders.
+        target_weights: asset -> fraction of equity (any mapping, e.g. a dict or a pandas
+            Series). Weights may sum to less than 1 (the rest stays cash) or, in a
+            margin account, to more. Held assets that are missing, and explicit zeros,
+            are closed.
+        config: How to rebalance; ``None`` means ``RebalanceConfig()``.
+
+    Returns:
+        A frozen :class:`RebalancePlan`; iterate it for the orders in submission order.
+
+    Raises:
+        InvalidTargetsError: a weight is not a finite number or an asset name is bad.
+        InvalidSnapshotError: ``snapshot`` is not a :class:`PortfolioSnapshot`.
+        InvalidConfigError: ``config`` is not a :class:`RebalanceConfig`.
+
+    >>> snap = PortfolioSnapshot(10_000.0, prices={"AAA": 100.0, "BBB": 50.0})
+    >>> plan = compute_trades(snap, {"AAA": 0.5, "BBB": 0.3})
+    >>> [(o.side.value, o.asset, o.quantity) for o in plan]
+    [('buy', 'AAA', 50), ('buy', 'BBB', 60)]
+    >>> plan.projected_cash
+    2000.0
+    """
+    if config is None:
+        config = RebalanceConfig()
+    elif not isinstance(config, RebalanceConfig):
+        msg = f"config must be a RebalanceConfig or None, got {type(config).__name__} {config!r}"
+        raise InvalidConfigError(msg)
+    if not isinstance(snapshot, PortfolioSnapshot):
+        msg = f"snapshot must be a PortfolioSnapshot, got {type(snapshot).__name__}"
+        raise InvalidSnapshotError(msg)
+    targets = validate_targets(target_weights)
+    return _Planner(snapshot, targets, config).plan()
+
+
+def validate_targets(target_weights: object) -> dict[str, float]:
+    """Check every target before anything is decided; return them sorted by asset."""
+    checked: dict[str, float] = {}
+    for key, raw in mapping_items(target_weights, "target_weights", InvalidTargetsError):
+        asset = check_name(key, "target_weights key", InvalidTargetsError)
+        checked[asset] = to_number(raw, f"target_weights[{asset!r}]", InvalidTargetsError)
+    return dict(sorted(checked.items()))
+
+
+def constrain_targets(
+    targets: Mapping[str, float], config: RebalanceConfig
+) -> tuple[dict[str, float], dict[str, list[Adjustment]]]:
+    """Clamp shorts, cap |w|, scale to the gross cap, then apply the cash buffer."""
+    effective: dict[str, float] = {}
+    notes: dict[str, list[Adjustment]] = {asset: [] for asset in targets}
+    cap = config.max_single_weight
+    for asset, weight in targets.items():
+        if weight < 0.0 and not config.allow_short:
+            weight = 0.0
+            notes[asset].append(Adjustment.SHORT_CLAMPED)
+        if abs(weight) > cap:
+            weight = math.copysign(cap, weight)
+            notes[asset].append(Adjustment.CAPPED)
+        effective[asset] = weight
+    gross = math.fsum(abs(w) for w in effective.values())
+    limit = config.max_gross_leverage
+    if limit is not None and gross > limit:
+        scale = limit / gross
+        for asset, weight in effective.items():
+            if weight != 0.0:
+                effective[asset] = weight * scale
+                notes[asset].append(Adjustment.LEVERAGE_SCALED)
+    if config.cash_buffer > 0.0:
+        for asset, weight in effective.items():
+            if weight != 0.0:
+                effective[asset] = weight * (1.0 - config.cash_buffer)
+                notes[asset].append(Adjustment.CASH_BUFFER)
+    return effective, notes
+
+
+def _units(quantity: float, increment: float) -> float:
+    """``quantity / increment`` with float noise (3 * 0.1 / 0.1) snapped to whole numbers."""
+    ratio = quantity / increment
+    nearest = round(ratio)
+    if abs(ratio - nearest) <= _UNIT_EPS * max(1.0, abs(ratio)):
+        return float(nearest)
+    return ratio
+
+
+def round_holding(current: float, desired: float, increment: float | None) -> float:
+    """The final holding ``Rounding.DOWN`` aims for.
+
+    Reachable from ``current`` by whole ``increment``s (or by an exact close to 0), on
+    the same side as ``desired`` and never larger than it: the closest such holding.
+    """
+    if increment is None or desired == current:
+        return desired
+    if desired == 0.0:
+        return 0.0
+    sign = 1.0 if desired > 0.0 else -1.0
+    size, held = abs(desired), sign * current
+    if held <= 0.0:
+        # Flat or on the other side: close exactly, then open whole increments.
+        return sign * math.floor(_units(size, increment)) * increment
+    if size >= held:
+        return sign * (held + math.floor(_units(size - held, increment)) * increment)
+    steps = math.ceil(_units(held - size, increment))
+    remaining = held - steps * increment
+    if remaining < increment * _UNIT_EPS:
+        return 0.0  # the sell would cross zero: close exactly instead
+    return sign * remaining
+
+
+def _half_down(units: float) -> float:
+    """Nearest whole number; an exact half goes down (toward spending less)."""
+    return float(math.ceil(units - 0.5))
+
+
+def round_nearest(current: float, desired: float, increment: float | None) -> float:
+    """The reachable holding nearest ``desired`` (``Rounding.CLOSEST`` before funding)."""
+    if increment is None or desired == current:
+        return desired
+    sign = 1.0 if desired > 0.0 else -1.0
+    held = sign * current
+    size = abs(desired)
+    if held < 0.0 or desired == 0.0:
+        return sign * _half_down(_units(size, increment)) * increment
+    candidate = held + _half_down(_units(size - held, increment)) * increment
+    if candidate < 0.0:
+        return 0.0
+    return sign * candidate
+
+
+class _Line:
+    """Mutable working state for one asset while the plan is built."""
+
+    __slots__ = (
+        "active",
+        "adjustments",
+        "asset",
+        "cancels",
+        "current",
+        "desired",
+        "exposure",
+        "final",
+        "increment",
+        "kept_working",
+        "legs",
+        "price",
+        "requested",
+        "resting",
+        "skip",
+        "target",
+        "unit_value",
+        "whole",
+        "working",
+    )
+
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+        self.price: float | None = None
+        self.unit_value = 0.0
+        self.increment: float | None = None
+        self.whole = False
+        self.requested: float | None = None
+        self.target = 0.0
+        self.adjustments: list[Adjustment] = []
+        self.current = 0.0
+        self.exposure = 0.0
+        self.desired = 0.0
+        self.final = 0.0
+        self.working: list[PendingOrder] = []
+        self.resting: list[PendingOrder] = []
+        self.kept_working: list[PendingOrder] = []
+        self.cancels: list[str] = []
+        self.legs: list[tuple[Side, float, Action]] = []
+        self.skip: SkipReason | None = None
+        #: False when the plan must not touch the asset (frozen, blocked, left alone).
+        self.active = True
+
+
+class _Planner:
+    """One run of the pipeline. Holds derived inputs; every step reads and fills lines."""
+
+    def __init__(
+        self, snapshot: PortfolioSnapshot, targets: dict[str, float], config: RebalanceConfig
+    ) -> None:
+        self.snap = snapshot
+        self.targets = targets
+        self.config = config
+        self.equity = snapshot.equity
+        fractional = config.allow_fractional
+        self.fractional = snapshot.fractional if fractional is None else fractional
+        self.lines: dict[str, _Line] = {}
+
+    # -- steps -------------------------------------------------------------------------
+
+    def plan(self) -> RebalancePlan:
+        effective, notes = constrain_targets(self.targets, self.config)
+        self._build_lines(effective, notes)
+        for line in self.lines.values():
+            self._size(line)
+        floor = self._cash_floor()
+        self._fund(floor)
+        for line in self.lines.values():
+            self._settle_resting(line)
+        return self._assemble(floor)
+
+    def _build_lines(self, effective: dict[str, float], notes: dict[str, list[Adjustment]]) -> None:
+        snap, config = self.snap, self.config
+        pending = pending_by_asset(snap.pending_orders)
+        universe = sorted(set(self.targets) | set(snap.held) | set(pending))
+        for asset in universe:
+            line = _Line(asset)
+            line.current = snap.positions.get(asset, 0.0)
+            price = snap.prices.get(asset)
+            line.price = price
+            if price is not None:
+                line.unit_value = price * snap.multiplier(asset)
+            lot = snap.lot_sizes.get(asset)
+            if lot is None and config.round_lots:
+                lot = float(config.lot_size)
+            if lot is None and not self.fractional:
+                lot = 1.0
+            line.increment = lot
+            line.whole = lot is not None and lot == int(lot)
+            for order in pending.get(asset, ()):
+                if price is not None and order.executes_as_placed(price):
+                    line.working.append(order)
+                else:
+                    line.resting.append(order)
+            if asset in self.targets:
+                line.requested = self.targets[asset]
+                line.target = effective[asset]
+                line.adjustments = notes[asset]
+            elif not config.close_untargeted:
+                line.active = False
+                line.skip = SkipReason.NOT_TARGETED
+                line.kept_working = list(line.working)
+                if self.equity > 0.0:
+                    line.target = line.current * line.unit_value / self.equity
+            self.lines[asset] = line
+
+    def _size(self, line: _Line) -> None:
+        """Desired holding, exposure, rounding and thresholds for one asset."""
+        if not line.active:
+            return
+        config = self.config
+        if line.price is None:
+            line.active = False
+            line.skip = SkipReason.NO_PRICE
+            return
+        if line.target != 0.0 and self.equity <= 0.0:
+            line.active = False
+            line.skip = SkipReason.NON_POSITIVE_EQUITY
+            line.kept_working = list(line.working)
+            return
+        cancel_mode = config.cancel_before_rebalance
+        counts_pending = not cancel_mode and config.account_for_pending
+        if line.target == 0.0:
+            self._size_close(line, counts_pending=counts_pending)
+            return
+        line.desired = line.target * self.equity / line.unit_value
+        line.exposure = line.current
+        if cancel_mode:
+            line.cancels.extend(o.order_id for o in line.working)
+        elif counts_pending and line.working:
+            exposure = line.current + math.fsum(o.signed_quantity for o in line.working)
+            wanted = line.desired - exposure
+            opposed = any(o.side.sign * wanted < 0.0 for o in line.working)
+            if opposed and self._due(line, abs(wanted) * line.unit_value):
+                # Cancel the orders that point the wrong way instead of crossing them.
+                line.adjustments.append(Adjustment.PENDING_REPLACED)
+                line.cancels.extend(o.order_id for o in line.working)
+            else:
+                line.exposure = exposure
+                line.kept_working = list(line.working)
+        else:
+            line.kept_working = list(line.working)
+        self._round_and_check(line, pending_counted=line.exposure != line.current)
+
+    def _size_close(self, line: _Line, *, counts_pending: bool) -> None:
+        """Target 0: close exactly, keeping pending orders that already close part of it."""
+        kept: list[PendingOrder] = []
+        if counts_pending and line.current != 0.0:
+            room = abs(line.current)
+            for order in line.working:
+                if order.side.sign * line.current < 0.0 and order.quantity <= room * (
+                    1 + _UNIT_EPS
+                ):
+                    kept.append(order)
+                    room -= order.quantity
+        line.kept_working = kept
+        line.cancels.extend(o.order_id for o in line.working if o not in kept)
+        line.exposure = line.current + math.fsum(o.signed_quantity for o in kept)
+        line.final = 0.0
+        if abs(line.exposure) <= abs(line.current) * _UNIT_EPS:
+            line.exposure = 0.0
+            if kept:
+                line.skip = SkipReason.PENDING_COVERS
+            elif self._clamped_only(line):
+                line.skip = SkipReason.SHORT_NOT_ALLOWED
+            else:
+                line.skip = SkipReason.AT_TARGET
+            return
+        side = Side.SELL if line.exposure > 0.0 else Side.BUY
+        line.legs = [(side, abs(line.exposure), Action.CLOSE)]
+        self._apply_direction(line)
+
+    def _clamped_only(self, line: _Line) -> bool:
+        return Adjustment.SHORT_CLAMPED in line.adjustments
+
+    def _due(self, line: _Line, value: float) -> bool:
+        """Whether a trade of this notional passes the thresholds."""
+        config = self.config
+        if value < config.min_trade_value:
+            return False
+        change = value / self.equity
+        if change >= config.min_weight_change:
+            return True
+        band = config.relative_band
+        return band is not None and change >= band * abs(line.target)
+
+    def _threshold_reason(self, line: _Line, value: float) -> SkipReason | None:
+        config = self.config
+        change = value / self.equity
+        band = config.relative_band
+        if change < config.min_weight_change and not (
+            band is not None and change >= band * abs(line.target)
+        ):
+            return SkipReason.WEIGHT_CHANGE_TOO_SMALL
+        if value < config.min_trade_value:
+            return SkipReason.TRADE_VALUE_TOO_SMALL
+        return None
+
+    def _round_and_check(self, line: _Line, *, pending_counted: bool) -> None:
+        unit_value = line.unit_value
+        raw_value = abs(line.desired - line.exposure) * unit_value
+        if raw_value <= NOISE * self.equity:
+            line.final = line.exposure
+            line.skip = SkipReason.PENDING_COVERS if pending_counted else SkipReason.AT_TARGET
+            return
+        if self.config.rounding is Rounding.CLOSEST:
+            final = round_nearest(line.exposure, line.desired, line.increment)
+        else:
+            final = round_holding(line.exposure, line.desired, line.increment)
+        line.final = final
+        legs = self._legs(line.exposure, final)
+        if not legs:
+            line.final = line.exposure
+            line.skip = self._threshold_reason(line, raw_value) or SkipReason.ROUNDS_TO_ZERO
+            self._explain_skip(line)
+            return
+        reason = self._threshold_reason(line, abs(final - line.exposure) * unit_value)
+        if reason is not None:
+            line.final = line.exposure
+            line.skip = reason
+            self._explain_skip(line)
+            return
+        if len(legs) == 2 and self._threshold_reason(line, legs[1][1] * unit_value) is not None:
+            # A reversal whose opening leg is too small on its own: just close.
+            legs = legs[:1]
+            line.final = 0.0
+        line.legs = legs
+        self._apply_direction(line)
+
+    def _explain_skip(self, line: _Line) -> None:
+        """Name the constraint when it, not the threshold, is why nothing trades."""
+        if Adjustment.SHORT_CLAMPED in line.adjustments and line.exposure == 0.0:
+            line.skip = SkipReason.SHORT_NOT_ALLOWED
+        elif Adjustment.CAPPED in line.adjustments and line.requested is not None:
+            uncapped = line.requested * self.equity - line.exposure * line.unit_value
+            if self._due(line, abs(uncapped)):
+                line.skip = SkipReason.CAPPED
+
+    def _legs(self, start: float, final: float) -> list[tuple[Side, float, Action]]:
+        """The orders from ``start`` to ``final``: a reversal is a close, then an open."""
+        if final == start:
+            return []
+        if start != 0.0 and (final == 0.0 or (final > 0.0) != (start > 0.0)):
+            legs = [(Side.SELL if start > 0.0 else Side.BUY, abs(start), Action.CLOSE)]
+            if final != 0.0:
+                legs.append((Side.BUY if final > 0.0 else Side.SELL, abs(final), Action.OPEN))
+            return legs
+        side = Side.BUY if final > start else Side.SELL
+        size = abs(final - start)
+        if start == 0.0:
+            return [(side, size, Action.OPEN)]
+        action = Action.INCREASE if abs(final) > abs(start) else Action.REDUCE
+        return [(side, size, action)]
+
+    def _apply_direction(self, line: _Line) -> None:
+        direction = self.config.direction
+        if direction is TradeDirection.BOTH:
+            return
+        blocked = Side.SELL if direction is TradeDirection.BUY_ONLY else Side.BUY
+        if any(side is blocked for side, _, _ in line.legs):
+            line.legs = []
+            line.final = line.exposure
+            line.skip = SkipReason.DIRECTION
+            # Blocked assets are left exactly as they are, pending orders included.
+            line.active = False
+            line.cancels = []
+            line.kept_working = list(line.working)
+
+    def _cash_floor(self) -> float:
+        """Cash the buys may not go below: the buffer, or what the targets imply if lower."""
+        equity = self.equity
+        if equity <= 0.0:
+            return 0.0
+        implied = 1.0 - math.fsum(
+            line.target
+            for line in self.lines.values()
+            if line.requested is not None or line.skip is SkipReason.NOT_TARGETED
+        )
+        return min(self.config.cash_buffer, implied) * equity
+
+    def _cost(self, value: float) -> float:
+        return self.config.cost_rate * value + self.config.cost_per_order
+
+    def _pending_flow(self, line: _Line) -> list[float]:
+        """Cash effect of the working pending orders the plan keeps (they will fill)."""
+        flows = []
+        multiplier = self.snap.multiplier(line.asset)
+        for order in line.kept_working:
+            value = order.quantity * order.execution_price(line.price or 0.0) * multiplier
+            flows.append(-order.side.sign * value - self._cost(value))
+        return flows
+
+    def _fund(self, floor: float) -> None:
+        """Cut buys back so projected cash stays at or above ``floor``."""
+        flows = [self.snap.cash]
+        needs: list[tuple[_Line, float]] = []
+        for line in self.lines.values():
+            flows.extend(self._pending_flow(line))
+            for side, quantity, action in line.legs:
+                if side is Side.BUY and action is not Action.CLOSE:
+                    continue
+                value = quantity * line.unit_value
+                flows.append(-side.sign * value - self._cost(value))
+            bought = self._buy_quantity(line)
+            if bought > 0.0:
+                needs.append((line, bought * line.unit_value))
+        if not needs:
+            return
+        budget = math.fsum(flows) - floor
+        total = math.fsum(value + self._cost(value) for _, value in needs)
+        if total <= budget:
+            return
+        budget -= _BUDGET_MARGIN * max(self.equity, 1.0)
+        self._water_fill(needs, budget)
+
+    @staticmethod
+    def _buy_quantity(line: _Line) -> float:
+        return math.fsum(
+            q for side, q, a in line.legs if side is Side.BUY and a is not Action.CLOSE
+        )
+
+    def _water_fill(self, needs: list[tuple[_Line, float]], budget: float) -> None:
+        """Fund the most under-weight first: every buy is cut by the same amount of value.
+
+        Minimises the distance to target (L1 and L2) for the cash there is. Buys that end
+        below a threshold or round to nothing are dropped and the cash goes to the rest,
+        until every remaining buy is funded and due. Ties are broken by asset name.
+        """
+        rate, fixed = self.config.cost_rate, self.config.cost_per_order
+        alive = sorted(needs, key=lambda item: (-item[1], item[0].asset))
+        while True:
+            level = _water_level([value for _, value in alive], budget, rate, fixed)
+            survivors: list[tuple[_Line, float]] = []
+            dropped = False
+            for line, value in alive:
+                amount = value - level
+                quantity = self._fundable_quantity(line, amount) if amount > 0.0 else 0.0
+                if quantity > 0.0 and self._due(line, quantity * line.unit_value):
+                    survivors.append((line, value))
+                else:
+                    dropped = True
+            if not dropped or not survivors:
+                break
+            alive = survivors
+        kept = {line.asset for line, _ in alive} if not dropped else set()
+        for line, value in needs:
+            if line.asset in kept:
+                amount = value - level
+                quantity = self._fundable_quantity(line, amount)
+                self._set_buy(line, quantity)
+            else:
+                self._set_buy(line, 0.0)
+
+    def _fundable_quantity(self, line: _Line, amount: float) -> float:
+        """Largest buy quantity worth at most ``amount``, in whole increments."""
+        quantity = amount / line.unit_value
+        if line.increment is not None:
+            quantity = math.floor(quantity / line.increment) * line.increment
+        return max(quantity, 0.0)
+
+    def _set_buy(self, line: _Line, quantity: float) -> None:
+        """Replace the line's buy leg by ``quantity`` (0 drops it)."""
+        wanted = self._buy_quantity(line)
+        if quantity >= wanted:
+            return
+        legs = [leg for leg in line.legs if not (leg[0] is Side.BUY and leg[2] is not Action.CLOSE)]
+        action = next(a for s, _, a in line.legs if s is Side.BUY and a is not Action.CLOSE)
+        if quantity > 0.0:
+            legs.append((Side.BUY, quantity, action))
+            line.adjustments.append(Adjustment.CASH_LIMITED)
+        line.legs = legs
+        line.final = line.exposure + math.fsum(side.sign * q for side, q, _ in legs)
+        if not legs:
+            line.final = line.exposure
+            line.skip = SkipReason.CASH_LIMITED
+
+    def _settle_resting(self, line: _Line) -> None:
+        """Cancel resting orders (stops, limits away from the market) that could misfire.
+
+        A resting order is kept when it would only shrink the projected position (a
+        stop-loss, a take-profit no larger than the position). Otherwise it is cancelled
+        when the plan cancels working orders, when the asset is being closed, or when it
+        would open a short in an account that may not short.
+        """
+        if not line.active:
+            return
+        projected = (
+            line.current
+            + math.fsum(o.signed_quantity for o in line.kept_working)
+            + math.fsum(side.sign * q for side, q, _ in line.legs)
+        )
+        cancel_mode = self.config.cancel_before_rebalance
+        for order in line.resting:
+            if projected * order.side.sign < 0.0:
+                keep = order.quantity <= abs(projected) * (1 + _UNIT_EPS)
+            else:
+                opens_short = order.side is Side.SELL and not self.config.allow_short
+                keep = not cancel_mode and not opens_short and line.target != 0.0
+            if not keep:
+                line.cancels.append(order.order_id)
+
+    # -- result ------------------------------------------------------------------------
+
+    def _assemble(self, floor: float) -> RebalancePlan:
+        equity = self.equity
+        weight_of = (lambda value: value / equity) if equity > 0.0 else (lambda value: 0.0)
+        orders: list[Order] = []
+        decisions: list[Decision] = []
+        cancels: list[str] = []
+        flows = [self.snap.cash]
+        costs: list[float] = []
+        projected_weights: dict[str, float] = {}
+        for asset, line in self.lines.items():
+            line_orders = []
+            for side, quantity, action in line.legs:
+                sent = integral(quantity) if line.whole else quantity
+                value = quantity * line.unit_value
+                cost = self._cost(value)
+                line_orders.append(
+                    Order(
+                        asset=asset,
+                        side=side,
+                        quantity=sent,
+                        price=line.price or 0.0,
+                        action=action,
+                        multiplier=self.snap.multiplier(asset),
+                        estimated_cost=cost,
+                    )
+                )
+                flows.append(-side.sign * value - cost)
+                costs.append(cost)
+            flows.extend(self._pending_flow(line))
+            pending_net = math.fsum(o.signed_quantity for o in line.kept_working)
+            projected = (
+                line.current + pending_net + math.fsum(o.signed_quantity for o in line_orders)
+            )
+            if abs(projected) <= abs(line.current) * _UNIT_EPS:
+                projected = 0.0
+            orders.extend(line_orders)
+            cancels.extend(line.cancels)
+            projected_weight = weight_of(projected * line.unit_value)
+            if projected != 0.0:
+                projected_weights[asset] = projected_weight
+            decisions.append(
+                Decision(
+                    asset=asset,
+                    price=line.price,
+                    current_quantity=line.current,
+                    pending_quantity=pending_net,
+                    current_weight=weight_of(line.current * line.unit_value),
+                    requested_weight=line.requested,
+                    target_weight=line.target,
+                    orders=tuple(line_orders),
+                    cancels=tuple(line.cancels),
+                    projected_quantity=projected,
+                    projected_weight=projected_weight,
+                    skip_reason=None if line_orders else (line.skip or SkipReason.AT_TARGET),
+                    adjustments=tuple(line.adjustments),
+                )
+            )
+        orders.sort(key=_submission_key)
+        estimated = math.fsum(costs)
+        traded = math.fsum(order.value for order in orders)
+        return RebalancePlan(
+            orders=tuple(orders),
+            cancels=tuple(cancels),
+            decisions=tuple(decisions),
+            equity=equity,
+            cash=self.snap.cash,
+            projected_cash=math.fsum(flows),
+            cash_floor=floor,
+            estimated_costs=estimated,
+            turnover=weight_of(traded),
+            projected_weights=MappingProxyType(projected_weights),
+        )
+
+
+def _submission_key(order: Order) -> tuple[int, int, str]:
+    """Risk-reducing before risk-increasing; within each, sells (which raise cash) first."""
+    return (0 if order.action.reduces_risk else 1, 0 if order.side is Side.SELL else 1, order.asset)
+
+
+def _water_level(values: list[float], budget: float, rate: float, fixed: float) -> float:
+    """Level L with sum over v > L of ((v - L) * (1 + rate) + fixed) == budget.
+
+    ``values`` are sorted in decreasing order. Returns the largest value (fund nothing)
+    when even one order cannot be afforded.
+    """
+    if budget <= 0.0 or not values:
+        return values[0] if values else 0.0
+    running = 0.0
+    level = values[0]
+    for count, value in enumerate(values, start=1):
+        running += value
+        candidate = (running - (budget - count * fixed) / (1.0 + rate)) / count
+        following = values[count] if count < len(values) else 0.0
+        if candidate >= following:
+            level = candidate
+            break
+        level = candidate
+    return max(level, 0.0) if level < values[0] else values[0]

@@ -1,0 +1,119 @@
+"""Small checks shared by the value classes: numbers, names and mappings from the outside.
+
+Each helper takes the error class to raise and a label naming the field (and asset), so
+every message says where the bad value sits, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from .exceptions import RebalancingError
+
+
+def fail(error: type[RebalancingError], msg: str) -> NoReturn:
+    """Raise ``error(msg)``; one place so call sites stay one line."""
+    raise error(msg)
+
+
+def to_number(value: object, label: str, error: type[RebalancingError]) -> float:
+    """Return ``value`` as a finite float, or raise naming ``label``.
+
+    Accepts ints, floats, numpy scalars and :class:`decimal.Decimal`; rejects bools,
+    strings, ``None`` and anything non-finite.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        fail(error, f"{label} must be a number, got the bool {value!r}")
+    if not isinstance(value, numbers.Real | decimal.Decimal):
+        fail(error, f"{label} must be a number, got {type(value).__name__} {value!r}")
+    try:
+        number = float(value)
+    except (ArithmeticError, ValueError, TypeError):  # pragma: no cover - exotic Reals
+        fail(error, f"{label} must be a finite number, got {value!r}")
+    if not math.isfinite(number):
+        fail(error, f"{label} must be a finite number, got {value!r}")
+    return number
+
+
+def to_positive(value: object, label: str, error: type[RebalancingError]) -> float:
+    """Return ``value`` as a finite float > 0, or raise naming ``label``."""
+    number = to_number(value, label, error)
+    if number <= 0.0:
+        fail(error, f"{label} must be > 0, got {value!r}")
+    return number
+
+
+def check_name(name: object, label: str, error: type[RebalancingError]) -> str:
+    """Return ``name`` if it is a non-blank string without surrounding white space."""
+    if not isinstance(name, str):
+        fail(error, f"{label} must be a str, got {type(name).__name__} {name!r}")
+    if not name or name.strip() != name:
+        fail(
+            error,
+            f"{label} must be a non-empty name without surrounding white space, got {name!r}",
+        )
+    return name
+
+
+def mapping_items(
+    value: object, label: str, error: type[RebalancingError]
+) -> list[tuple[Any, Any]]:
+    """Return the ``(key, value)`` pairs of a mapping-like object (dict, pandas Series...).
+
+    Anything with an ``items()`` method counts; duplicate keys (possible in a Series) are
+    an error rather than a silent overwrite.
+    """
+    if isinstance(value, str | bytes) or not callable(getattr(value, "items", None)):
+        fail(error, f"{label} must be a mapping of asset -> number, got {type(value).__name__}")
+    try:
+        pairs = list(value.items())  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - any failure of a foreign object is bad input
+        fail(error, f"{label} must be a mapping of asset -> number; items() failed: {exc!r}")
+    seen: set[object] = set()
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            fail(error, f"{label} must be a mapping; its items() gave {pair!r}")
+        key = pair[0]
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:
+            fail(error, f"{label} has an unhashable key {key!r}")
+        if duplicate:
+            fail(error, f"{label} has the asset {key!r} more than once")
+    return pairs
+
+
+def number_map(
+    value: object,
+    label: str,
+    error: type[RebalancingError],
+    *,
+    positive: bool,
+) -> Mapping[str, float]:
+    """Validate an ``asset -> number`` mapping and return it read-only, keys sorted."""
+    checked: dict[str, float] = {}
+    for key, raw in mapping_items(value, label, error):
+        name = check_name(key, f"{label} key", error)
+        where = f"{label}[{name!r}]"
+        checked[name] = to_positive(raw, where, error) if positive else to_number(raw, where, error)
+    return MappingProxyType(dict(sorted(checked.items())))
+
+
+def as_tuple(value: object, label: str, error: type[RebalancingError]) -> tuple[Any, ...]:
+    """Return an iterable (not a string or mapping) as a tuple."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        fail(error, f"{label} must be an iterable of items, got {type(value).__name__}")
+    return tuple(value)
+
+
+def integral(quantity: float) -> float | int:
+    """Return ``quantity`` as an ``int`` when it is a whole number, else unchanged."""
+    if quantity == int(quantity):
+        return int(quantity)
+    return quantity
