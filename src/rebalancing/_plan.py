@@ -371,6 +371,7 @@ class _Planner:
         if raw_value <= NOISE * self.equity:
             line.final = line.exposure
             line.skip = SkipReason.PENDING_COVERS if pending_counted else SkipReason.AT_TARGET
+            self._explain_skip(line)
             return
         if self.config.rounding is Rounding.CLOSEST:
             final = round_nearest(line.exposure, line.desired, line.increment)
@@ -524,7 +525,8 @@ class _Planner:
         """Largest buy quantity worth at most ``amount``, in whole increments."""
         quantity = amount / line.unit_value
         if line.increment is not None:
-            quantity = math.floor(quantity / line.increment) * line.increment
+            # Snap float noise (54.999999995 units) up; the budget margin absorbs it.
+            quantity = math.floor(_units(quantity, line.increment)) * line.increment
         return max(quantity, 0.0)
 
     def _set_buy(self, line: _Line, quantity: float) -> None:

@@ -1,0 +1,604 @@
+"""Example tests of compute_trades: the scenarios a user tries first, and every bug found."""
+
+import math
+from collections import OrderedDict
+
+import pytest
+
+from rebalancing import (
+    Action,
+    Adjustment,
+    InvalidConfigError,
+    InvalidSnapshotError,
+    InvalidTargetsError,
+    OrderKind,
+    PendingOrder,
+    PortfolioSnapshot,
+    RebalanceConfig,
+    Rounding,
+    Side,
+    SkipReason,
+    TradeDirection,
+    compute_trades,
+)
+
+FREE = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0)
+
+
+def trades(plan):
+    """(side, asset, quantity) of each order, in submission order."""
+    return [(order.side.value, order.asset, order.quantity) for order in plan]
+
+
+class TestBasics:
+    def test_buy_to_target_from_cash(self):
+        """An all-cash account buys each target in whole shares, rounded down."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0, "B": 33.0})
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5})
+
+        assert [("buy", "A", 50), ("buy", "B", 151)] == trades(plan)
+        assert 10_000.0 - 5_000.0 - 151 * 33.0 == plan.projected_cash
+
+    def test_sell_to_target(self):
+        """An over-weight holding is sold down to its target."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.3})
+
+        assert [("sell", "A", 70)] == trades(plan)
+        assert Action.REDUCE == plan.orders[0].action
+
+    def test_plan_is_the_order_list(self):
+        """Iterating, len() and indexing give the orders."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 10.0})
+        plan = compute_trades(snap, {"A": 1.0})
+
+        assert list(plan) == list(plan.orders)
+        assert 1 == len(plan)
+        assert plan.orders[0] == plan[0]
+
+    def test_whole_units_are_ints(self):
+        """Whole-unit quantities are Python ints, even for closes of float positions."""
+        snap = PortfolioSnapshot(5_000.0, {"B": 7.0}, {"A": 9.0, "B": 1.0})
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert all(type(order.quantity) is int for order in plan)
+
+    def test_cash_targeting_leaves_the_rest_in_cash(self):
+        """Weights summing below 1 leave the remainder as cash."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 10.0, "B": 10.0})
+        plan = compute_trades(snap, {"A": 0.3, "B": 0.2}, RebalanceConfig(allow_fractional=True))
+
+        assert 5_000.0 == pytest.approx(plan.projected_cash)
+        assert {"A": 0.3, "B": 0.2} == pytest.approx(dict(plan.projected_weights))
+
+    def test_fractional_account_trades_exact_quantities(self):
+        """A fractional account (or allow_fractional=True) sends the exact quantity."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 300.0}, fractional=True)
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert 500.0 / 300.0 == pytest.approx(plan.orders[0].quantity)
+
+    def test_allow_fractional_false_overrides_the_account(self):
+        """allow_fractional=False truncates even in a fractional account."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 300.0}, fractional=True)
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(allow_fractional=False))
+
+        assert [("buy", "A", 1)] == trades(plan)
+
+    def test_empty_portfolio_and_no_targets(self):
+        """Nothing in, nothing out, and the figures are all zero."""
+        plan = compute_trades(PortfolioSnapshot(0.0), {})
+
+        assert ((), (), (), 0.0, 0.0) == (
+            plan.orders,
+            plan.cancels,
+            plan.decisions,
+            plan.equity,
+            plan.turnover,
+        )
+
+    def test_any_mapping_works(self):
+        """An OrderedDict or a read-only view is as good as a dict."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 10.0})
+        expected = compute_trades(snap, {"A": 0.5})
+
+        assert expected == compute_trades(snap, OrderedDict(A=0.5))
+
+    def test_pandas_series_works(self):
+        """A pandas Series of weights is a valid target mapping."""
+        pd = pytest.importorskip("pandas")
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 10.0, "B": 5.0})
+        weights = pd.Series({"A": 0.5, "B": 0.25})
+
+        assert compute_trades(snap, {"A": 0.5, "B": 0.25}) == compute_trades(snap, weights)
+
+    def test_key_order_does_not_change_the_plan(self):
+        """The same targets in another order give an equal plan."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 7.0, "B": 11.0, "C": 13.0})
+        one = compute_trades(snap, {"A": 0.4, "B": 0.4, "C": 0.4})
+        two = compute_trades(snap, {"C": 0.4, "A": 0.4, "B": 0.4})
+
+        assert one == two
+
+
+class TestClosing:
+    def test_untargeted_holding_is_closed_with_the_exact_quantity(self):
+        """A held asset missing from the targets is sold in full, as held."""
+        snap = PortfolioSnapshot(0.0, {"A": 12.345}, {"A": 10.0}, fractional=True)
+        plan = compute_trades(snap, {})
+
+        assert [("sell", "A", 12.345)] == trades(plan)
+        assert Action.CLOSE == plan.orders[0].action
+
+    def test_explicit_zero_is_the_same_as_omission(self):
+        """{A: 0.0} closes A just like leaving A out, even below the thresholds."""
+        snap = PortfolioSnapshot(100_000.0, {"A": 1}, {"A": 50.0})
+
+        assert trades(compute_trades(snap, {})) == trades(compute_trades(snap, {"A": 0.0}))
+        assert [("sell", "A", 1)] == trades(compute_trades(snap, {"A": 0.0}))
+
+    def test_close_ignores_lots(self):
+        """With lots, a 150-share holding closes with 150, not 200 (short) or 100."""
+        snap = PortfolioSnapshot(1_000.0, {"A": 150, "B": 50}, {"A": 60.0, "B": 10.0})
+        plan = compute_trades(snap, {}, RebalanceConfig(round_lots=True))
+
+        assert [("sell", "A", 150), ("sell", "B", 50)] == trades(plan)
+
+    def test_short_is_closed_by_a_buy(self):
+        """An untargeted short is covered with its exact quantity."""
+        snap = PortfolioSnapshot(10_000.0, {"A": -20}, {"A": 50.0})
+        plan = compute_trades(snap, {}, RebalanceConfig(allow_short=True))
+
+        assert [("buy", "A", 20)] == trades(plan)
+
+    def test_sleeve_leaves_untargeted_holdings_alone(self):
+        """close_untargeted=False keeps untargeted holdings, which still count toward equity."""
+        snap = PortfolioSnapshot(1_000.0, {"OLD": 10}, {"OLD": 100.0, "A": 10.0})
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(close_untargeted=False))
+
+        assert [("buy", "A", 100)] == trades(plan)
+        assert SkipReason.NOT_TARGETED == plan.decision("OLD").skip_reason
+        assert 0.5 == plan.decision("OLD").target_weight
+
+    def test_explicit_zero_closes_even_in_a_sleeve(self):
+        """In a sleeve, an explicit 0 target still closes the asset."""
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.0}, RebalanceConfig(close_untargeted=False))
+
+        assert [("sell", "A", 10)] == trades(plan)
+
+
+class TestConstraints:
+    def test_negative_weight_without_shorting_trades_as_zero(self):
+        """A negative target in a long-only account closes a holding, or does nothing."""
+        snap = PortfolioSnapshot(1_000.0, {"A": 10}, {"A": 10.0, "B": 10.0})
+        plan = compute_trades(snap, {"A": -0.2, "B": -0.2})
+
+        assert [("sell", "A", 10)] == trades(plan)
+        assert SkipReason.SHORT_NOT_ALLOWED == plan.decision("B").skip_reason
+        assert (Adjustment.SHORT_CLAMPED,) == plan.decision("A").adjustments
+
+    def test_single_weight_cap_applies_to_shorts_too(self):
+        """|w| is capped, longs and shorts alike."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(allow_short=True, max_single_weight=0.2, allow_fractional=True)
+        plan = compute_trades(snap, {"A": 0.5, "B": -0.5}, config)
+
+        assert {"A": 0.2, "B": -0.2} == pytest.approx(dict(plan.projected_weights))
+
+    def test_clamp_then_cap_then_scale(self):
+        """Shorts are clamped first, then |w| capped, then the book scaled to the gross cap."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0, "C": 1.0})
+        config = RebalanceConfig(
+            max_single_weight=0.5, max_gross_leverage=0.6, allow_fractional=True
+        )
+        plan = compute_trades(snap, {"A": 0.9, "B": 0.3, "C": -0.9}, config)
+
+        # C -> 0 (clamp), A -> 0.5 (cap), then 0.5 + 0.3 = 0.8 scaled to 0.6.
+        assert {"A": 0.375, "B": 0.225} == pytest.approx(dict(plan.projected_weights))
+        assert (Adjustment.CAPPED, Adjustment.LEVERAGE_SCALED) == plan.decision("A").adjustments
+
+    def test_weights_above_one_pass_without_a_gross_cap(self):
+        """Without max_gross_leverage, 150% of equity is planned (a margin account)."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        plan = compute_trades(snap, {"A": 0.75, "B": 0.75}, FREE)
+
+        assert [("buy", "A", 750), ("buy", "B", 750)] == trades(plan)
+        assert -500.0 == plan.projected_cash
+        assert -500.0 == plan.cash_floor
+
+    def test_capped_sell_goes_before_the_buys_it_funds(self):
+        """A holding above the cap is sold first, and its proceeds fund the buys."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0, "B": 100.0})
+        plan = compute_trades(snap, {"A": 0.9, "B": 0.5}, RebalanceConfig(max_single_weight=0.5))
+
+        assert [("sell", "A", 50), ("buy", "B", 50)] == trades(plan)
+
+    def test_cap_holds_after_rounding_a_sell(self):
+        """Rounding a sell never leaves the holding above its capped target."""
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 1.0}, RebalanceConfig(max_single_weight=0.33))
+
+        assert [("sell", "A", 7)] == trades(plan)
+        assert plan.projected_weights["A"] <= 0.33
+
+    def test_capped_as_the_reason_nothing_trades(self):
+        """An asset already at its cap reports 'capped', not a threshold."""
+        snap = PortfolioSnapshot(500.0, {"A": 5}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.9}, RebalanceConfig(max_single_weight=0.5))
+
+        assert SkipReason.CAPPED == plan.decision("A").skip_reason
+
+    def test_cash_buffer_scales_investable_equity(self):
+        """Targets 50/50 with a 10% buffer plan 45/45 and keep 10% cash."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0})
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, RebalanceConfig(cash_buffer=0.1))
+
+        assert [("buy", "A", 4_500), ("buy", "B", 4_500)] == trades(plan)
+        assert pytest.approx(1_000.0) == plan.cash_floor
+
+
+class TestThresholds:
+    def test_small_weight_change_is_skipped(self):
+        """A drift below min_weight_change is left alone with that reason."""
+        snap = PortfolioSnapshot(5_050.0, {"A": 50}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert () == plan.orders
+        assert SkipReason.WEIGHT_CHANGE_TOO_SMALL == plan.decision("A").skip_reason
+
+    def test_small_trade_value_is_skipped(self):
+        """A trade worth less than min_trade_value is skipped with that reason."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 10.0})
+        plan = compute_trades(snap, {"A": 0.05})
+
+        assert SkipReason.TRADE_VALUE_TOO_SMALL == plan.decision("A").skip_reason
+
+    def test_rounds_to_zero(self):
+        """A due trade smaller than one share reports rounds_to_zero_shares."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 900.0})
+        plan = compute_trades(snap, {"A": 0.5}, FREE)
+
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    def test_thresholds_are_checked_after_rounding(self):
+        """A trade that passes unrounded but not once rounded is skipped."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 60.0})
+        config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.01, round_lots=True)
+        plan = compute_trades(snap, {"A": 0.7}, config)
+
+        # 0.7 * 10_000 / 60 = 116.7 shares -> one lot of 100 (60%); fine.
+        assert [("buy", "A", 100)] == trades(plan)
+        plan = compute_trades(snap, {"A": 0.59}, config)
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    def test_relative_band_makes_a_small_sleeve_due(self):
+        """With 1,000 names at 0.1%, a relative band lets trades through the 1% rule."""
+        assets = [f"S{i:04d}" for i in range(1_000)]
+        snap = PortfolioSnapshot(1_000_000.0, prices=dict.fromkeys(assets, 10.0))
+        weights = dict.fromkeys(assets, 0.001)
+
+        assert 0 == len(compute_trades(snap, weights))
+        plan = compute_trades(snap, weights, RebalanceConfig(relative_band=0.25))
+        assert 1_000 == len(plan)
+
+    def test_five_twenty_five_rule(self):
+        """5/25: a 2% target drifting to 1.4% is due (0.6 >= 25% of 2), to 1.6% it is not."""
+        config = RebalanceConfig(min_weight_change=0.05, relative_band=0.25, min_trade_value=0)
+        due = PortfolioSnapshot(9_860.0, {"A": 140}, {"A": 1.0})
+        calm = PortfolioSnapshot(9_840.0, {"A": 160}, {"A": 1.0})
+
+        assert [("buy", "A", 60)] == trades(compute_trades(due, {"A": 0.02}, config))
+        assert () == compute_trades(calm, {"A": 0.02}, config).orders
+
+
+class TestReversals:
+    def test_long_to_short_is_a_close_then_an_open(self):
+        """A reversal goes out as two sells: close the long, then open the short."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": -0.5}, RebalanceConfig(allow_short=True))
+
+        assert [("sell", "A", 100), ("sell", "A", 50)] == trades(plan)
+        assert [Action.CLOSE, Action.OPEN] == [order.action for order in plan]
+
+    def test_reversal_without_shorting_just_closes(self):
+        """In a long-only account the negative target closes the long and stops there."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": -0.5})
+
+        assert [("sell", "A", 100)] == trades(plan)
+
+    def test_risk_reducing_orders_go_first(self):
+        """Closes and reductions precede opens; sells precede buys within each group."""
+        snap = PortfolioSnapshot(1_000.0, {"Z": 10, "Y": -10}, {"A": 10.0, "Y": 10.0, "Z": 10.0})
+        config = RebalanceConfig(allow_short=True, min_trade_value=0)
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.0, "Y": 0.0, "Z": -0.2}, config)
+
+        assert [
+            ("sell", "Z", 10, Action.CLOSE),
+            ("buy", "Y", 10, Action.CLOSE),
+            ("sell", "Z", 20, Action.OPEN),
+            ("buy", "A", 50, Action.OPEN),
+        ] == [(o.side.value, o.asset, o.quantity, o.action) for o in plan]
+
+
+class TestFunding:
+    def test_buys_are_cut_when_cash_is_short_independent_of_key_order(self):
+        """Weights above 1 scaled to a gross cap of 1, plus fees: cash binds; order is irrelevant."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 3.0, "B": 7.0, "C": 11.0})
+        targets = {"A": 0.4, "B": 0.4, "C": 0.4}
+        config = RebalanceConfig(
+            min_trade_value=0.0, min_weight_change=0.0, cost_per_order=1.0, max_gross_leverage=1.0
+        )
+        plan = compute_trades(snap, targets, config)
+
+        assert plan == compute_trades(snap, dict(reversed(targets.items())), config)
+        assert plan.projected_cash >= 0.0
+
+    def test_costs_are_reserved_so_every_sleeve_fills(self):
+        """4 x 25% with 10 bp costs: all four are bought, slightly smaller; cash stays >= 0."""
+        snap = PortfolioSnapshot(100_000.0, prices={"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0})
+        config = RebalanceConfig(cost_rate=0.001)
+        plan = compute_trades(snap, dict.fromkeys("ABCD", 0.25), config)
+
+        assert ["A", "B", "C", "D"] == [order.asset for order in plan]
+        assert plan.projected_cash >= 0.0
+        assert plan.estimated_costs == pytest.approx(0.001 * plan.traded_value)
+
+    def test_most_under_weight_is_funded_first(self):
+        """When cash is short, each buy is cut by the same value: the smallest gap goes unfunded."""
+        snap = PortfolioSnapshot(100.0, prices={"A": 1.0, "B": 1.0, "C": 1.0})
+        config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0, cost_per_order=10.0)
+        plan = compute_trades(snap, {"A": 0.6, "B": 0.3, "C": 0.1}, config)
+
+        # Gaps 60/30/10 plus 30 in fees exceed 100: each buy is cut by 5 after C drops out.
+        assert [("buy", "A", 55), ("buy", "B", 25)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+        assert SkipReason.CASH_LIMITED == plan.decision("C").skip_reason
+
+    def test_sells_fund_buys(self):
+        """A fully invested account rotates: the sell's proceeds pay for the buy."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 10.0, "B": 10.0})
+        plan = compute_trades(snap, {"B": 1.0})
+
+        assert [("sell", "A", 100), ("buy", "B", 100)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+
+    def test_costs_of_sells_are_paid_before_buys(self):
+        """Per-order costs come out of the proceeds, so the buy is smaller."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 10.0, "B": 10.0})
+        plan = compute_trades(snap, {"B": 1.0}, RebalanceConfig(cost_per_order=5.0))
+
+        assert [("sell", "A", 100), ("buy", "B", 99)] == trades(plan)
+        assert plan.projected_cash >= 0.0
+        assert 10.0 == plan.estimated_costs
+
+
+class TestPendingOrders:
+    def test_cancel_before_rebalance_lists_working_orders_and_ignores_them(self):
+        """By default working orders are cancelled and sizing starts from positions."""
+        pending = [PendingOrder("p1", "A", Side.BUY, 30)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert ("p1",) == plan.cancels
+        assert [("buy", "A", 50)] == trades(plan)
+
+    def test_pending_buy_counts_as_exposure(self):
+        """Without cancelling, a working buy counts: only the rest is bought."""
+        pending = [PendingOrder("p1", "A", Side.BUY, 30)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert () == plan.cancels
+        assert [("buy", "A", 20)] == trades(plan)
+        assert 30.0 == plan.decision("A").pending_quantity
+        assert 5_000.0 == plan.projected_cash
+
+    def test_resting_stop_does_not_count_as_a_sale(self):
+        """A protective stop is not exposure: a 30% holding is not bought again."""
+        stop = PendingOrder("s1", "A", Side.SELL, 30, kind=OrderKind.STOP, stop_price=90.0)
+        snap = PortfolioSnapshot(7_000.0, {"A": 30}, {"A": 100.0}, pending_orders=[stop])
+        for cancel in (True, False):
+            plan = compute_trades(snap, {"A": 0.3}, RebalanceConfig(cancel_before_rebalance=cancel))
+
+            assert () == plan.orders
+            assert () == plan.cancels
+
+    def test_pending_close_is_never_sent_again(self):
+        """A working close of an untargeted holding covers it; no second close."""
+        close = PendingOrder("c1", "A", Side.SELL, 30)
+        snap = PortfolioSnapshot(7_000.0, {"A": 30}, {"A": 100.0}, pending_orders=[close])
+        plan = compute_trades(snap, {}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason
+
+    def test_pending_buy_of_dropped_asset_is_cancelled(self):
+        """A buy still pending for an asset no longer targeted is cancelled, not left to fill."""
+        buy = PendingOrder("b1", "A", Side.BUY, 100)
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0, "B": 10.0}, pending_orders=[buy])
+        plan = compute_trades(snap, {"B": 0.5}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ("b1",) == plan.cancels
+        assert ("b1",) == plan.decision("A").cancels
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
+
+    def test_opposing_pending_order_is_cancelled_not_crossed(self):
+        """When the plan must sell but a buy is pending, the buy is cancelled instead."""
+        buy = PendingOrder("b1", "A", Side.BUY, 50)
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, pending_orders=[buy])
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ("b1",) == plan.cancels
+        assert [("sell", "A", 50)] == trades(plan)
+        assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
+
+    def test_stop_larger_than_the_projected_position_is_cancelled(self):
+        """A stop for 100 shares on a holding cut to 50 would overshoot: it is cancelled."""
+        stop = PendingOrder("s1", "A", Side.SELL, 100, kind=OrderKind.STOP, stop_price=90.0)
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, pending_orders=[stop])
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert ("s1",) == plan.cancels
+
+    def test_take_profit_limit_away_from_the_market_is_resting(self):
+        """A sell limit above the price waits; it is not counted as a sale."""
+        tp = PendingOrder("t1", "A", Side.SELL, 30, kind=OrderKind.LIMIT, limit_price=120.0)
+        snap = PortfolioSnapshot(7_000.0, {"A": 30}, {"A": 100.0}, pending_orders=[tp])
+        plan = compute_trades(snap, {"A": 0.3}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+
+    def test_marketable_limit_counts_at_its_limit_price(self):
+        """A buy limit above the price will fill at most at its limit: cash is reserved for it."""
+        buy = PendingOrder("l1", "A", Side.BUY, 10, kind=OrderKind.LIMIT, limit_price=110.0)
+        snap = PortfolioSnapshot(2_000.0, prices={"A": 100.0}, pending_orders=[buy])
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert 2_000.0 - 1_100.0 == plan.projected_cash
+        assert () == plan.orders
+
+    def test_ignoring_pending_keeps_them(self):
+        """account_for_pending=False without cancelling leaves pending orders alone."""
+        buy = PendingOrder("b1", "A", Side.BUY, 10)
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=[buy])
+        config = RebalanceConfig(cancel_before_rebalance=False, account_for_pending=False)
+        plan = compute_trades(snap, {"A": 0.5}, config)
+
+        assert () == plan.cancels
+        assert [("buy", "A", 50)] == trades(plan)
+
+
+class TestEquity:
+    def test_zero_equity_plans_nothing(self):
+        """No equity, no weights: nothing to buy, nothing to cancel."""
+        snap = PortfolioSnapshot(0.0, prices={"A": 10.0})
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.NON_POSITIVE_EQUITY == plan.decision("A").skip_reason
+
+    def test_negative_equity_still_closes_and_cancels_nothing_it_keeps(self):
+        """Below zero equity, untargeted holdings close; targeted ones and their orders stay."""
+        pending = [PendingOrder("p1", "A", Side.BUY, 5)]
+        snap = PortfolioSnapshot(
+            -20_000.0, {"A": 100, "B": 10}, {"A": 100.0, "B": 50.0}, pending_orders=pending
+        )
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert [("sell", "B", 10)] == trades(plan)
+        assert () == plan.cancels
+        assert SkipReason.NON_POSITIVE_EQUITY == plan.decision("A").skip_reason
+        assert 0.0 == plan.decision("A").current_weight
+
+    def test_targeted_asset_without_price_is_skipped(self):
+        """Real data has gaps: a target with no price is skipped with 'no_price'."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 10.0})
+        plan = compute_trades(snap, {"A": 0.5, "GAP": 0.5})
+
+        assert SkipReason.NO_PRICE == plan.decision("GAP").skip_reason
+        assert [("buy", "A", 50)] == trades(plan)
+
+
+class TestLots:
+    def test_lot_buy_rounds_down(self):
+        """A 200-lot buy that does not fit is rounded down to what fits."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 60.0})
+        plan = compute_trades(snap, {"A": 1.0}, RebalanceConfig(round_lots=True))
+
+        assert [("buy", "A", 100)] == trades(plan)
+
+    def test_snapshot_lot_size_overrides_config(self):
+        """A per-asset lot size from the snapshot applies, even without round_lots."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0}, lot_sizes={"A": 300})
+        plan = compute_trades(snap, {"A": 1.0})
+
+        assert [("buy", "A", 9_900)] == trades(plan)
+
+    def test_fractional_lot_sizes(self):
+        """Crypto-style lots of 0.001 give quantities in steps of 0.001."""
+        snap = PortfolioSnapshot(1_000.0, prices={"BTC": 30_000.0}, lot_sizes={"BTC": 0.001})
+        plan = compute_trades(snap, {"BTC": 1.0})
+
+        assert pytest.approx(0.033) == plan.orders[0].quantity
+
+
+class TestClosestRounding:
+    def test_closest_rounds_to_the_nearest_unit_when_cash_allows(self):
+        """CLOSEST takes 2 shares for a 1.9-share target when the cash target allows it."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0})
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, min_trade_value=0)
+        plan = compute_trades(snap, {"A": 0.19}, config)
+
+        assert [("buy", "A", 2)] == trades(plan)
+
+    def test_closest_never_overdraws(self):
+        """Rounding up is only taken while the cash lasts."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 190.0, "B": 190.0})
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, min_trade_value=0)
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert plan.projected_cash >= 0.0
+
+
+class TestDirection:
+    def test_buy_only_never_sells(self):
+        """BUY_ONLY invests cash in under-weight assets and leaves over-weight ones alone."""
+        snap = PortfolioSnapshot(1_000.0, {"A": 90}, {"A": 100.0, "B": 10.0})
+        config = RebalanceConfig(direction=TradeDirection.BUY_ONLY)
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert [("buy", "B", 100)] == trades(plan)
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+
+    def test_sell_only_never_buys(self):
+        """SELL_ONLY trims over-weight assets and buys nothing."""
+        snap = PortfolioSnapshot(0.0, {"A": 90, "B": 10}, {"A": 100.0, "B": 100.0})
+        config = RebalanceConfig(direction=TradeDirection.SELL_ONLY)
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert [("sell", "A", 40)] == trades(plan)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("targets", "fragment"),
+        [
+            ({"A": math.nan}, "target_weights['A']"),
+            ({"A": math.inf}, "target_weights['A']"),
+            ({"A": "0.5"}, "target_weights['A']"),
+            ({"A": None}, "target_weights['A']"),
+            ({"A": True}, "target_weights['A']"),
+            ({"": 0.5}, "target_weights key"),
+            ({"  ": 0.5}, "target_weights key"),
+            ({3: 0.5}, "target_weights key"),
+            ([("A", 0.5)], "target_weights"),
+            ("A", "target_weights"),
+            (None, "target_weights"),
+        ],
+    )
+    def test_bad_targets_raise_before_anything_is_decided(self, targets, fragment):
+        """Every bad target is an InvalidTargetsError naming the asset and value."""
+        snap = PortfolioSnapshot(1_000.0, {"B": 1}, {"A": 1.0, "B": 1.0})
+        with pytest.raises(InvalidTargetsError) as info:
+            compute_trades(snap, targets)
+
+        assert fragment in str(info.value)
+        assert isinstance(info.value, ValueError)
+
+    def test_nan_among_good_weights_fails_whole(self):
+        """One NaN among valid weights raises; no partial plan comes out."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        with pytest.raises(InvalidTargetsError, match="'B'"):
+            compute_trades(snap, {"A": 0.5, "B": math.nan})
+
+    def test_config_must_be_a_config(self):
+        """A dict where a config belongs is bad input, not an AttributeError."""
+        with pytest.raises(InvalidConfigError, match="RebalanceConfig"):
+            compute_trades(PortfolioSnapshot(0.0), {}, {"min_trade_value": 0})  # type: ignore[arg-type]
+
+    def test_snapshot_must_be_a_snapshot(self):
+        """A dict where a snapshot belongs is bad input."""
+        with pytest.raises(InvalidSnapshotError, match="PortfolioSnapshot"):
+            compute_trades({"cash": 1.0}, {})  # type: ignore[arg-type]

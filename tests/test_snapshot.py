@@ -1,0 +1,183 @@
+import decimal
+import math
+from types import MappingProxyType
+
+import attrs
+import pytest
+
+from rebalancing import (
+    InvalidSnapshotError,
+    MissingPriceError,
+    OrderKind,
+    PendingOrder,
+    PortfolioSnapshot,
+    RebalancingError,
+    Side,
+)
+
+
+class TestPortfolioSnapshot:
+    def test_equity_is_cash_plus_signed_position_values(self):
+        """Equity adds cash to quantity * price * multiplier, shorts counting negative."""
+        snap = PortfolioSnapshot(
+            1_000.0,
+            {"A": 10, "B": -5, "F": 2},
+            {"A": 50.0, "B": 20.0, "F": 10.0},
+            multipliers={"F": 50.0},
+        )
+
+        assert 1_000.0 + 500.0 - 100.0 + 1_000.0 == snap.equity
+
+    def test_mappings_are_read_only_copies(self):
+        """Mutating the caller's dict afterwards changes nothing; the stored one refuses writes."""
+        positions = {"A": 1.0}
+        snap = PortfolioSnapshot(0.0, positions, {"A": 1.0})
+        positions["A"] = 99.0
+
+        assert 1.0 == snap.positions["A"]
+        assert isinstance(snap.positions, MappingProxyType)
+        with pytest.raises(TypeError):
+            snap.positions["A"] = 2.0  # type: ignore[index]
+
+    def test_frozen(self):
+        """Attributes cannot be reassigned."""
+        snap = PortfolioSnapshot(0.0)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            snap.cash = 1.0  # type: ignore[misc]
+
+    def test_equal_inputs_compare_equal_whatever_the_key_order(self):
+        """Two snapshots built from the same data in another key order are equal."""
+        one = PortfolioSnapshot(1.0, {"A": 1, "B": 2}, {"A": 1.0, "B": 2.0})
+        two = PortfolioSnapshot(1.0, {"B": 2, "A": 1}, {"B": 2.0, "A": 1.0})
+
+        assert one == two
+        assert hash(one) == hash(two)
+
+    def test_accepts_numpy_and_decimal_numbers(self):
+        """Numbers may be Decimal or numpy scalars; they are stored as floats."""
+        np = pytest.importorskip("numpy")
+        snap = PortfolioSnapshot(decimal.Decimal("10.5"), {"A": np.int64(3)}, {"A": np.float64(2.0)})
+
+        assert (10.5, 3.0, 2.0) == (snap.cash, snap.positions["A"], snap.prices["A"])
+
+    @pytest.mark.parametrize(
+        ("kwargs", "fragment"),
+        [
+            ({"cash": math.nan}, "cash"),
+            ({"cash": None}, "cash"),
+            ({"cash": True}, "cash"),
+            ({"cash": "100"}, "cash"),
+            ({"cash": 0.0, "positions": {"A": math.inf}, "prices": {"A": 1.0}}, "positions['A']"),
+            ({"cash": 0.0, "prices": {"A": 0.0}}, "prices['A']"),
+            ({"cash": 0.0, "prices": {"A": -1.0}}, "prices['A']"),
+            ({"cash": 0.0, "prices": {"": 1.0}}, "prices key"),
+            ({"cash": 0.0, "prices": {" A": 1.0}}, "prices key"),
+            ({"cash": 0.0, "prices": {1: 1.0}}, "prices key"),
+            ({"cash": 0.0, "prices": [("A", 1.0)]}, "prices"),
+            ({"cash": 0.0, "multipliers": {"A": 0}}, "multipliers['A']"),
+            ({"cash": 0.0, "lot_sizes": {"A": -1}}, "lot_sizes['A']"),
+            ({"cash": 0.0, "fractional": 1}, "fractional"),
+            ({"cash": 0.0, "pending_orders": "abc"}, "pending_orders"),
+            ({"cash": 0.0, "pending_orders": [("A", 1)]}, "pending_orders"),
+        ],
+    )
+    def test_bad_values_raise_naming_the_field(self, kwargs, fragment):
+        """Every bad value is an InvalidSnapshotError (a ValueError) naming where it sits."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            PortfolioSnapshot(**kwargs)
+
+        assert fragment in str(info.value)
+        assert isinstance(info.value, ValueError)
+        assert isinstance(info.value, RebalancingError)
+
+    def test_held_asset_without_price_is_an_error(self):
+        """A held asset needs a price: its value, and so equity, depends on it."""
+        with pytest.raises(MissingPriceError, match="'A'"):
+            PortfolioSnapshot(0.0, {"A": 1.0}, {})
+
+    def test_zero_position_needs_no_price(self):
+        """A zero quantity is 'not held' and needs no price."""
+        snap = PortfolioSnapshot(5.0, {"A": 0.0}, {})
+
+        assert () == snap.held
+        assert 5.0 == snap.equity
+
+    def test_pending_asset_without_price_is_an_error(self):
+        """An asset with a pending order needs a price to value that order."""
+        order = PendingOrder("o1", "A", Side.BUY, 1)
+        with pytest.raises(MissingPriceError, match="'o1'"):
+            PortfolioSnapshot(0.0, pending_orders=[order])
+
+    def test_duplicate_pending_ids_are_an_error(self):
+        """Order ids identify what to cancel, so they must be unique."""
+        orders = [PendingOrder("x", "A", "buy", 1), PendingOrder("x", "A", "sell", 1)]
+        with pytest.raises(InvalidSnapshotError, match="'x'"):
+            PortfolioSnapshot(0.0, prices={"A": 1.0}, pending_orders=orders)
+
+    def test_overflowing_equity_is_an_error(self):
+        """Finite inputs whose product overflows are rejected rather than planned with inf."""
+        with pytest.raises(InvalidSnapshotError, match="overflow"):
+            PortfolioSnapshot(0.0, {"A": 1e300}, {"A": 1e300})
+
+    def test_from_market_values_divides_by_unit_value(self):
+        """Quantities are value / (price * multiplier)."""
+        snap = PortfolioSnapshot.from_market_values(
+            100.0, {"A": 1_000.0, "F": 500.0}, {"A": 50.0, "F": 10.0}, multipliers={"F": 5.0}
+        )
+
+        assert {"A": 20.0, "F": 10.0} == dict(snap.positions)
+        assert 1_600.0 == snap.equity
+
+    def test_from_market_values_needs_prices(self):
+        """A value without a price cannot become a quantity."""
+        with pytest.raises(MissingPriceError, match="'A'"):
+            PortfolioSnapshot.from_market_values(0.0, {"A": 1.0}, {})
+
+
+class TestPendingOrder:
+    def test_strings_become_enums(self):
+        """Side and kind accept their string values."""
+        order = PendingOrder("1", "A", "sell", 3, kind="limit", limit_price=10)
+
+        assert (Side.SELL, OrderKind.LIMIT, -3.0) == (order.side, order.kind, order.signed_quantity)
+
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "fragment"),
+        [
+            (("", "A", "buy", 1), {}, "order_id"),
+            (("1", "A", "hold", 1), {}, "side"),
+            (("1", "A", "buy", 0), {}, "quantity"),
+            (("1", "A", "buy", math.nan), {}, "quantity"),
+            (("1", "A", "buy", 1), {"kind": "iceberg"}, "kind"),
+            (("1", "A", "buy", 1), {"kind": "limit"}, "limit_price"),
+            (("1", "A", "buy", 1), {"kind": "stop"}, "stop_price"),
+            (("1", "A", "buy", 1), {"limit_price": 3.0}, "limit_price"),
+            (("1", "A", "buy", 1), {"stop_price": 3.0}, "stop_price"),
+            (("1", "A", "buy", 1), {"kind": "stop", "stop_price": -1}, "stop_price"),
+        ],
+    )
+    def test_bad_orders_raise_naming_the_field(self, args, kwargs, fragment):
+        """Each malformed pending order names the offending field."""
+        with pytest.raises(InvalidSnapshotError, match=fragment):
+            PendingOrder(*args, **kwargs)
+
+    @pytest.mark.parametrize(
+        ("side", "kind", "limit", "stop", "expected"),
+        [
+            ("buy", "market", None, None, True),
+            ("buy", "limit", 101.0, None, True),
+            ("buy", "limit", 99.0, None, False),
+            ("sell", "limit", 99.0, None, True),
+            ("sell", "limit", 101.0, None, False),
+            ("sell", "stop", None, 90.0, False),
+            ("sell", "stop_limit", 89.0, 90.0, False),
+            ("sell", "trailing_stop", None, None, False),
+        ],
+    )
+    def test_only_orders_that_fill_as_placed_execute_as_placed(
+        self, side, kind, limit, stop, expected
+    ):
+        """Market orders and marketable limits fill as placed; stops and resting limits wait."""
+        order = PendingOrder("1", "A", side, 1, kind=kind, limit_price=limit, stop_price=stop)
+
+        assert expected == order.executes_as_placed(100.0)
