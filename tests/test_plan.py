@@ -324,7 +324,7 @@ class TestReversals:
 
 class TestFunding:
     def test_buys_are_cut_when_cash_is_short_independent_of_key_order(self):
-        """Weights above 1 scaled to a gross cap of 1, plus fees: cash binds; order is irrelevant."""
+        """Weights scaled to a gross cap of 1, plus fees: cash binds; key order is irrelevant."""
         snap = PortfolioSnapshot(1_000.0, prices={"A": 3.0, "B": 7.0, "C": 11.0})
         targets = {"A": 0.4, "B": 0.4, "C": 0.4}
         config = RebalanceConfig(

@@ -56,7 +56,9 @@ class TestPortfolioSnapshot:
     def test_accepts_numpy_and_decimal_numbers(self):
         """Numbers may be Decimal or numpy scalars; they are stored as floats."""
         np = pytest.importorskip("numpy")
-        snap = PortfolioSnapshot(decimal.Decimal("10.5"), {"A": np.int64(3)}, {"A": np.float64(2.0)})
+        snap = PortfolioSnapshot(
+            decimal.Decimal("10.5"), {"A": np.int64(3)}, {"A": np.float64(2.0)}
+        )
 
         assert (10.5, 3.0, 2.0) == (snap.cash, snap.positions["A"], snap.prices["A"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -12,6 +12,8 @@ from ._validation import to_number
 from .exceptions import InvalidConfigError
 
 __all__ = ["RebalanceConfig", "Rounding", "TradeDirection"]
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 class Rounding(enum.StrEnum):
@@ -35,18 +37,23 @@ class TradeDirection(enum.StrEnum):
     SELL_ONLY = "sell_only"
 
 
-def _enum(enum_type: type[enum.Enum], name: str) -> Any:
-    def convert(value: object) -> enum.Enum:
-        if isinstance(value, enum_type):
-            return value
-        try:
-            return enum_type(value)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in enum_type)
-            msg = f"RebalanceConfig.{name} must be one of {allowed}, got {value!r}"
-            raise InvalidConfigError(msg) from None
+def _rounding(value: object) -> Rounding:
+    return _enum_value(Rounding, value, "rounding")
 
-    return convert
+
+def _direction(value: object) -> TradeDirection:
+    return _enum_value(TradeDirection, value, "direction")
+
+
+def _enum_value(enum_type: type[_E], value: object, name: str) -> _E:
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum_type)
+        msg = f"RebalanceConfig.{name} must be one of {allowed}, got {value!r}"
+        raise InvalidConfigError(msg) from None
 
 
 def _number(
@@ -149,10 +156,8 @@ class RebalanceConfig:
     cash_buffer: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
     cost_rate: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
     cost_per_order: float = attrs.field(default=0.0, validator=_number(low=0.0))
-    rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_enum(Rounding, "rounding"))
+    rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_rounding)
     relative_band: float | None = attrs.field(
         default=None, validator=_number(low=0.0, optional=True)
     )
-    direction: TradeDirection = attrs.field(
-        default=TradeDirection.BOTH, converter=_enum(TradeDirection, "direction")
-    )
+    direction: TradeDirection = attrs.field(default=TradeDirection.BOTH, converter=_direction)

@@ -58,16 +58,18 @@ def compute_trades(
     >>> plan.projected_cash
     2000.0
     """
-    if config is None:
+    given: object = config
+    if given is None:
         config = RebalanceConfig()
-    elif not isinstance(config, RebalanceConfig):
-        msg = f"config must be a RebalanceConfig or None, got {type(config).__name__} {config!r}"
+    elif not isinstance(given, RebalanceConfig):
+        msg = f"config must be a RebalanceConfig or None, got {type(given).__name__} {given!r}"
         raise InvalidConfigError(msg)
-    if not isinstance(snapshot, PortfolioSnapshot):
-        msg = f"snapshot must be a PortfolioSnapshot, got {type(snapshot).__name__}"
+    account: object = snapshot
+    if not isinstance(account, PortfolioSnapshot):
+        msg = f"snapshot must be a PortfolioSnapshot, got {type(account).__name__}"
         raise InvalidSnapshotError(msg)
     targets = validate_targets(target_weights)
-    return _Planner(snapshot, targets, config).plan()
+    return _Planner(account, targets, config or RebalanceConfig()).plan()
 
 
 def validate_targets(target_weights: object) -> dict[str, float]:
@@ -86,7 +88,8 @@ def constrain_targets(
     effective: dict[str, float] = {}
     notes: dict[str, list[Adjustment]] = {asset: [] for asset in targets}
     cap = config.max_single_weight
-    for asset, weight in targets.items():
+    for asset, requested in targets.items():
+        weight = requested
         if weight < 0.0 and not config.allow_short:
             weight = 0.0
             notes[asset].append(Adjustment.SHORT_CLAMPED)
@@ -574,7 +577,11 @@ class _Planner:
 
     def _assemble(self, floor: float) -> RebalancePlan:
         equity = self.equity
-        weight_of = (lambda value: value / equity) if equity > 0.0 else (lambda value: 0.0)
+        scale = 1.0 / equity if equity > 0.0 else 0.0
+
+        def weight_of(value: float) -> float:
+            return value * scale
+
         orders: list[Order] = []
         decisions: list[Decision] = []
         cancels: list[str] = []

@@ -1,4 +1,4 @@
-"""What :func:`compute_trades` returns: :class:`RebalancePlan`, :class:`Order`, :class:`Decision`."""
+"""What :func:`compute_trades` returns: a :class:`RebalancePlan` of orders and decisions."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -33,6 +33,7 @@ from .exceptions import InvalidSnapshotError, MissingPriceError
 __all__ = ["OrderKind", "PendingOrder", "PortfolioSnapshot", "Side"]
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 class Side(enum.StrEnum):
@@ -62,27 +63,47 @@ class OrderKind(enum.StrEnum):
     TRAILING_STOP = "trailing_stop"
 
 
-def _enum_converter(enum_type: type[enum.Enum], label: str) -> Any:
-    def convert(value: object) -> enum.Enum:
-        if isinstance(value, enum_type):
-            return value
-        try:
-            return enum_type(value)
-        except ValueError:
-            allowed = ", ".join(repr(member.value) for member in enum_type)
-            msg = f"{label} must be one of {allowed}, got {value!r}"
-            raise InvalidSnapshotError(msg) from None
-
-    return convert
+def _enum_value(enum_type: type[_E], value: object, label: str) -> _E:
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum_type)
+        msg = f"{label} must be one of {allowed}, got {value!r}"
+        raise InvalidSnapshotError(msg) from None
 
 
-def _optional_price(label: str) -> Any:
-    def convert(value: object) -> float | None:
-        if value is None:
-            return None
-        return to_positive(value, label, InvalidSnapshotError)
+def _order_id(value: object) -> str:
+    return check_name(value, "PendingOrder.order_id", InvalidSnapshotError)
 
-    return convert
+
+def _order_asset(value: object) -> str:
+    return check_name(value, "PendingOrder.asset", InvalidSnapshotError)
+
+
+def _side(value: object) -> Side:
+    return _enum_value(Side, value, "PendingOrder.side")
+
+
+def _kind(value: object) -> OrderKind:
+    return _enum_value(OrderKind, value, "PendingOrder.kind")
+
+
+def _quantity(value: object) -> float:
+    return to_positive(value, "PendingOrder.quantity", InvalidSnapshotError)
+
+
+def _limit_price(value: object) -> float | None:
+    if value is None:
+        return None
+    return to_positive(value, "PendingOrder.limit_price", InvalidSnapshotError)
+
+
+def _stop_price(value: object) -> float | None:
+    if value is None:
+        return None
+    return to_positive(value, "PendingOrder.stop_price", InvalidSnapshotError)
 
 
 @attrs.frozen
@@ -104,27 +125,13 @@ class PendingOrder:
         InvalidSnapshotError: naming the field and the bad value.
     """
 
-    order_id: str = attrs.field(
-        converter=lambda v: check_name(v, "PendingOrder.order_id", InvalidSnapshotError)
-    )
-    asset: str = attrs.field(
-        converter=lambda v: check_name(v, "PendingOrder.asset", InvalidSnapshotError)
-    )
-    side: Side = attrs.field(converter=_enum_converter(Side, "PendingOrder.side"))
-    quantity: float = attrs.field(
-        converter=lambda v: to_positive(v, "PendingOrder.quantity", InvalidSnapshotError)
-    )
-    kind: OrderKind = attrs.field(
-        default=OrderKind.MARKET,
-        kw_only=True,
-        converter=_enum_converter(OrderKind, "PendingOrder.kind"),
-    )
-    limit_price: float | None = attrs.field(
-        default=None, kw_only=True, converter=_optional_price("PendingOrder.limit_price")
-    )
-    stop_price: float | None = attrs.field(
-        default=None, kw_only=True, converter=_optional_price("PendingOrder.stop_price")
-    )
+    order_id: str = attrs.field(converter=_order_id)
+    asset: str = attrs.field(converter=_order_asset)
+    side: Side = attrs.field(converter=_side)
+    quantity: float = attrs.field(converter=_quantity)
+    kind: OrderKind = attrs.field(default=OrderKind.MARKET, kw_only=True, converter=_kind)
+    limit_price: float | None = attrs.field(default=None, kw_only=True, converter=_limit_price)
+    stop_price: float | None = attrs.field(default=None, kw_only=True, converter=_stop_price)
 
     def __attrs_post_init__(self) -> None:
         needs_limit = self.kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT)
@@ -188,7 +195,8 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
     seen: set[str] = set()
     for order in orders:
         if not isinstance(order, PendingOrder):
-            msg = f"pending_orders must hold PendingOrder values, got {type(order).__name__} {order!r}"
+            kind = type(order).__name__
+            msg = f"pending_orders must hold PendingOrder values, got {kind} {order!r}"
             raise InvalidSnapshotError(msg)
         if order.order_id in seen:
             msg = f"pending_orders has the order id {order.order_id!r} more than once"
@@ -197,14 +205,11 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
     return tuple(sorted(orders, key=lambda o: (o.asset, o.order_id)))
 
 
-def _flag(label: str) -> Any:
-    def convert(value: object) -> bool:
-        if not isinstance(value, bool):
-            msg = f"{label} must be True or False, got {value!r}"
-            raise InvalidSnapshotError(msg)
-        return value
-
-    return convert
+def _fractional(value: object) -> bool:
+    if not isinstance(value, bool):
+        msg = f"fractional must be True or False, got {value!r}"
+        raise InvalidSnapshotError(msg)
+    return value
 
 
 @attrs.frozen
@@ -245,7 +250,7 @@ class PortfolioSnapshot:
     pending_orders: tuple[PendingOrder, ...] = attrs.field(
         default=(), kw_only=True, converter=_pending
     )
-    fractional: bool = attrs.field(default=False, kw_only=True, converter=_flag("fractional"))
+    fractional: bool = attrs.field(default=False, kw_only=True, converter=_fractional)
 
     def __attrs_post_init__(self) -> None:
         for asset, quantity in self.positions.items():
@@ -300,7 +305,8 @@ class PortfolioSnapshot:
         Each quantity is ``value / (price * multiplier)``, so pass ``fractional=True``
         unless the values are whole multiples of the unit value.
 
-        >>> PortfolioSnapshot.from_market_values(0.0, {"AAA": 500.0}, {"AAA": 50.0}).positions["AAA"]
+        >>> snap = PortfolioSnapshot.from_market_values(0.0, {"AAA": 500.0}, {"AAA": 50.0})
+        >>> snap.positions["AAA"]
         10.0
         """
         price_map = _prices(prices)
@@ -310,7 +316,7 @@ class PortfolioSnapshot:
             market_values, "market_values", InvalidSnapshotError, positive=False
         ).items():
             if asset not in price_map:
-                msg = f"market_values[{asset!r}] = {value!r} needs a price, but prices has no {asset!r}"
+                msg = f"market_values[{asset!r}] = {value!r} needs a price; prices has no {asset!r}"
                 raise MissingPriceError(msg)
             positions[asset] = value / (price_map[asset] * multipliers.get(asset, 1.0))
         return cls(cash, positions, price_map, **kwargs)
