@@ -24,6 +24,9 @@ __all__ = ["compute_trades"]
 NOISE = 1e-9
 #: Tolerance when dividing a quantity into whole units or lots.
 _UNIT_EPS = 1e-9
+#: Equity at or below this share of cash + gross position value (or this many units of
+#: currency) is treated as non-positive: weights against it would be noise.
+_EQUITY_NOISE = 1e-9
 #: Share of equity held back from a binding cash budget so float error never overdraws.
 _BUDGET_MARGIN = 1e-10
 
@@ -224,6 +227,11 @@ class _Planner:
         self.targets = targets
         self.config = config
         self.equity = snapshot.equity
+        gross = math.fsum(abs(snapshot.value_of(asset)) for asset in snapshot.held)
+        # Equity lost in the float noise of its parts is no equity to weigh against.
+        self.positive = self.equity > max(
+            _EQUITY_NOISE * (abs(snapshot.cash) + gross), _EQUITY_NOISE
+        )
         fractional = config.allow_fractional
         self.fractional = snapshot.fractional if fractional is None else fractional
         self.lines: dict[str, _Line] = {}
@@ -272,7 +280,7 @@ class _Planner:
                 line.active = False
                 line.skip = SkipReason.NOT_TARGETED
                 line.kept_working = list(line.working)
-                if self.equity > 0.0:
+                if self.positive:
                     line.target = line.current * line.unit_value / self.equity
             self.lines[asset] = line
 
@@ -285,7 +293,7 @@ class _Planner:
             line.active = False
             line.skip = SkipReason.NO_PRICE
             return
-        if line.target != 0.0 and self.equity <= 0.0:
+        if line.target != 0.0 and not self.positive:
             line.active = False
             line.skip = SkipReason.NON_POSITIVE_EQUITY
             line.kept_working = list(line.working)
@@ -378,6 +386,9 @@ class _Planner:
             return
         if self.config.rounding is Rounding.CLOSEST:
             final = round_nearest(line.exposure, line.desired, line.increment)
+            if abs(final) * unit_value > self.config.max_single_weight * self.equity:
+                # Rounding up may not break the single-weight cap.
+                final = round_holding(line.exposure, line.desired, line.increment)
         else:
             final = round_holding(line.exposure, line.desired, line.increment)
         line.final = final
@@ -442,7 +453,7 @@ class _Planner:
     def _cash_floor(self) -> float:
         """Cash the buys may not go below: the buffer, or what the targets imply if lower."""
         equity = self.equity
-        if equity <= 0.0:
+        if not self.positive:
             return 0.0
         implied = 1.0 - math.fsum(
             line.target
@@ -508,7 +519,8 @@ class _Planner:
             for line, value in alive:
                 amount = value - level
                 quantity = self._fundable_quantity(line, amount) if amount > 0.0 else 0.0
-                if quantity > 0.0 and self._due(line, quantity * line.unit_value):
+                funded = quantity * line.unit_value
+                if funded > NOISE * self.equity and self._due(line, funded):
                     survivors.append((line, value))
                 else:
                     dropped = True
@@ -577,10 +589,10 @@ class _Planner:
 
     def _assemble(self, floor: float) -> RebalancePlan:
         equity = self.equity
-        scale = 1.0 / equity if equity > 0.0 else 0.0
+        positive = self.positive
 
         def weight_of(value: float) -> float:
-            return value * scale
+            return value / equity if positive else 0.0
 
         orders: list[Order] = []
         decisions: list[Decision] = []
