@@ -602,3 +602,26 @@ class TestBadInput:
         """A dict where a snapshot belongs is bad input."""
         with pytest.raises(InvalidSnapshotError, match="PortfolioSnapshot"):
             compute_trades({"cash": 1.0}, {})  # type: ignore[arg-type]
+
+
+class TestRegressions:
+    def test_subnormal_equity_gives_no_nan(self):
+        """Equity of 2e-313 made turnover NaN; it now counts as no equity."""
+        snap = PortfolioSnapshot(2.2250738585e-313, prices={"A": 1.0})
+        plan = compute_trades(snap, {"A": 0.5})
+
+        assert 0.0 == plan.turnover
+        assert SkipReason.NON_POSITIVE_EQUITY == plan.decision("A").skip_reason
+        assert plan == compute_trades(snap, {"A": 0.5})
+
+    def test_cash_limited_fractional_plan_is_idempotent(self):
+        """After a cash-limited fractional plan fills, planning again sends no dust buys."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 3.0, "B": 7.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0, cost_per_order=1.0)
+        targets = {"A": 0.5, "B": 0.5}
+        plan = compute_trades(snap, targets, config)
+        positions = {order.asset: order.quantity for order in plan}
+        filled = PortfolioSnapshot(plan.projected_cash, positions, snap.prices, fractional=True)
+
+        assert Adjustment.CASH_LIMITED in plan.decision("A").adjustments
+        assert () == compute_trades(filled, targets, config).orders
