@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ._allocation import BuyItem, closest_buys, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
 from ._snapshot import PendingOrder, PortfolioSnapshot, Side, pending_by_asset
@@ -376,7 +377,7 @@ class _Planner:
             return SkipReason.TRADE_VALUE_TOO_SMALL
         return None
 
-    def _round_and_check(self, line: _Line, *, pending_counted: bool) -> None:
+    def _round_and_check(self, line: _Line, *, pending_counted: bool, down: bool = False) -> None:
         unit_value = line.unit_value
         raw_value = abs(line.desired - line.exposure) * unit_value
         if raw_value <= NOISE * self.equity:
@@ -384,7 +385,7 @@ class _Planner:
             line.skip = SkipReason.PENDING_COVERS if pending_counted else SkipReason.AT_TARGET
             self._explain_skip(line)
             return
-        if self.config.rounding is Rounding.CLOSEST:
+        if self.config.rounding is Rounding.CLOSEST and not down:
             final = round_nearest(line.exposure, line.desired, line.increment)
             if abs(final) * unit_value > self.config.max_single_weight * self.equity:
                 # Rounding up may not break the single-weight cap.
@@ -474,8 +475,12 @@ class _Planner:
             flows.append(-order.side.sign * value - self._cost(value))
         return flows
 
-    def _fund(self, floor: float) -> None:
-        """Cut buys back so projected cash stays at or above ``floor``."""
+    def _funding(self) -> tuple[float, list[tuple[_Line, float]]]:
+        """Cash for buys, and each line's wanted buy value.
+
+        Available cash is after sells, closes, kept pending orders and their estimated
+        costs; closes are never cut, so they are not among the needs.
+        """
         flows = [self.snap.cash]
         needs: list[tuple[_Line, float]] = []
         for line in self.lines.values():
@@ -488,14 +493,69 @@ class _Planner:
             bought = self._buy_quantity(line)
             if bought > 0.0:
                 needs.append((line, bought * line.unit_value))
+        return math.fsum(flows), needs
+
+    def _fund(self, floor: float) -> None:
+        """Cut buys back so projected cash stays at or above ``floor``."""
+        available, needs = self._funding()
         if not needs:
             return
-        budget = math.fsum(flows) - floor
         total = math.fsum(value + self._cost(value) for _, value in needs)
-        if total <= budget:
+        if total <= available - floor:
             return
-        budget -= _BUDGET_MARGIN * max(self.equity, 1.0)
-        self._water_fill(needs, budget)
+        margin = _BUDGET_MARGIN * max(self.equity, 1.0)
+        if self.config.rounding is Rounding.CLOSEST:
+            # Cash binds: a sell rounded to nearest may keep back cash a buy needs more.
+            for line in self.lines.values():
+                self._sell_down(line)
+            available, needs = self._funding()
+            self._closest(needs, available - floor - margin)
+        else:
+            self._water_fill(needs, available - floor - margin)
+
+    def _sell_down(self, line: _Line) -> None:
+        """Re-round a CLOSEST sell of a long the DOWN way (sell the extra unit)."""
+        if not line.active or line.target == 0.0 or line.price is None:
+            return
+        if any(side is Side.BUY for side, _, _ in line.legs):
+            return
+        down = round_holding(line.exposure, line.desired, line.increment)
+        if down < line.final:
+            line.legs = []
+            line.skip = None
+            self._round_and_check(line, pending_counted=line.exposure != line.current, down=True)
+
+    def _min_buy_value(self, line: _Line) -> float:
+        """Smallest buy value the thresholds let through for this line."""
+        config = self.config
+        change = config.min_weight_change
+        if config.relative_band is not None:
+            change = min(change, config.relative_band * abs(line.target))
+        return max(config.min_trade_value, change * self.equity, NOISE * self.equity)
+
+    def _closest(self, needs: list[tuple[_Line, float]], budget: float) -> None:
+        """Fund the whole-unit buys whose final holdings are closest to target."""
+        items = []
+        for line, _ in needs:
+            opening = line.exposure if len(line.legs) == 1 else 0.0
+            items.append(
+                BuyItem(
+                    start=opening,
+                    desired=line.desired,
+                    nearest=line.final,
+                    increment=line.increment,
+                    unit_value=line.unit_value,
+                    min_value=self._min_buy_value(line),
+                )
+            )
+        quantities = closest_buys(
+            items,
+            budget,
+            cost_rate=self.config.cost_rate,
+            cost_per_order=self.config.cost_per_order,
+        )
+        for (line, _), quantity in zip(needs, quantities, strict=True):
+            self._set_buy(line, quantity)
 
     @staticmethod
     def _buy_quantity(line: _Line) -> float:
@@ -513,7 +573,7 @@ class _Planner:
         rate, fixed = self.config.cost_rate, self.config.cost_per_order
         alive = sorted(needs, key=lambda item: (-item[1], item[0].asset))
         while True:
-            level = _water_level([value for _, value in alive], budget, rate, fixed)
+            level = water_level([value for _, value in alive], budget, rate, fixed)
             survivors: list[tuple[_Line, float]] = []
             dropped = False
             for line, value in alive:
@@ -600,8 +660,11 @@ class _Planner:
         flows = [self.snap.cash]
         costs: list[float] = []
         projected_weights: dict[str, float] = {}
+        multipliers = self.snap.multipliers
         for asset, line in self.lines.items():
             line_orders = []
+            traded = 0.0
+            multiplier = multipliers.get(asset, 1.0)
             for side, quantity, action in line.legs:
                 sent = integral(quantity) if line.whole else quantity
                 value = quantity * line.unit_value
@@ -613,17 +676,22 @@ class _Planner:
                         quantity=sent,
                         price=line.price or 0.0,
                         action=action,
-                        multiplier=self.snap.multiplier(asset),
+                        multiplier=multiplier,
                         estimated_cost=cost,
                     )
                 )
-                flows.append(-side.sign * value - cost)
+                if side is Side.BUY:
+                    flows.append(-value - cost)
+                    traded += quantity
+                else:
+                    flows.append(value - cost)
+                    traded -= quantity
                 costs.append(cost)
-            flows.extend(self._pending_flow(line))
-            pending_net = math.fsum(o.signed_quantity for o in line.kept_working)
-            projected = (
-                line.current + pending_net + math.fsum(o.signed_quantity for o in line_orders)
-            )
+            pending_net = 0.0
+            if line.kept_working:
+                flows.extend(self._pending_flow(line))
+                pending_net = math.fsum(o.signed_quantity for o in line.kept_working)
+            projected = line.current + pending_net + traded
             if abs(projected) <= abs(line.current) * _UNIT_EPS:
                 projected = 0.0
             orders.extend(line_orders)
@@ -668,24 +736,3 @@ class _Planner:
 def _submission_key(order: Order) -> tuple[int, int, str]:
     """Risk-reducing before risk-increasing; within each, sells (which raise cash) first."""
     return (0 if order.action.reduces_risk else 1, 0 if order.side is Side.SELL else 1, order.asset)
-
-
-def _water_level(values: list[float], budget: float, rate: float, fixed: float) -> float:
-    """Level L with sum over v > L of ((v - L) * (1 + rate) + fixed) == budget.
-
-    ``values`` are sorted in decreasing order. Returns the largest value (fund nothing)
-    when even one order cannot be afforded.
-    """
-    if budget <= 0.0 or not values:
-        return values[0] if values else 0.0
-    running = 0.0
-    level = values[0]
-    for count, value in enumerate(values, start=1):
-        running += value
-        candidate = (running - (budget - count * fixed) / (1.0 + rate)) / count
-        following = values[count] if count < len(values) else 0.0
-        if candidate >= following:
-            level = candidate
-            break
-        level = candidate
-    return max(level, 0.0) if level < values[0] else values[0]
