@@ -37,3 +37,33 @@ def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the docs with warnings as errors, then run every example they show."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    # The ```pycon examples of every page (one doctest per page, blocks share a namespace).
+    session.run("pytest", "--doctest-glob=*.md", "--ignore=docs/_build", "docs")
+    # The docstring examples that the API reference shows (the ml4t session runs ml4t's).
+    session.run(
+        "pytest", "--doctest-modules", "--ignore=src/rebalancing/ml4t.py", "src/rebalancing"
+    )
+    # The ```console examples, run as commands from docs/files.
+    session.run("pytest", "tests/test_cli.py", "-k", "TestDocs")
+
+
+@nox.session(python=PYTHON)
+def ml4t(session: nox.Session) -> None:
+    """The ml4t-backtest adapter against the real package, with coverage of rebalancing.ml4t."""
+    session.install("-e", ".[ml4t]", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    # pyproject's coverage config omits the adapter (the core session has no ml4t).
+    rc = "--rcfile=tests/integrations/coverage.ini"
+    session.run("coverage", "erase", rc)
+    session.run("coverage", "run", rc, "-m", "pytest", "tests/integrations", *session.posargs)
+    session.run(
+        "coverage", "run", "--append", rc, "-m", "pytest", "--doctest-modules",
+        "src/rebalancing/ml4t.py",
+    )  # fmt: skip
+    session.run("coverage", "report", rc, "--fail-under=95")

@@ -1,0 +1,627 @@
+"""A drop-in ``TargetWeightExecutor`` for ml4t-backtest's ``Broker``, built on the core.
+
+Swap one import and keep the rest of the strategy::
+
+    # from ml4t.backtest import TargetWeightExecutor, RebalanceConfig
+    from rebalancing.ml4t import RebalanceConfig, TargetWeightExecutor
+
+The adapter is a thin shell around :func:`rebalancing.compute_trades`:
+:func:`snapshot_from_broker` reads the broker and the bar into a
+:class:`~rebalancing.PortfolioSnapshot`, the core plans, and
+:meth:`TargetWeightExecutor.execute` cancels what the plan says and submits exactly the
+plan's orders, in the plan's order. :meth:`TargetWeightExecutor.preview` shows that same
+plan, so what preview shows is what execute sends.
+
+Conventions: quantities are signed (short < 0); a price is the ``close`` of the bar in
+``data``, falling back to the broker's last mark when the bar has none (``None``, NaN, or
+not > 0); equity is cash plus every position valued at those prices times the contract
+multiplier from ``broker.get_multiplier``.
+
+Needs the optional extra: ``pip install 'rebalancing[ml4t]'``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+try:
+    from ml4t.backtest.config import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        RebalanceMode,
+        ShareType,
+    )
+    from ml4t.backtest.models import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        CombinedCommission,
+        FixedSlippage,
+        FuturesCommission,
+        PercentageCommission,
+        PercentageSlippage,
+        PerShareCommission,
+        TieredCommission,
+    )
+    from ml4t.backtest.types import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        OrderSide,
+    )
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without ml4t
+    msg = (
+        "rebalancing.ml4t needs ml4t-backtest (>= 0.1.0b5), which is not installed: "
+        "pip install 'rebalancing[ml4t]'"
+    )
+    raise ImportError(msg) from exc
+
+from ._config import RebalanceConfig as _CoreConfig
+from ._plan import compute_trades
+from ._result import Action, Decision, Order, RebalancePlan
+from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
+from .exceptions import InvalidConfigError
+
+__all__ = [
+    "RebalanceConfig",
+    "RebalanceMode",
+    "TargetWeightExecutor",
+    "WeightProvider",
+    "estimate_costs",
+    "snapshot_from_broker",
+]
+
+_KINDS: dict[str, OrderKind] = {
+    "market": OrderKind.MARKET,
+    "limit": OrderKind.LIMIT,
+    "stop": OrderKind.STOP,
+    "stop_limit": OrderKind.STOP_LIMIT,
+    "trailing_stop": OrderKind.TRAILING_STOP,
+}
+_CORE_FIELDS = tuple(field.name for field in attrs.fields(_CoreConfig))
+
+
+class WeightProvider(Protocol):
+    """Anything that produces target weights from the bar and the broker (an optimizer)."""
+
+    def get_weights(self, data: Mapping[str, Any], broker: Any) -> Mapping[str, float]:
+        """Return asset -> target weight (a fraction of equity)."""
+        ...  # pragma: no cover - protocol
+
+
+def _to_mode(value: object) -> RebalanceMode:
+    if isinstance(value, RebalanceMode):
+        return value
+    try:
+        return RebalanceMode(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in RebalanceMode)
+        msg = f"RebalanceConfig.rebalance_mode must be one of {allowed}, got {value!r}"
+        raise InvalidConfigError(msg) from None
+
+
+def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    del instance
+    if not isinstance(value, bool):
+        msg = f"RebalanceConfig.{attribute.name} must be True or False, got {value!r}"
+        raise InvalidConfigError(msg)
+
+
+@attrs.frozen(kw_only=True)
+class RebalanceConfig(_CoreConfig):
+    """:class:`rebalancing.RebalanceConfig` plus the ml4t executor's ``rebalance_mode``.
+
+    Every field of the core config is accepted with the same default (those of
+    ml4t-backtest's own ``RebalanceConfig``), so code written for ml4t keeps working.
+
+    Args:
+        rebalance_mode: ml4t's ``RebalanceMode`` (or its string value). ``SNAPSHOT``
+            plans once and submits everything; ``INCREMENTAL`` submits and fills the
+            risk-reducing orders first, then plans the buys from the account as it is
+            after those fills; ``HYBRID`` does the same but sizes the buys on the equity
+            frozen before the sells.
+        costs_from_broker: Estimate ``cost_rate`` and ``cost_per_order`` from the
+            broker's commission and slippage models (:func:`estimate_costs`) wherever
+            the config leaves them at 0. Set ``False`` to use exactly the config's
+            values.
+
+    Raises:
+        InvalidConfigError: naming the field, what was expected and the value.
+    """
+
+    rebalance_mode: RebalanceMode = attrs.field(default=RebalanceMode.SNAPSHOT, converter=_to_mode)
+    costs_from_broker: bool = attrs.field(default=True, validator=_flag)
+
+    def core(self, *, cost_rate: float = 0.0, cost_per_order: float = 0.0) -> _CoreConfig:
+        """The core config, with costs left at 0 replaced by the estimates given.
+
+        Args:
+            cost_rate: Estimated cost per unit of traded value, used when the config's
+                ``cost_rate`` is 0 and ``costs_from_broker`` is set.
+            cost_per_order: Estimated fixed cost per order, likewise.
+
+        Returns:
+            A :class:`rebalancing.RebalanceConfig` with the same settings.
+
+        >>> RebalanceConfig(cost_rate=0.002).core(cost_rate=0.01, cost_per_order=1.0).cost_rate
+        0.002
+        """
+        values = {name: getattr(self, name) for name in _CORE_FIELDS}
+        if self.costs_from_broker:
+            if values["cost_rate"] == 0.0:
+                values["cost_rate"] = min(cost_rate, 1.0)
+            if values["cost_per_order"] == 0.0:
+                values["cost_per_order"] = cost_per_order
+        return _CoreConfig(**values)
+
+
+# -- reading the broker -------------------------------------------------------------------
+
+
+def _usable(value: object) -> float | None:
+    """``value`` as a price if it is a finite real number > 0, else ``None``."""
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    if not math.isfinite(number) or number <= 0.0:
+        return None
+    return number
+
+
+def _close(data: Mapping[str, Any], asset: str) -> float | None:
+    """The bar's close for ``asset`` if it is usable (the hot path of a snapshot)."""
+    bar = data.get(asset)
+    if bar is None:
+        return None
+    try:
+        value = bar.get("close")
+    except AttributeError:  # not a mapping: no bar
+        return None
+    if type(value) is float:
+        return value if 0.0 < value < math.inf else None  # NaN fails both
+    return _usable(value)
+
+
+def _mark(broker: Any, asset: str) -> float | None:
+    """The broker's last mark for ``asset``: current close, last close, position price."""
+    for source in ("_current_prices", "_last_prices"):
+        price = _usable(getattr(broker, source, {}).get(asset))
+        if price is not None:
+            return price
+    position = broker.positions.get(asset)
+    if position is not None:
+        for attribute in ("current_price", "entry_price"):
+            price = _usable(getattr(position, attribute, None))
+            if price is not None:
+                return price
+    return None
+
+
+def _pending_order(order: Any) -> PendingOrder | None:
+    """The broker's pending order as the core sees it, with its real kind."""
+    quantity = float(order.quantity)
+    if not quantity > 0.0:
+        return None
+    kind = _KINDS.get(str(getattr(order.order_type, "value", order.order_type)))
+    limit = order.limit_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT) else None
+    stop = order.stop_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+    needs_limit = kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT)
+    needs_stop = kind in (OrderKind.STOP, OrderKind.STOP_LIMIT)
+    if kind is None or (needs_limit and limit is None) or (needs_stop and stop is None):
+        # Unknown type, or a price missing: the broker will not fill it as placed, so
+        # it is resting (never exposure); a trailing stop is the core's price-free kind.
+        kind, limit, stop = OrderKind.TRAILING_STOP, None, None
+    return PendingOrder(
+        str(order.order_id),
+        order.asset,
+        Side.BUY if order.side == OrderSide.BUY else Side.SELL,
+        quantity,
+        kind=kind,
+        limit_price=limit,
+        stop_price=stop,
+    )
+
+
+def snapshot_from_broker(
+    broker: Any,
+    data: Mapping[str, Any],
+    *,
+    assets: Iterable[str] | None = None,
+) -> PortfolioSnapshot:
+    """Read an ml4t ``Broker`` and the current bar into a :class:`PortfolioSnapshot`.
+
+    Prices come from one source: the bar's ``close`` in ``data``, or the broker's last
+    mark when the bar has none (missing, ``None``, NaN or not > 0). Pending orders keep
+    their real kind, so resting stops and take-profits do not count as exposure.
+
+    Args:
+        broker: An ml4t-backtest ``Broker`` (or anything with the same attributes).
+        data: The bar: ``{asset: {"close": price, ...}}``.
+        assets: Restrict prices to these assets (plus every held or pending one);
+            ``None`` prices every asset in ``data``.
+
+    Returns:
+        The snapshot: cash, positions, prices, multipliers, pending orders, and
+        ``fractional`` from ``broker.share_type``.
+
+    Raises:
+        MissingPriceError: a held or pending asset has no price anywhere.
+    """
+    positions = {
+        asset: float(position.quantity)
+        for asset, position in broker.positions.items()
+        if position.quantity != 0
+    }
+    pending = [
+        converted
+        for order in broker.pending_orders
+        if (converted := _pending_order(order)) is not None
+    ]
+    universe: set[str] = set(data if assets is None else assets)
+    universe.update(positions)
+    universe.update(order.asset for order in pending)
+    prices: dict[str, float] = {}
+    multipliers: dict[str, float] = {}
+    # ml4t's multipliers come from contract specs: without any, every one is 1.
+    has_specs = getattr(broker, "_contract_specs", True) != {}
+    for asset in universe:
+        price = _close(data, asset)
+        if price is None:
+            price = _mark(broker, asset)
+        if price is not None:
+            prices[asset] = price
+        if has_specs:
+            multiplier = float(broker.get_multiplier(asset))
+            if multiplier != 1.0:
+                multipliers[asset] = multiplier
+    return PortfolioSnapshot(
+        float(broker.cash),
+        positions,
+        prices,
+        multipliers=multipliers,
+        pending_orders=pending,
+        fractional=getattr(broker, "share_type", ShareType.FRACTIONAL) == ShareType.FRACTIONAL,
+    )
+
+
+def estimate_costs(
+    broker: Any, snapshot: PortfolioSnapshot, assets: Iterable[str] | None = None
+) -> tuple[float, float]:
+    """Upper bounds for ``(cost_rate, cost_per_order)`` from the broker's cost models.
+
+    Understood: ml4t's ``NoCommission``, ``PercentageCommission``, ``PerShareCommission``,
+    ``CombinedCommission``, ``TieredCommission`` (its highest rate) and
+    ``FuturesCommission``, with ``NoSlippage``, ``PercentageSlippage`` and
+    ``FixedSlippage``. Per-share amounts become a rate at the cheapest unit among
+    ``assets``. Any other model (e.g. volume-based slippage) adds nothing: set
+    ``cost_rate`` in the config yourself.
+
+    Args:
+        broker: The ml4t ``Broker``.
+        snapshot: Supplies prices and multipliers.
+        assets: The assets to bound over; ``None`` means every priced asset.
+
+    Returns:
+        ``(cost_rate, cost_per_order)``, both >= 0.
+    """
+    names = snapshot.prices if assets is None else [a for a in assets if a in snapshot.prices]
+    unit_values = [snapshot.prices[a] * snapshot.multiplier(a) for a in names]
+    prices = [snapshot.prices[a] for a in names]
+    cheapest_unit = min(unit_values, default=math.inf)
+    cheapest_price = min(prices, default=math.inf)
+    # ml4t charges commission on quantity * price, without the multiplier.
+    smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
+    per_value = 1.0 / min(1.0, smallest_multiplier)
+
+    slippage: Any = getattr(broker, "slippage_model", None)
+    slip = 0.0
+    if type(slippage) is PercentageSlippage:
+        slip = float(slippage.rate)
+    elif type(slippage) is FixedSlippage and prices:
+        slip = float(slippage.amount) / cheapest_price
+
+    commission: Any = getattr(broker, "commission_model", None)
+    rate, fixed, per_unit = 0.0, 0.0, 0.0
+    if type(commission) is PercentageCommission:
+        rate = float(commission.rate)
+    elif type(commission) is CombinedCommission:
+        rate, fixed = float(commission.percentage), float(commission.fixed)
+    elif type(commission) is TieredCommission:
+        rate = max((float(r) for _, r in commission.tiers), default=0.0)
+    elif type(commission) is PerShareCommission:
+        per_unit, fixed = float(commission.per_share), float(commission.minimum)
+    elif type(commission) is FuturesCommission:
+        rate, fixed = float(commission.percentage), float(commission.per_trade)
+        per_unit = float(commission.per_block)
+    unit_rate = per_unit / cheapest_unit if unit_values and per_unit else 0.0
+    # Commission is charged on the slipped fill price.
+    cost_rate = slip + (rate * per_value) * (1.0 + slip) + unit_rate
+    return max(cost_rate, 0.0), max(fixed, 0.0)
+
+
+# -- the executor -------------------------------------------------------------------------
+
+
+def _side(side: Side) -> Any:
+    return OrderSide.BUY if side is Side.BUY else OrderSide.SELL
+
+
+def _action(decision: Decision) -> str | None:
+    orders = decision.orders
+    if not orders:
+        return None
+    if len(orders) > 1:
+        return "reverse"
+    if orders[0].action is Action.CLOSE:
+        return "close_position"
+    return orders[0].action.value
+
+
+class TargetWeightExecutor:
+    """Turn target weights into orders on an ml4t ``Broker``; drop-in for ml4t's own.
+
+    Args:
+        config: How to rebalance; ``None`` means :class:`RebalanceConfig` defaults. A
+            plain :class:`rebalancing.RebalanceConfig` is accepted too (SNAPSHOT mode).
+
+    Raises:
+        InvalidConfigError: ``config`` is not a config.
+    """
+
+    def __init__(self, config: _CoreConfig | None = None) -> None:
+        self.config: _CoreConfig = _check_config(config)
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _mode(self) -> RebalanceMode:
+        return getattr(self.config, "rebalance_mode", RebalanceMode.SNAPSHOT)
+
+    def _core_config(self, broker: Any, snapshot: PortfolioSnapshot) -> _CoreConfig:
+        """The config for the core: broker cost estimates, and the cash account's limit.
+
+        A cash account (no leverage, no short selling) cannot hold more than its equity,
+        so unless ``max_gross_leverage`` is set the book is scaled to a gross of 1:
+        otherwise the broker would reject whichever buys come last.
+        """
+        config = self.config
+        if isinstance(config, RebalanceConfig):
+            if config.costs_from_broker:
+                rate, fixed = estimate_costs(broker, snapshot)
+                config = config.core(cost_rate=rate, cost_per_order=fixed)
+            else:
+                config = config.core()
+        cash_account = not getattr(broker, "allow_leverage", False) and not getattr(
+            broker, "allow_short_selling", False
+        )
+        if cash_account and config.max_gross_leverage is None:
+            config = attrs.evolve(config, max_gross_leverage=1.0)
+        return config
+
+    def _snapshot_and_plan(
+        self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
+    ) -> tuple[PortfolioSnapshot, RebalancePlan]:
+        # compute_trades validates the targets (all of them, before anything is decided)
+        # and the plan exists before anything is cancelled or sent: bad input fails whole.
+        snapshot = snapshot_from_broker(broker, data, assets=_names(target_weights))
+        plan = compute_trades(snapshot, target_weights, self._core_config(broker, snapshot))
+        return snapshot, plan
+
+    def plan(
+        self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
+    ) -> RebalancePlan:
+        """The plan for the account as it is now: one snapshot, one :func:`compute_trades`.
+
+        This is what :meth:`preview` shows and what :meth:`execute` sends (in
+        INCREMENTAL and HYBRID modes, its risk-reducing part).
+
+        Args:
+            target_weights: asset -> fraction of equity (any mapping).
+            data: The bar, ``{asset: {"close": price, ...}}``.
+            broker: The ml4t ``Broker``.
+
+        Returns:
+            The :class:`~rebalancing.RebalancePlan`.
+
+        Raises:
+            InvalidTargetsError: a weight is not a finite number or a name is bad.
+            MissingPriceError: a held or pending asset has no price anywhere.
+        """
+        return self._snapshot_and_plan(target_weights, data, broker)[1]
+
+    # -- public API -------------------------------------------------------------------
+
+    def preview(
+        self,
+        target_weights: Mapping[str, float],
+        data: Mapping[str, Any],
+        broker: Any,
+    ) -> list[dict[str, Any]]:
+        """Show the plan without submitting anything: one dict per decision.
+
+        Keys of ml4t's preview, with the values of the plan that :meth:`execute` sends:
+        ``asset``, ``current_weight``, ``target_weight`` (after clamp, cap and scaling),
+        ``weight_delta`` (``target_weight - current_weight``), ``shares`` (net signed
+        quantity that will be sent, rounded), ``value`` (its signed notional),
+        ``skip_reason`` (``None`` when it trades) and ``action`` (``"close_position"``
+        for a close, ``"reverse"`` for a close-then-open, else the order's action or
+        ``None``). Extra keys: ``requested_weight``, ``projected_weight``, ``price``,
+        ``orders`` (each ``{"side", "quantity", "action", "seq"}``, ``seq`` being the
+        position in the submission order), ``cancels`` and ``adjustments``.
+
+        In INCREMENTAL and HYBRID modes the buys are re-planned after the sells fill,
+        so they may differ slightly from this preview when fills move cash.
+
+        With equity at or below zero, weights mean nothing: only held or pending
+        assets (which can still be closed) are listed.
+
+        Args:
+            target_weights: asset -> fraction of equity.
+            data: The bar, ``{asset: {"close": price, ...}}``.
+            broker: The ml4t ``Broker``.
+
+        Returns:
+            One dict per asset, sorted by asset.
+
+        Raises:
+            InvalidTargetsError: a weight is not a finite number or a name is bad.
+        """
+        return preview_rows(self.plan(target_weights, data, broker))
+
+    def execute(
+        self,
+        target_weights: Mapping[str, float],
+        data: Mapping[str, Any],
+        broker: Any,
+    ) -> list[Any]:
+        """Cancel what the plan says, then submit the plan's orders in the plan's order.
+
+        In INCREMENTAL and HYBRID modes the risk-reducing orders (closes, reductions)
+        go first and are filled with ``broker._process_orders()``; the rest is then
+        planned from a fresh snapshot (HYBRID keeps the equity of the first one),
+        submitted and filled. Two plans and two fills, whatever the number of assets.
+
+        Args:
+            target_weights: asset -> fraction of equity.
+            data: The bar, ``{asset: {"close": price, ...}}``.
+            broker: The ml4t ``Broker``.
+
+        Returns:
+            The broker's ``Order`` objects that were submitted, in submission order.
+
+        Raises:
+            InvalidTargetsError: a weight is not a finite number or a name is bad; raised
+                before anything is cancelled or submitted.
+        """
+        snapshot, plan = self._snapshot_and_plan(target_weights, data, broker)
+        mode = self._mode()
+        if mode is RebalanceMode.SNAPSHOT:
+            return _submit(broker, plan.cancels, plan.orders)
+        first = [order for order in plan.orders if order.action.reduces_risk]
+        submitted = _submit(broker, plan.cancels, first)
+        if submitted:
+            broker._process_orders()  # noqa: SLF001 - ml4t's way to fill within the bar
+        fresh = snapshot_from_broker(broker, data, assets=snapshot.prices)
+        targets: Mapping[str, float] = target_weights  # valid: the first plan checked them
+        if mode is RebalanceMode.HYBRID and fresh.equity > 0.0 and snapshot.equity > 0.0:
+            scale = snapshot.equity / fresh.equity
+            targets = {asset: weight * scale for asset, weight in target_weights.items()}
+        # Whatever is still pending was kept or just sent: count it, never resend it.
+        config = attrs.evolve(
+            self._core_config(broker, fresh),
+            cancel_before_rebalance=False,
+            account_for_pending=True,
+        )
+        second = compute_trades(fresh, targets, config)
+        more = _submit(broker, second.cancels, second.orders)
+        if more:
+            broker._process_orders()  # noqa: SLF001
+        return submitted + more
+
+    # -- shims for code written against ml4t's executor ----------------------------------
+
+    def _get_current_weights(self, broker: Any, data: Mapping[str, Any]) -> dict[str, float]:
+        """Weight (asset -> fraction of equity) of each held position (empty when equity <= 0)."""
+        snapshot = snapshot_from_broker(broker, data, assets=())
+        equity = snapshot.equity
+        if equity <= 0.0:
+            return {}
+        return {asset: snapshot.value_of(asset) / equity for asset in snapshot.held}
+
+    def _get_effective_weights(self, broker: Any, data: Mapping[str, Any]) -> dict[str, float]:
+        """Like :meth:`_get_current_weights`, plus pending orders that execute as placed."""
+        snapshot = snapshot_from_broker(broker, data, assets=())
+        equity = snapshot.equity
+        if equity <= 0.0:
+            return {}
+        values = {asset: snapshot.value_of(asset) for asset in snapshot.held}
+        for order in snapshot.pending_orders:
+            price = snapshot.prices[order.asset]
+            if order.executes_as_placed(price):
+                value = (
+                    order.signed_quantity
+                    * order.execution_price(price)
+                    * snapshot.multiplier(order.asset)
+                )
+                values[order.asset] = values.get(order.asset, 0.0) + value
+        return {asset: value / equity for asset, value in values.items()}
+
+
+def _names(target_weights: object) -> list[str]:
+    """The asset names among the targets' keys (the core reports anything else)."""
+    keys = getattr(target_weights, "keys", None)
+    if not callable(keys):
+        return []
+    return [key for key in keys() if type(key) is str]
+
+
+def _check_config(config: object) -> _CoreConfig:
+    if config is None:
+        return RebalanceConfig()
+    if not isinstance(config, _CoreConfig):
+        msg = f"config must be a RebalanceConfig or None, got {type(config).__name__} {config!r}"
+        raise InvalidConfigError(msg)
+    return config
+
+
+def _submit(broker: Any, cancels: Iterable[str], orders: Iterable[Order]) -> list[Any]:
+    for order_id in cancels:
+        broker.cancel_order(order_id)
+    sent = []
+    for order in orders:
+        placed = broker.submit_order(order.asset, order.quantity, _side(order.side))
+        if placed is not None:
+            sent.append(placed)
+    return sent
+
+
+def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
+    """ml4t-style preview dicts for ``plan``'s decisions (see ``TargetWeightExecutor.preview``).
+
+    Args:
+        plan: A plan from :func:`rebalancing.compute_trades`.
+
+    Returns:
+        One dict per decision, sorted by asset.
+    """
+    sequence = {
+        (order.asset, order.side, order.action): index for index, order in enumerate(plan.orders)
+    }
+    only_held = plan.equity <= 0.0
+    rows: list[dict[str, Any]] = []
+    for decision in plan.decisions:
+        orders = decision.orders
+        if only_held and not (
+            decision.current_quantity or decision.pending_quantity or orders or decision.cancels
+        ):
+            continue
+        shares: float = 0
+        legs = []
+        multiplier = 1.0
+        for order in orders:
+            shares += order.signed_quantity
+            multiplier = order.multiplier
+            legs.append(
+                {
+                    "side": order.side.value,
+                    "quantity": order.quantity,
+                    "action": order.action.value,
+                    "seq": sequence[order.asset, order.side, order.action],
+                }
+            )
+        skip = decision.skip_reason
+        rows.append(
+            {
+                "asset": decision.asset,
+                "current_weight": decision.current_weight,
+                "target_weight": decision.target_weight,
+                "weight_delta": decision.target_weight - decision.current_weight,
+                "shares": shares,
+                "value": shares * (decision.price or 0.0) * multiplier,
+                "skip_reason": None if skip is None else skip.value,
+                "action": _action(decision),
+                "requested_weight": decision.requested_weight,
+                "projected_weight": decision.projected_weight,
+                "price": decision.price,
+                "orders": legs,
+                "cancels": list(decision.cancels),
+                "adjustments": [adjustment.value for adjustment in decision.adjustments],
+            }
+        )
+    return rows
