@@ -625,3 +625,13 @@ class TestRegressions:
 
         assert Adjustment.CASH_LIMITED in plan.decision("A").adjustments
         assert () == compute_trades(filled, targets, config).orders
+
+    def test_target_within_noise_of_zero_closes_exactly(self):
+        """An optimizer's -2.2e-16 closes the holding exactly, with no dust short after it."""
+        snap = PortfolioSnapshot(50_000.0, {"A": 10_000.0}, {"A": 5.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+        for dust in (-2.220446049250313e-16, 2.220446049250313e-16):
+            plan = compute_trades(snap, {"A": dust}, config)
+
+            assert [("sell", "A", 10_000.0)] == trades(plan)
+            assert Action.CLOSE == plan.orders[0].action

@@ -294,14 +294,15 @@ class _Planner:
             line.active = False
             line.skip = SkipReason.NO_PRICE
             return
-        if line.target != 0.0 and not self.positive:
+        if abs(line.target) > NOISE and not self.positive:
             line.active = False
             line.skip = SkipReason.NON_POSITIVE_EQUITY
             line.kept_working = list(line.working)
             return
         cancel_mode = config.cancel_before_rebalance
         counts_pending = not cancel_mode and config.account_for_pending
-        if line.target == 0.0:
+        if abs(line.target) <= NOISE:
+            # A target within float noise of 0 (1e-16 from an optimizer) is a close.
             self._size_close(line, counts_pending=counts_pending)
             return
         line.desired = line.target * self.equity / line.unit_value
@@ -356,19 +357,15 @@ class _Planner:
 
     def _due(self, line: _Line, value: float) -> bool:
         """Whether a trade of this notional passes the thresholds."""
-        config = self.config
-        if value < config.min_trade_value:
-            return False
-        change = value / self.equity
-        if change >= config.min_weight_change:
-            return True
-        band = config.relative_band
-        return band is not None and change >= band * abs(line.target)
+        return self._threshold_reason(line, value) is None
 
     def _threshold_reason(self, line: _Line, value: float) -> SkipReason | None:
+        """Why a trade of this notional is not due, or None when it is."""
         config = self.config
         change = value / self.equity
         band = config.relative_band
+        if change <= NOISE:
+            return SkipReason.WEIGHT_CHANGE_TOO_SMALL
         if change < config.min_weight_change and not (
             band is not None and change >= band * abs(line.target)
         ):
@@ -392,6 +389,8 @@ class _Planner:
                 final = round_holding(line.exposure, line.desired, line.increment)
         else:
             final = round_holding(line.exposure, line.desired, line.increment)
+        if abs(final) * unit_value <= NOISE * self.equity:
+            final = 0.0  # a dust remainder is no holding: close exactly
         line.final = final
         legs = self._legs(line.exposure, final)
         if not legs:
@@ -515,7 +514,7 @@ class _Planner:
 
     def _sell_down(self, line: _Line) -> None:
         """Re-round a CLOSEST sell of a long the DOWN way (sell the extra unit)."""
-        if not line.active or line.target == 0.0 or line.price is None:
+        if not line.active or abs(line.target) <= NOISE or line.price is None:
             return
         if any(side is Side.BUY for side, _, _ in line.legs):
             return
@@ -641,7 +640,7 @@ class _Planner:
                 keep = order.quantity <= abs(projected) * (1 + _UNIT_EPS)
             else:
                 opens_short = order.side is Side.SELL and not self.config.allow_short
-                keep = not cancel_mode and not opens_short and line.target != 0.0
+                keep = not cancel_mode and not opens_short and abs(line.target) > NOISE
             if not keep:
                 line.cancels.append(order.order_id)
 

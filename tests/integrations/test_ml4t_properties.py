@@ -26,9 +26,7 @@ def books(draw):
     rate = draw(st.sampled_from([0.0, 0.0005, 0.001, 0.003]))
     held = draw(st.lists(st.sampled_from(names), unique=True))
     holdings = {n: draw(st.floats(0.01, 0.9 / max(len(held), 1))) for n in held}
-    # Weights within 1e-6 of zero become zero: dust targets are a known core issue
-    # (TestDustTargets below), not what this property is about.
-    weights = st.floats(-0.2, 0.6).map(lambda w: 0.0 if abs(w) < 1e-6 else w)
+    weights = st.floats(-0.2, 0.6)
     targets = {n: draw(weights) for n in draw(st.lists(st.sampled_from(names), unique=True))}
     config = RebalanceConfig(
         min_trade_value=draw(st.sampled_from([0.0, 100.0])),
@@ -108,12 +106,6 @@ class TestPreviewParity:
 class TestDustTargets:
     """A target within float noise of zero on a held asset should close it exactly."""
 
-    @pytest.mark.xfail(
-        reason="core bug: a reversal to a noise-sized short plans a 4e-12-unit opening leg, "
-        "which ml4t's broker drops (below its 1e-8 minimum), so preview shows an order "
-        "execute cannot send",
-        strict=True,
-    )
     def test_noise_short_target_is_a_close(self):
         """{A: -2.2e-16} on a long holding sends the close only."""
         market = Market({"A": 5.0}, allow_leverage=True, allow_short_selling=True)
