@@ -81,7 +81,10 @@ def validate_targets(target_weights: object) -> dict[str, float]:
     checked: dict[str, float] = {}
     for key, raw in mapping_items(target_weights, "target_weights", InvalidTargetsError):
         asset = check_name(key, "target_weights key", InvalidTargetsError)
-        checked[asset] = to_number(raw, f"target_weights[{asset!r}]", InvalidTargetsError)
+        if type(raw) is float and raw - raw == 0.0:
+            checked[asset] = raw  # the common case, checked fast
+        else:
+            checked[asset] = to_number(raw, f"target_weights[{asset!r}]", InvalidTargetsError)
     return dict(sorted(checked.items()))
 
 

@@ -27,7 +27,13 @@ def to_number(value: object, label: str, error: type[RebalancingError]) -> float
     Accepts ints, floats, numpy scalars and :class:`decimal.Decimal`; rejects bools,
     strings, ``None`` and anything non-finite.
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, checked fast
+        number = float(value)  # type: ignore[arg-type]
+        if number - number == 0.0:
+            return number
+        fail(error, f"{label} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or kind.__name__ == "bool_":
         fail(error, f"{label} must be a number, got the bool {value!r}")
     if not isinstance(value, numbers.Real | decimal.Decimal):
         fail(error, f"{label} must be a number, got {type(value).__name__} {value!r}")
@@ -50,8 +56,10 @@ def to_positive(value: object, label: str, error: type[RebalancingError]) -> flo
 
 def check_name(name: object, label: str, error: type[RebalancingError]) -> str:
     """Return ``name`` if it is a non-blank string without surrounding white space."""
-    if not isinstance(name, str):
-        fail(error, f"{label} must be a str, got {type(name).__name__} {name!r}")
+    if type(name) is not str:
+        if not isinstance(name, str):
+            fail(error, f"{label} must be a str, got {type(name).__name__} {name!r}")
+        name = str(name)  # a str subclass (numpy.str_): store the plain string
     if not name or name.strip() != name:
         fail(
             error,
@@ -68,6 +76,8 @@ def mapping_items(
     Anything with an ``items()`` method counts; duplicate keys (possible in a Series) are
     an error rather than a silent overwrite.
     """
+    if type(value) is dict or type(value) is MappingProxyType:
+        return list(value.items())  # keys are unique, pairs are pairs
     if isinstance(value, str | bytes) or not callable(getattr(value, "items", None)):
         fail(error, f"{label} must be a mapping of asset -> number, got {type(value).__name__}")
     try:
@@ -100,6 +110,9 @@ def number_map(
     checked: dict[str, float] = {}
     for key, raw in mapping_items(value, label, error):
         name = check_name(key, f"{label} key", error)
+        if type(raw) is float and raw - raw == 0.0 and (raw > 0.0 or not positive):
+            checked[name] = raw  # the common case, checked fast
+            continue
         where = f"{label}[{name!r}]"
         checked[name] = to_positive(raw, where, error) if positive else to_number(raw, where, error)
     return MappingProxyType(dict(sorted(checked.items())))
