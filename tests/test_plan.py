@@ -635,3 +635,23 @@ class TestRegressions:
 
             assert [("sell", "A", 10_000.0)] == trades(plan)
             assert Action.CLOSE == plan.orders[0].action
+
+    def test_sleeve_spends_only_free_cash(self):
+        """A sleeve asked for more than the free cash is cut by cash; it never borrows."""
+        snap = PortfolioSnapshot(1_000.0, {"X": 90}, {"X": 100.0, "A": 10.0})
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(close_untargeted=False))
+
+        assert [("buy", "A", 100)] == trades(plan)
+        assert 0.0 == plan.cash_floor
+
+    def test_uncounted_pending_sell_is_cancelled_before_it_leaves_a_short(self):
+        """account_for_pending=False: a kept sell that would end short is cancelled."""
+        pending = [PendingOrder("s", "A", Side.SELL, 2.0)]
+        snap = PortfolioSnapshot(1.0, {}, {"A": 1.0}, pending_orders=pending, fractional=True)
+        config = RebalanceConfig(
+            min_trade_value=0, cancel_before_rebalance=False, account_for_pending=False
+        )
+        plan = compute_trades(snap, {"A": 1.0}, config)
+
+        assert ("s",) == plan.cancels
+        assert 1.0 == plan.decision("A").projected_quantity

@@ -326,6 +326,22 @@ class _Planner:
         else:
             line.kept_working = list(line.working)
         self._round_and_check(line, pending_counted=line.exposure != line.current)
+        if line.kept_working and not config.allow_short and line.active:
+            self._no_short_from_pending(line)
+
+    def _no_short_from_pending(self, line: _Line) -> None:
+        """Cancel kept working sells that, with the plan's sells, would leave a short.
+
+        Only possible when pending orders are kept but not counted
+        (``account_for_pending=False``): the plan was sized as if they did not exist.
+        """
+        sold = math.fsum(q for side, q, _ in line.legs if side is Side.SELL)
+        after = line.current - sold + math.fsum(o.signed_quantity for o in line.kept_working)
+        if after >= -abs(line.current) * _UNIT_EPS:
+            return
+        sells = [o for o in line.kept_working if o.side is Side.SELL]
+        line.kept_working = [o for o in line.kept_working if o.side is Side.BUY]
+        line.cancels.extend(o.order_id for o in sells)
 
     def _size_close(self, line: _Line, *, counts_pending: bool) -> None:
         """Target 0: close exactly, keeping pending orders that already close part of it."""
@@ -458,10 +474,10 @@ class _Planner:
         equity = self.equity
         if not self.positive:
             return 0.0
+        # Holdings a sleeve leaves alone do not lower the floor: only the targets may
+        # ask to borrow.
         implied = 1.0 - math.fsum(
-            line.target
-            for line in self.lines.values()
-            if line.requested is not None or line.skip is SkipReason.NOT_TARGETED
+            line.target for line in self.lines.values() if line.requested is not None
         )
         return min(self.config.cash_buffer, implied) * equity
 

@@ -1,0 +1,863 @@
+"""The `rebalancing` command line, run as a subprocess the way a person runs it.
+
+Most cases run twice: once as a real process (exit status, one-line errors, no
+traceback) and once in-process through `main()` so that coverage sees the code.
+"""
+
+import csv
+import io
+import json
+import re
+import runpy
+import shlex
+import subprocess
+import sys
+import sysconfig
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from rebalancing._cli import main
+from rebalancing._version import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+DOC_FILES = DOCS / "files"
+#: The doc pages whose console examples this module runs (cwd: docs/files).
+DOC_PAGES = ("quickstart.md", "cli.md", "recipes/personal-account.md", "recipes/bands.md",
+             "recipes/buy-only.md", "recipes/sleeve.md")  # fmt: skip
+
+HOLDINGS = "asset,quantity,price\nA,10,100\nB,20,50\nCASH,1000,\n"
+TARGETS = "asset,weight\nA,0.4\nB,0.4\n"
+
+
+def run_process(*args, cwd=None):
+    """Run `python -m rebalancing ARGS` and return the completed process."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "rebalancing", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=60,
+    )
+
+
+def run_inline(capsys, *args):
+    """Run `main(ARGS)` in this process; return (status, stdout, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as exc:
+        status = exc.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def write(directory, files):
+    """Write ``{name: text}`` into ``directory`` (str text, or bytes as is)."""
+    for name, content in files.items():
+        path = directory / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def csv_rows(text):
+    """Rows of a CSV text as dicts."""
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+class TestExample:
+    def test_python_m_runs_the_bundled_example(self):
+        """`python -m rebalancing plan --example` prints the orders and the summary, status 0."""
+        done = run_process("plan", "--example")
+
+        assert (0, "") == (done.returncode, done.stderr)
+        assert done.stdout.startswith("Orders (3), in the order to place them\n")
+        assert re.search(r"SELL\s+VXUS\s+42\s+58\.90\s+2,473\.80", done.stdout)
+        assert re.search(r"Equity\s+60,956\.60\n", done.stdout)
+
+    def test_console_script_runs_the_example(self):
+        """The installed `rebalancing` script gives the same output as `python -m`."""
+        script = Path(sysconfig.get_path("scripts")) / "rebalancing"
+        if not script.exists():  # pragma: no cover - every install path creates it
+            pytest.skip("the console script is not installed in this environment")
+        done = subprocess.run(  # noqa: S603 - the script this package installs
+            [str(script), "plan", "--example"], capture_output=True, text=True, check=False
+        )
+
+        assert run_process("plan", "--example").stdout == done.stdout
+
+    def test_example_files_are_package_data(self):
+        """The example portfolio ships inside the package, where `--example` reads it."""
+        folder = files("rebalancing") / "examples"
+
+        assert {"config.toml", "holdings.csv", "targets.csv"} <= {p.name for p in folder.iterdir()}
+
+    def test_example_in_process(self, capsys):
+        """`main()` returns 0 and prints the same table as the process."""
+        status, out, err = run_inline(capsys, "plan", "--example")
+
+        assert (0, "") == (status, err)
+        assert "No trade (1)" in out
+
+    def test_example_with_a_flag(self, capsys):
+        """Flags apply on top of the example's config: buying only leaves VXUS alone."""
+        status, out, _ = run_inline(capsys, "plan", "--example", "--direction", "buy-only")
+
+        assert 0 == status
+        assert re.search(r"VXUS\s+28\.99%\s+25\.00%\s+would sell, but direction is buy_only", out)
+
+    def test_dunder_main_exits_with_the_status(self, capsys, monkeypatch):
+        """`python -m rebalancing` exits with `main()`'s status."""
+        monkeypatch.setattr(sys, "argv", ["rebalancing", "plan"])
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("rebalancing", run_name="__main__")
+
+        assert 2 == exit_info.value.code
+        assert "plan needs --holdings" in capsys.readouterr().err
+
+    def test_closed_pipe_is_not_a_traceback(self, tmp_path, monkeypatch):
+        """`rebalancing plan ... | head`: a reader that stops early gives status 1, no error."""
+
+        class ClosedPipe(io.StringIO):
+            def __init__(self, fd):
+                super().__init__()
+                self.fd = fd
+
+            def write(self, text):
+                raise BrokenPipeError
+
+            def fileno(self):
+                return self.fd
+
+        with (tmp_path / "out").open("w") as sink:
+            monkeypatch.setattr(sys, "stdout", ClosedPipe(sink.fileno()))
+            status = main(["plan", "--example"])
+
+        assert 1 == status
+
+    def test_version(self, capsys):
+        """`--version` prints the version and exits 0."""
+        status, out, _ = run_inline(capsys, "--version")
+
+        assert (0, f"rebalancing {__version__}\n") == (status, out)
+
+
+class TestFormats:
+    def test_csv_has_one_row_per_order_then_skips(self, capsys):
+        """`--format csv`: orders in submission order, then the skipped assets with a reason."""
+        status, out, _ = run_inline(capsys, "plan", "--example", "--format", "csv")
+        rows = csv_rows(out)
+
+        assert 0 == status
+        assert [("VXUS", "sell", "42"), ("BND", "buy", "18"), ("VNQ", "buy", "34")] == [
+            (r["asset"], r["side"], r["quantity"]) for r in rows[:3]
+        ]
+        assert [("VTI", "", "weight_change_too_small")] == [
+            (r["asset"], r["side"], r["reason"]) for r in rows[3:]
+        ]
+
+    def test_json_has_orders_skips_and_summary(self, capsys):
+        """`--format json`: orders, skipped assets and the plan's figures as numbers."""
+        status, out, _ = run_inline(capsys, "plan", "--example", "--format", "json")
+        document = json.loads(out)
+
+        assert 0 == status
+        assert ["VXUS", "BND", "VNQ"] == [o["asset"] for o in document["orders"]]
+        assert ["VTI"] == [s["asset"] for s in document["skipped"]]
+        assert 2_500.0 == document["cash_before"]
+        assert 60_956.6 == pytest.approx(document["equity"])
+        assert document["projected_cash"] >= 0.0
+
+    def test_table_columns_are_aligned(self, capsys):
+        """Every row of the orders table has its columns at the same offsets as the header."""
+        _, out, _ = run_inline(capsys, "plan", "--example")
+        lines = out.splitlines()[1:5]
+
+        assert len({line.index("->") for line in lines[1:]}) == 1
+        assert len({len(line) for line in lines}) == 1
+
+    def test_no_orders(self, capsys, tmp_path):
+        """At target, the table says there are no orders and lists why."""
+        write(
+            tmp_path, {"h.csv": "asset,quantity,price\nA,10,100\n", "t.csv": "asset,weight\nA,1\n"}
+        )
+        status, out, _ = run_inline(
+            capsys,
+            "plan",
+            "--holdings",
+            str(tmp_path / "h.csv"),
+            "--targets",
+            str(tmp_path / "t.csv"),
+        )
+
+        assert 0 == status
+        assert out.startswith("Orders: none\n\nNo trade (1)\n")
+        assert "already at target" in out
+
+    def test_costs_are_shown_when_estimated(self, capsys):
+        """With cost estimates, the summary has an estimated-costs line."""
+        _, out, _ = run_inline(capsys, "plan", "--example", "--cost-per-order", "4.95")
+
+        assert re.search(r"Estimated costs\s+14\.85\n", out)
+
+
+class TestInputs:
+    def plan(self, capsys, tmp_path, files, *args):
+        write(tmp_path, files)
+        status, out, err = run_inline(capsys, "plan", *args, "--format", "json")
+        assert (0, "") == (status, err)
+        return json.loads(out)
+
+    def orders(self, document):
+        return [(o["side"], o["asset"], o["quantity"]) for o in document["orders"]]
+
+    def test_csv_files(self, capsys, tmp_path, monkeypatch):
+        """Hand-written CSV holdings and targets: the cash row funds the buys."""
+        monkeypatch.chdir(tmp_path)
+        doc = self.plan(
+            capsys, tmp_path, {"h.csv": HOLDINGS, "t.csv": TARGETS}, "--holdings", "h.csv",
+            "--targets", "t.csv",
+        )  # fmt: skip
+
+        assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+        assert 3_000.0 == doc["equity"]
+
+    def test_json_files(self, capsys, tmp_path, monkeypatch):
+        """The JSON object forms give the same plan as the CSV files."""
+        monkeypatch.chdir(tmp_path)
+        holdings = {"cash": 1000, "positions": {"A": 10, "B": 20}, "prices": {"A": 100, "B": 50}}
+        files = {"h.json": json.dumps(holdings), "t.json": json.dumps({"A": 0.4, "B": "40%"})}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.json", "--targets", "t.json")
+
+        assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_json_rows(self, capsys, tmp_path, monkeypatch):
+        """JSON lists of rows use the CSV column names."""
+        monkeypatch.chdir(tmp_path)
+        holdings = [
+            {"asset": "A", "quantity": 10, "price": 100},
+            {"asset": "B", "quantity": 20, "price": 50},
+            {"asset": "CASH", "quantity": 1000},
+        ]
+        targets = [{"asset": "A", "weight": 0.4}, {"asset": "B", "weight": 0.4}]
+        files = {"h.json": json.dumps(holdings), "t.json": json.dumps(targets)}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.json", "--targets", "t.json")
+
+        assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_cash_flag_replaces_the_cash_row(self, capsys, tmp_path, monkeypatch):
+        """`--cash` replaces the holdings' CASH row rather than adding to it."""
+        monkeypatch.chdir(tmp_path)
+        doc = self.plan(
+            capsys, tmp_path, {"h.csv": HOLDINGS, "t.csv": TARGETS}, "--holdings", "h.csv",
+            "--targets", "t.csv", "--cash", "3000",
+        )  # fmt: skip
+
+        assert 3_000.0 == doc["cash_before"]
+        assert 5_000.0 == doc["equity"]
+
+    def test_no_cash_row_means_zero(self, capsys, tmp_path, monkeypatch):
+        """Without a CASH row or `--cash`, the cash balance is 0."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": "asset,quantity,price\nA,10,100\n", "t.csv": "asset,weight\nA,0.5\n"}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert 0.0 == doc["cash_before"]
+        assert [("sell", "A", 5)] == self.orders(doc)
+
+    def test_targets_price_column_prices_a_new_asset(self, capsys, tmp_path, monkeypatch):
+        """An asset not held gets its price from the targets' price column."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight,price\nA,0.4,\nB,0.4,\nC,0.2,25\n"}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert ("buy", "C", 24) in self.orders(doc)
+
+    def test_unpriced_target_is_skipped_with_a_reason(self, capsys, tmp_path, monkeypatch):
+        """A targeted asset without any price is reported, not an error."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.4\nB,0.4\nC,0.2\n"}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert {"C": "no_price"} == {
+            s["asset"]: s["reason"] for s in doc["skipped"] if s["asset"] == "C"
+        }
+
+    def test_prices_file_overrides_every_price(self, capsys, tmp_path, monkeypatch):
+        """`--prices` wins over the holdings' and the targets' prices."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": HOLDINGS,
+            "t.csv": TARGETS,
+            "p.csv": "asset,price\nA,200\n",
+            "p.json": json.dumps({"A": 200}),
+        }
+        for prices in ("p.csv", "p.json"):
+            doc = self.plan(
+                capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+                "--prices", prices,
+            )  # fmt: skip
+
+            assert 4_000.0 == doc["equity"]
+
+    def test_comments_blank_lines_bom_percent_and_semicolons(self, capsys, tmp_path, monkeypatch):
+        """Spreadsheet exports work: BOM, `;` delimiters, comments, blank lines, `40%`."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": "\ufeff# my account\n\nAsset;Quantity;Price;Name\nA;10;100;Alpha\n"
+            "B;20;50;Beta\ncash;1000;;\n",
+            "t.csv": "asset , weight\n A , 40% \nB,0.4\n",
+        }
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_config_file_then_flags(self, capsys, tmp_path, monkeypatch):
+        """Flags override the config file, which overrides the defaults."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": HOLDINGS,
+            "t.csv": TARGETS,
+            "c.toml": "min_trade_value = 0\nallow_fractional = true\n",
+            "c.json": json.dumps({"min_trade_value": 0, "allow_fractional": True}),
+        }
+        for config in ("c.toml", "c.json"):
+            doc = self.plan(
+                capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+                "--config", config,
+            )  # fmt: skip
+            assert [("buy", "A", 2.0), ("buy", "B", 4.0)] == self.orders(doc)
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+            "--config", "c.toml", "--no-allow-fractional", "--min-trade-value", "250",
+        )  # fmt: skip
+
+        assert [] == self.orders(doc)
+        assert {"trade_value_too_small"} == {s["reason"] for s in doc["skipped"]}
+
+    def test_sleeve_flag_keeps_untargeted(self, capsys, tmp_path, monkeypatch):
+        """`--no-close-untargeted` leaves a holding outside the targets alone."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.5\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+            "--no-close-untargeted",
+        )  # fmt: skip
+
+        assert [("buy", "A", 5)] == self.orders(doc)
+        assert {"B": "not_targeted"} == {s["asset"]: s["reason"] for s in doc["skipped"]}
+
+    def test_fractional_quantities(self, capsys, tmp_path, monkeypatch):
+        """With `--allow-fractional`, the table prints fractional quantities without noise."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,0.5,3\nCASH,1000,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.5\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--allow-fractional",
+            "--relative-band", "0.1",
+        )  # fmt: skip
+
+        assert 0 == status
+        assert re.search(r"BUY\s+A\s+166\.416667\s+3\.00\s+499\.25", out)
+
+    def test_band_reason_names_both_bands(self, capsys, tmp_path, monkeypatch):
+        """A skip under a relative band names both bands and their sizes for the asset."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,57,100\nCASH,4300,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.6\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv",
+            "--min-weight-change", "0.05", "--relative-band", "0.25",
+        )  # fmt: skip
+
+        assert 0 == status
+        assert (
+            "change 3.00% is inside both bands: 5.00% (min_weight_change) and "
+            "15.00% (relative_band 0.25 x target)"
+        ) in out
+
+    def test_zero_quantity_needs_no_price(self, capsys, tmp_path, monkeypatch):
+        """A holdings row with quantity 0 may leave the price empty: it is not held."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS + "C,0,\n", "t.csv": TARGETS}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_optional_field_flag_takes_none(self, capsys, tmp_path, monkeypatch):
+        """An optional field's flag accepts `none`, undoing the config file's value."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": TARGETS, "c.toml": "relative_band = 0.25\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+            "--config", "c.toml", "--relative-band", "none", "--rounding", "closest",
+        )  # fmt: skip
+
+        assert 2 == len(doc["orders"])
+
+
+def case(name, files, args, fragment):
+    return pytest.param(files, args, fragment, id=name)
+
+
+BAD_CASES = [
+    case("missing file", {}, ["--holdings", "nope.csv", "--targets", "t.csv"], "nope.csv: no such"),
+    case("directory", {}, ["--holdings", ".", "--targets", "t.csv"], ".: is a directory"),
+    case("no holdings", {}, ["--targets", "t.csv"], "plan needs --holdings (or --example)"),
+    case("no files", {}, [], "plan needs --holdings and --targets"),
+    case(
+        "bad quantity",
+        {"h.csv": "asset,quantity,price\nA,10,100\nB,ten,50\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 3, quantity: expected a number, got 'ten'",
+    ),
+    case(
+        "missing column",
+        {"h.csv": "asset,qty,price\nA,10,100\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity required)",
+    ),
+    case(
+        "twice",
+        {"h.csv": "asset,quantity,price\nA,10,100\n\nA,5,100\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 4: 'A' appears twice (also at h.csv, line 2)",
+    ),
+    case(
+        "held without price",
+        {"h.csv": "asset,quantity,price\nA,10,\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2, price: 'A' is held (10) but has no price",
+    ),
+    case(
+        "negative price",
+        {"h.csv": "asset,quantity,price\nA,10,-5\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2, price: a price must be > 0, got '-5'",
+    ),
+    case(
+        "empty",
+        {"h.csv": ""},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv: the file is empty",
+    ),
+    case(
+        "header only",
+        {"h.csv": "asset,quantity,price\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv: no data rows after the header (line 1)",
+    ),
+    case(
+        "extra field",
+        {"h.csv": "asset,quantity,price\nA,10,100,7\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2: 4 fields, but the header (line 1) has 3",
+    ),
+    case(
+        "duplicate column",
+        {"h.csv": "asset,quantity,quantity,price\nA,10,10,100\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: the header has the column 'quantity' twice",
+    ),
+    case(
+        "cash row with a price",
+        {"h.csv": "asset,quantity,price\nCASH,100,2\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2, price: the cash row takes no price, got '2'",
+    ),
+    case(
+        "empty asset",
+        {"h.csv": "asset,quantity,price\n,10,100\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2, asset: the asset name is empty",
+    ),
+    case(
+        "not utf-8",
+        {"h.csv": b"asset,quantity,price\n\xff,1,1\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2: not UTF-8 text (byte 0xff)",
+    ),
+    case(
+        "nul byte",
+        {"h.csv": "asset,quantity,price\nA\x00,1,1\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 2: contains a NUL byte",
+    ),
+    case(
+        "unclosed quote",
+        {"t.csv": 'asset,weight\nA,"0.5\n'},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 2: not valid CSV",
+    ),
+    case(
+        "nan weight",
+        {"t.csv": "asset,weight\nA,nan\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 2, weight: expected a finite number, got 'nan'",
+    ),
+    case(
+        "empty weight",
+        {"t.csv": "asset,weight\nA,\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 2, weight: the weight is empty",
+    ),
+    case(
+        "percent as a number",
+        {"t.json": '{"A": 60, "B": 40}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+    ),
+    case(
+        "cash target",
+        {"t.csv": "asset,weight\nA,0.5\nCash,0.5\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 3, asset: cash is not a target",
+    ),
+    case(
+        "weight string in json",
+        {"t.json": '{"A": 0.5,\n "B": "half"}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 2, 'B': expected a number (or a percentage like 25%), got 'half'",
+    ),
+    case(
+        "broken json",
+        {"t.json": '{"A": 0.5,\n "B": 0.5'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 2: invalid JSON",
+    ),
+    case(
+        "duplicate json key",
+        {"t.json": '{"A": 0.5, "A": 0.4}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: invalid JSON: the key 'A' appears more than once",
+    ),
+    case(
+        "json NaN",
+        {"t.json": '{"A": NaN}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: invalid JSON: NaN is not a number JSON allows",
+    ),
+    case(
+        "json wrong top level",
+        {"t.json": "3"},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: expected an object of asset -> weight or a list of rows, got 3",
+    ),
+    case(
+        "json empty targets",
+        {"t.json": "{}"},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: no targets",
+    ),
+    case(
+        "json row not an object",
+        {"h.json": "[1]"},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json: item 1 must be an object, got 1",
+    ),
+    case(
+        "json row without quantity",
+        {"h.json": '[{"asset": "A"}]'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json: item 1 has no 'quantity'",
+    ),
+    case(
+        "json row bad quantity",
+        {"h.json": '[{"asset": "A", "quantity": true, "price": 1}]'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, item 1, quantity: expected a number, got a boolean",
+    ),
+    case(
+        "json asset not a string",
+        {"h.json": '[{"asset": 5, "quantity": 1, "price": 1}]'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, item 1, asset: expected an asset name, got 5",
+    ),
+    case(
+        "json holdings unknown key",
+        {"h.json": '{"cash": 1,\n "holdings": {}}'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, line 2, 'holdings': unknown key; a holdings object has cash, positions, prices",
+    ),
+    case(
+        "json holdings price zero",
+        {"h.json": '{"positions": {"A": 1},\n "prices": {"A": 0}}'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, line 2, prices['A']: a price must be > 0, got 0",
+    ),
+    case(
+        "json positions not an object",
+        {"h.json": '{"positions": [1]}'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, line 1, 'positions': expected an object, got a list",
+    ),
+    case(
+        "json huge integer",
+        {"p.json": '{"A": 1' + "0" * 400 + "}"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.json"],
+        "p.json, line 1, 'A': expected a finite number",
+    ),
+    case(
+        "prices without price",
+        {"p.csv": "asset,price\nA,\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
+        "p.csv, line 2, price: the price is empty",
+    ),
+    case(
+        "prices twice",
+        {"p.csv": "asset,price\nA,1\nA,2\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
+        "p.csv, line 3: 'A' appears twice (also at p.csv, line 2)",
+    ),
+    case(
+        "conflicting prices",
+        {"t.csv": "asset,weight,price\nA,0.5,101\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 2, price: the price of 'A' is 101.0 but h.csv, line 2, price says 100.0",
+    ),
+    case(
+        "unknown config field",
+        {"c.toml": "min_trade_value = 100\nmin_weigth_change = 0.02\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.toml"],
+        "c.toml, line 2, min_weigth_change: unknown config field; did you mean 'min_weight_c",
+    ),
+    case(
+        "config value out of range",
+        {"c.toml": "# costs\nmin_trade_value = -1\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.toml"],
+        "c.toml, line 2, min_trade_value: RebalanceConfig.min_trade_value must be in [0.0, inf)",
+    ),
+    case(
+        "config bad toml",
+        {"c.toml": "min_trade_value = \n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.toml"],
+        "c.toml, line 1: invalid TOML",
+    ),
+    case(
+        "config bad enum in json",
+        {"c.json": '{\n  "direction": "up"\n}'},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.json"],
+        "c.json, line 2, direction: RebalanceConfig.direction must be one of",
+    ),
+    case(
+        "config not an object",
+        {"c.json": "[]"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.json"],
+        "c.json: expected an object of config fields, got a list",
+    ),
+    case(
+        "cash flag",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--cash", "lots"],
+        "argument --cash: expected a number, got 'lots'",
+    ),
+    case(
+        "number flag",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--min-trade-value", "inf"],
+        "argument --min-trade-value: expected a number, got 'inf'",
+    ),
+    case(
+        "enum flag",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--direction", "up"],
+        "argument --direction: expected one of both, buy-only, sell-only, got 'up'",
+    ),
+    case(
+        "flag out of range",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--cash-buffer", "2"],
+        "RebalanceConfig.cash_buffer must be in [0.0, 1.0), got 2.0",
+    ),
+    case(
+        "equity overflows",
+        {"h.csv": "asset,quantity,price\nA,1e300,1e300\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "equity (cash + positions * prices * multipliers) overflows",
+    ),
+    case(
+        "json empty file",
+        {"t.json": "  \n"},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: the file is empty",
+    ),
+    case(
+        "json too many digits",
+        {"p.json": '{"A": 1' + "0" * 5000 + "}"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.json"],
+        "p.json: invalid JSON: 'Exceeds the limit",
+    ),
+    case(
+        "json empty list",
+        {"h.json": "[]"},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json: the list is empty",
+    ),
+    case(
+        "json holdings a string",
+        {"h.json": '"A"'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json: expected a list of rows or an object, got the string 'A'",
+    ),
+    case(
+        "json null weight",
+        {"t.json": '{"A": null}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 1, 'A': expected a number, got null",
+    ),
+    case(
+        "json object weight",
+        {"t.json": '{"A": {"w": 1}}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 1, 'A': expected a number, got an object",
+    ),
+    case(
+        "json null price",
+        {"p.json": '{"A": null}'},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.json"],
+        "p.json, line 1, 'A': expected a price > 0, got None",
+    ),
+    case(
+        "json holdings null price",
+        {"h.json": '{"positions": {"A": 1}, "prices": {"A": null}}'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, line 1, prices['A']: expected a price > 0, got None",
+    ),
+    case(
+        "json prices wrong shape",
+        {"p.json": "7"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.json"],
+        "p.json: expected an object of asset -> price or a list of rows",
+    ),
+    case(
+        "json price rows",
+        {"p.json": '[{"asset": "A", "price": "x"}]'},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.json"],
+        "p.json, item 1, price: expected a number, got 'x'",
+    ),
+    case(
+        "sniffed json without extension",
+        {"targets": '{"A": 2}'},
+        ["--holdings", "h.csv", "--targets", "targets"],
+        "targets, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+    ),
+    case(
+        "sniffed csv without extension",
+        {"targets": "asset\tweight\nA\t2\n"},
+        ["--holdings", "h.csv", "--targets", "targets"],
+        "targets, line 2, weight: a weight is a fraction of equity between -1 and 1",
+    ),
+    case(
+        "config flag not a number",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--lot-size", "ten"],
+        "argument --lot-size: expected a number, got 'ten'",
+    ),
+    case(
+        "unknown config field without a close match",
+        {"c.json": '{"colour": "red"}'},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--config", "c.json"],
+        "c.json, line 1, colour: unknown config field; the fields are min_trade_value, ",
+    ),
+    case(
+        "one column",
+        {"h.csv": "asset\nA\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: the header must name the columns asset,quantity,price",
+    ),
+    case(
+        "json nested too deeply",
+        {"t.json": "[" * 100_000},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json: invalid JSON: nested too deeply",
+    ),
+    case(
+        "unknown format",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--format", "xml"],
+        "argument --format: invalid choice: 'xml'",
+    ),
+]
+
+
+class TestBadInput:
+    @pytest.fixture
+    def folder(self, tmp_path, monkeypatch):
+        write(tmp_path, {"h.csv": HOLDINGS, "t.csv": TARGETS})
+        monkeypatch.chdir(tmp_path)
+        return tmp_path
+
+    @pytest.mark.parametrize(("files", "args", "fragment"), BAD_CASES)
+    def test_process_exits_2_with_one_line(self, folder, files, args, fragment):
+        """A bad file or value: status 2, nothing on stdout, one line naming what is wrong."""
+        write(folder, files)
+        done = run_process("plan", *args, cwd=folder)
+
+        assert (2, "") == (done.returncode, done.stdout)
+        assert 1 == len(done.stderr.splitlines()), done.stderr
+        assert fragment in done.stderr
+        assert done.stderr.startswith("rebalancing")
+
+    @pytest.mark.parametrize(("files", "args", "fragment"), BAD_CASES)
+    def test_main_returns_2(self, capsys, folder, files, args, fragment):
+        """`main()` reports the same message and returns (or exits with) status 2."""
+        write(folder, files)
+        status, out, err = run_inline(capsys, "plan", *args)
+
+        assert (2, "") == (status, out)
+        assert fragment in err
+
+    def test_no_command(self, capsys):
+        """Without a command, the usage error is one line and the status is 2."""
+        status, _, err = run_inline(capsys)
+
+        assert 2 == status
+        assert 1 == len(err.splitlines())
+
+
+def console_examples(page):
+    """(command, expected output) for each `$ ` line in the page's console blocks."""
+    path = DOCS / page
+    if not path.exists():
+        yield pytest.param("missing", "", id=f"{page}: missing")
+        return
+    text = path.read_text(encoding="utf-8")
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.DOTALL):
+        for chunk in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            command, _, output = chunk.partition("\n")
+            yield pytest.param(command, output, id=f"{page}: {command}")
+
+
+DOC_EXAMPLES = [example for page in DOC_PAGES for example in console_examples(page)]
+
+
+class TestDocs:
+    def test_docs_have_console_examples(self):
+        """The doc pages show the command line at work (and this module runs each example)."""
+        assert len(DOC_EXAMPLES) >= len(DOC_PAGES)
+
+    def test_every_console_example_is_run(self):
+        """Every page with a `$ rebalancing` console example is in DOC_PAGES."""
+        pages = set()
+        for path in DOCS.rglob("*.md"):
+            blocks = re.findall(
+                r"```console\n(.*?)```", path.read_text(encoding="utf-8"), re.DOTALL
+            )
+            if "_build" not in path.parts and any("$ rebalancing " in b for b in blocks):
+                pages.add(path.relative_to(DOCS).as_posix())
+
+        assert set() == pages - set(DOC_PAGES)
+
+    @pytest.mark.parametrize(("command", "expected"), DOC_EXAMPLES)
+    def test_console_example(self, command, expected):
+        """Each documented command prints exactly what the page shows, from docs/files."""
+        program, *args = shlex.split(command)
+        done = run_process(*args, cwd=DOC_FILES)
+        shown = done.stdout if done.returncode == 0 else done.stderr
+
+        assert "rebalancing" == program
+        assert expected.rstrip() == "\n".join(line.rstrip() for line in shown.splitlines())
