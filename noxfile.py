@@ -67,3 +67,36 @@ def ml4t(session: nox.Session) -> None:
         "src/rebalancing/ml4t.py",
     )  # fmt: skip
     session.run("coverage", "report", rc, "--fail-under=95")
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Hostile input at every entry point: 20,000 examples (2,000 when CI is set)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    default = "2000" if os.environ.get("CI") else "20000"
+    examples = os.environ.get("REBALANCING_FUZZ_EXAMPLES", default)
+    session.run(
+        "pytest",
+        "tests/test_hostile.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"REBALANCING_FUZZ_EXAMPLES": examples},
+    )
+
+
+@nox.session(python=PYTHON)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the core modules with mutmut; prints the score (aim: >= 90%)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "mutation"))
+    # mutmut reads [tool.mutmut] in pyproject.toml and works in ./mutants (git-ignored).
+    session.run("mutmut", "run")
+    session.run("mutmut", "export-cicd-stats")
+    session.run(
+        "python",
+        "-c",
+        "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); "
+        "done = s['killed'] + s['survived'] + s['timeout'] + s['suspicious']; "
+        "print(f\"mutation score: {s['killed'] + s['timeout']}/{done} killed = "
+        "{100 * (s['killed'] + s['timeout']) / max(done, 1):.1f}% ({s})\")",
+    )

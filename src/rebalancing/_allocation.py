@@ -18,10 +18,19 @@ increment is exactly optimal whenever it fits. When it does not, a repair:
    further from target than ``DOWN`` with the same budget);
 2. give fractional buys (no increment) what they still lack: every unit of value there
    lowers the error by the most a dollar can;
-3. top up one increment at a time where the error falls most per dollar (a heap), larger
-   steps first among equals;
+3. top up where the error falls most per dollar, larger steps first among equals; the
+   increments below target all lower the error at the same rate, so an item takes them
+   in one go;
 4. exchange: give up the cheapest units (or a marginal round-up) elsewhere to afford a
-   step that lowers the error more, then top up again, until nothing improves.
+   step that lowers the error more, then top up again, until nothing improves. The
+   releases are listed lazily in order (each holding's next one in a heap; the whole
+   units below target, dearest per dollar, only when a walk gets that far; after the
+   first top-up, its steps read backwards), and a walk stops once it adds as much error
+   as its step would save;
+5. with few buys (at most :data:`_EXACT_ITEMS`, all whole), a branch and bound over the
+   whole quantities, starting from the repair's answer (so it can only improve on it)
+   and pruning with the divisible relaxation; it proves the optimum unless it runs out
+   of its :data:`_EXACT_NODES` budget, then the best found stands.
 
 Ties are broken by the item's position, so the same items give the same answer.
 """
@@ -43,6 +52,20 @@ _GAIN_EPS = 1e-9
 _MAX_EXCHANGES = 64
 #: How many of the most valuable unaffordable steps try a release across several items.
 _WALK_TRIES = 8
+#: Largest number of buys (all whole) the exact search takes on.
+_EXACT_ITEMS = 8
+#: Counts the exact search may try (about a microsecond each) before it settles for the
+#: best found so far.
+_EXACT_NODES = 1_000
+#: Ratios are compared on a grid this fine, so float noise ties and position decides.
+_KEY = 1e12
+#: Cash left, relative to the budget, above which float drift cannot overdraw.
+_DRIFT = 1e-7
+
+#: A releasable step: (error per dollar, unit cost, item, -units held before, count, cash
+#: freed per unit, error added per unit). ``count`` is -1 for part of a fractional buy's
+#: value (per dollar of value), -2 for all of it and -3 for a whole item's last block.
+_Chunk = tuple[int, float, int, int, int, float, float]
 
 
 class BuyItem(NamedTuple):
@@ -74,124 +97,171 @@ def _snap(ratio: float) -> float:
 
 
 class _Problem:
-    """Working state: units bought per whole item, value bought per fractional item."""
+    """Working state: units bought per whole item, value bought per fractional item.
+
+    Per whole item: the value of one increment (``steps``), its cost (``costs``), the
+    target in increments (``gaps``), the nearest count (``tops``), the smallest non-zero
+    count the threshold allows (``blocks``) and the truncated count (``floors``). Per
+    fractional item: the value it lacks (``gaps``).
+    """
 
     __slots__ = (
         "blocks",
+        "budget",
         "costs",
+        "down",
         "fixed",
+        "floors",
+        "fractional",
         "gaps",
         "items",
         "left",
+        "needs",
         "rate",
+        "ready",
         "steps",
+        "taken",
         "tops",
         "units",
         "values",
         "whole",
     )
 
-    def __init__(self, items: Sequence[BuyItem], budget: float, rate: float, fixed: float) -> None:
+    def __init__(  # noqa: PLR0915 - one flat pass over the items is the point
+        self, items: Sequence[BuyItem], budget: float, rate: float, fixed: float
+    ) -> None:
         self.items = items
         self.rate = rate
         self.fixed = fixed
         self.left = budget
+        self.budget = budget
         count = len(items)
-        #: Indices of whole-unit items.
         self.whole: list[int] = []
-        #: Value of one increment, its cost, the target in increments, the nearest count,
-        #: the smallest non-zero count the threshold allows.
-        self.steps = [0.0] * count
-        self.costs = [0.0] * count
-        self.gaps = [0.0] * count
-        self.tops = [0] * count
-        self.blocks = [1] * count
-        self.units = [0] * count
-        #: Value bought for fractional items.
-        self.values = [0.0] * count
-        for index, item in enumerate(items):
-            if item.increment is None:
-                self.gaps[index] = max(item.desired - item.start, 0.0) * item.unit_value
+        self.fractional: list[int] = []
+        steps = [0.0] * count
+        costs = [0.0] * count
+        gaps = [0.0] * count
+        tops = [0] * count
+        blocks = [1] * count
+        floors = [0] * count
+        #: What ``Rounding.DOWN`` would buy: the items, and the value of each buy.
+        needs: list[int] = []
+        values: list[float] = []
+        #: The first top-up step of each whole item once DOWN's buys are all funded.
+        ready: list[tuple[int, float, int]] = []
+        whole, fractional = self.whole, self.fractional
+        grow = 1.0 + rate
+        cheapest = math.inf
+        scale, noise = _KEY, 1.0 - _UNIT_EPS
+        per_cost = scale / grow  # keys of steps that save their value in error
+        for index, (start, desired, nearest, increment, unit_value, min_value) in enumerate(items):
+            if increment is None:
+                value = desired - start
+                value = value * unit_value if value > 0.0 else 0.0
+                gaps[index] = value
+                fractional.append(index)
+                if value > 0.0 and value >= min_value:
+                    needs.append(index)
+                    values.append(value)
                 continue
-            step = item.increment * item.unit_value
-            self.whole.append(index)
-            self.steps[index] = step
-            self.costs[index] = step * (1.0 + rate)
-            self.gaps[index] = (item.desired - item.start) / item.increment
-            top = round(_snap((item.nearest - item.start) / item.increment))
-            self.tops[index] = max(top, 0)
-            self.blocks[index] = max(1, math.ceil(_snap(item.min_value / step)))
-
-    # -- values of a state ---------------------------------------------------------------
-
-    def error(self, index: int, units: int) -> float:
-        """Distance to target of a whole item holding ``units`` increments, in value."""
-        return abs(self.gaps[index] - units) * self.steps[index]
-
-    def spend(self, index: int, units: int) -> float:
-        """Cash a whole item's buy of ``units`` increments costs."""
-        if units == 0:
-            return 0.0
-        return units * self.costs[index] + self.fixed
-
-    def next_move(self, index: int) -> tuple[int, float, float] | None:
-        """The next top-up of a whole item: (units after, cost, error reduction)."""
-        units = self.units[index]
-        after = self.blocks[index] if units == 0 else units + 1
-        if after > self.tops[index]:
-            return None
-        gain = self.error(index, units) - self.error(index, after)
-        if gain <= 0.0:
-            return None
-        return after, self.spend(index, after) - self.spend(index, units), gain
-
-    def last_move(self, index: int) -> tuple[int, float, float] | None:
-        """Undoing a whole item's last step: (units after, cash freed, error added)."""
-        units = self.units[index]
-        if units == 0:
-            return None
-        after = units - 1 if units - 1 >= self.blocks[index] else 0
-        freed = self.spend(index, units) - self.spend(index, after)
-        return after, freed, self.error(index, after) - self.error(index, units)
+            step = increment * unit_value
+            cost = step * grow
+            whole.append(index)
+            steps[index] = step
+            costs[index] = cost
+            gap = (desired - start) / increment
+            gaps[index] = gap
+            top = round((nearest - start) / increment)
+            if top <= 0:
+                continue
+            tops[index] = top
+            block = 1
+            if min_value > step:
+                block = blocks[index] = math.ceil(_snap(min_value / step))
+            # Whole increments below the target, float noise snapped up.
+            down = math.floor(gap) if gap > 0.0 else 0
+            if gap - down >= (noise if gap <= 1.0 else 1.0 - _UNIT_EPS * gap):
+                down += 1
+            if down > top:  # noqa: PLR1730 - a comparison is cheaper than min() here
+                down = top
+            floors[index] = down
+            if down > 0 and down * step >= min_value:
+                needs.append(index)
+                values.append(down * step)
+                if down >= top:
+                    continue
+                # The round-up: from ``gap - down`` below target to ``1 - (gap - down)``
+                # above it, for the cost of a step.
+                short = gap - down
+                if short > 0.5:
+                    ready.append(
+                        (
+                            -int((short + short - 1.0) * per_cost + 0.5),
+                            (1.0 - short - short) * step,
+                            index,
+                        )
+                    )
+                    if cost < cheapest:  # noqa: PLR1730 - cheaper than min() here
+                        cheapest = cost
+                continue
+            if block > top:
+                continue
+            spend = block * cost + fixed
+            gain = (abs(gap) - abs(gap - block)) * step
+            if gain > 0.0:
+                ready.append((-int(gain / spend * scale + 0.5), -gain, index))
+                cheapest = min(cheapest, cost)
+        self.needs = needs
+        self.down = values
+        self.steps, self.costs, self.gaps = steps, costs, gaps
+        self.tops, self.blocks, self.floors = tops, blocks, floors
+        self.units = [0] * count
+        self.values = [0.0] * count
+        self.ready: tuple[list[tuple[int, float, int]], float] | None = (ready, cheapest)
+        #: The first top-up's steps in order, while they are all the round-ups held.
+        self.taken: list[tuple[int, float, int]] | None = None
 
     # -- steps ---------------------------------------------------------------------------
 
     def start_down(self) -> None:
         """What ``Rounding.DOWN`` funds: truncated buys, water-filled when they overdraw."""
-        items, rate, fixed = self.items, self.rate, self.fixed
-        needs: list[tuple[float, int]] = []
-        for index, item in enumerate(items):
-            if item.increment is None:
-                value = self.gaps[index]
-            else:
-                units = min(math.floor(_snap(self.gaps[index])), self.tops[index])
-                value = units * self.steps[index] if units > 0 else 0.0
-            if value > 0.0 and value >= item.min_value:
-                needs.append((value, index))
-        total = math.fsum(value * (1.0 + rate) + fixed for value, _ in needs)
+        rate, fixed, needs, down = self.rate, self.fixed, self.needs, self.down
+        grow = 1.0 + rate
+        total = math.fsum([value * grow + fixed for value in down])
         if total <= self.left:
-            for value, index in needs:
-                self._assign(index, value)
+            if self.fractional:
+                values, steps = self.values, self.steps
+                for index, value in zip(needs, down, strict=True):
+                    if steps[index] == 0.0:
+                        values[index] = value
+            units, floors = self.units, self.floors
+            for index in needs:
+                units[index] = floors[index]
             self.left -= total
             return
-        alive = sorted(needs, key=lambda need: (-need[0], need[1]))
+        self.ready = None  # the truncated buys are cut: top-up steps start elsewhere
+        items = self.items
+        alive = sorted(zip(down, needs, strict=True), key=lambda need: (-need[0], need[1]))
         level = 0.0
         while alive:
             level = water_level([value for value, _ in alive], self.left, rate, fixed)
-            survivors = [
-                (value, index)
-                for value, index in alive
-                if self._fundable(index, value - level) > 0.0
-                and self._fundable(index, value - level) >= items[index].min_value
-            ]
+            survivors = []
+            for value, index in alive:
+                amount = self._fundable(index, value - level)
+                if amount > 0.0 and amount >= items[index].min_value:
+                    survivors.append((value, index))
             if len(survivors) == len(alive):
                 break
             alive = survivors
         spent = []
         for value, index in alive:
             amount = self._fundable(index, value - level)
-            self._assign(index, amount)
-            spent.append(amount * (1.0 + rate) + fixed)
+            step = self.steps[index]
+            if step == 0.0:
+                self.values[index] = amount
+            else:
+                self.units[index] = round(amount / step)
+            spent.append(amount * grow + fixed)
         self.left -= math.fsum(spent)
 
     def _fundable(self, index: int, amount: float) -> float:
@@ -203,57 +273,168 @@ class _Problem:
             return amount
         return math.floor(_snap(amount / step)) * step
 
-    def _assign(self, index: int, value: float) -> None:
-        step = self.steps[index]
-        if step == 0.0:
-            self.values[index] = value
-        else:
-            self.units[index] = round(value / step)
-
     def fill_fractional(self) -> None:
         """Give fractional buys what they still lack, largest shortfall first."""
-        items, rate, fixed = self.items, self.rate, self.fixed
+        if not self.fractional:
+            return
+        items, rate, fixed, values, gaps = self.items, self.rate, self.fixed, self.values, self.gaps
         short = [
-            (self.gaps[index] - self.values[index], index)
-            for index, item in enumerate(items)
-            if item.increment is None and self.values[index] < self.gaps[index]
+            (gaps[index] - values[index], index)
+            for index in self.fractional
+            if values[index] < gaps[index]
         ]
         short.sort(key=lambda entry: (-entry[0], entry[1]))
         for lack, index in short:
             if self.left <= 0.0:
                 return
-            entry = fixed if self.values[index] == 0.0 else 0.0
+            entry = fixed if values[index] == 0.0 else 0.0
             amount = min(lack, (self.left - entry) / (1.0 + rate))
-            if amount <= 0.0 or self.values[index] + amount < items[index].min_value:
+            if amount <= 0.0 or values[index] + amount < items[index].min_value:
                 continue
-            self.values[index] += amount
+            values[index] += amount
             self.left -= amount * (1.0 + rate) + entry
+
+    def _steps(self) -> tuple[list[tuple[int, float, int]], float]:
+        """Each whole item's next top-up step, keyed by error saved per dollar.
+
+        Returns:
+            The steps as (-key, -error saved, item), and the least a step can cost.
+        """
+        units, gaps, steps, costs = self.units, self.gaps, self.steps, self.costs
+        tops, blocks, fixed = self.tops, self.blocks, self.fixed
+        entries: list[tuple[int, float, int]] = []
+        cheapest = math.inf
+        for index in self.whole:
+            held = units[index]
+            top = tops[index]
+            if held >= top:
+                continue
+            gap, step = gaps[index], steps[index]
+            if held == 0:
+                after = blocks[index]
+                if after > top:
+                    continue
+                cost = after * costs[index] + fixed
+            else:
+                after = held + 1
+                cost = costs[index]
+            gain = (abs(gap - held) - abs(gap - after)) * step
+            if gain > 0.0:
+                entries.append((-int(gain / cost * _KEY + 0.5), -gain, index))
+                cheapest = min(cheapest, costs[index])
+        return entries, cheapest
 
     def top_up(self) -> None:
         """Add increments where the error falls most per dollar while cash lasts."""
+        self.taken = None
+        if self.ready is not None:
+            entries, cheapest = self.ready
+            self.ready = None
+            if cheapest <= self.left:
+                entries.sort()
+                self._top_up_first(entries, cheapest)
+            return
+        entries, cheapest = self._steps()
+        left = self.left
+        if cheapest > left:
+            return
         units, gaps, steps, costs = self.units, self.gaps, self.steps, self.costs
-        heap: list[tuple[float, float, int]] = []
-        for index in self.whole:
-            move = self.next_move(index)
-            if move is not None:
-                heap.append((-round(move[2] / move[1], 12), -move[2], index))
-        heapq.heapify(heap)
-        fixed = self.fixed
-        while heap:
-            index = heapq.heappop(heap)[2]
+        tops, blocks, floors, fixed = self.tops, self.blocks, self.floors, self.fixed
+        entries.sort()
+        # Steps in order: the sorted first steps, merged with a heap of the later ones.
+        later: list[tuple[int, float, int]] = []
+        position, count = 0, len(entries)
+        while left >= cheapest:
+            if later and (position >= count or later[0] < entries[position]):
+                index = heapq.heappop(later)[2]
+            elif position < count:
+                index = entries[position][2]
+                position += 1
+            else:
+                break
             held = units[index]
-            after = self.blocks[index] if held == 0 else held + 1
-            cost = after * costs[index] + fixed if held == 0 else costs[index]
-            if cost > self.left:
+            cost = costs[index]
+            if held == 0:
+                after = blocks[index]
+                spend = after * cost + fixed
+            else:
+                after = held + 1
+                spend = cost
+            if spend > left:
                 continue  # later steps of this item cost as much: it is done
+            left -= spend
+            # The increments up to the truncated target all lower the error by a whole
+            # step: after one of them, the item stays first in line, so it takes them in
+            # one go (after a threshold block, larger steps elsewhere may come first).
+            more = min(floors[index] - after, int(left // cost)) if held else 0
+            if more > 0:
+                after += more
+                left -= more * cost
+                if left < 0.0:
+                    after -= 1
+                    left += cost
             units[index] = after
-            self.left -= cost
-            if after < self.tops[index]:
-                gap, step = gaps[index], steps[index]
-                gain = (abs(gap - after) - abs(gap - after - 1)) * step
+            if after < tops[index]:
+                gap = gaps[index]
+                gain = (abs(gap - after) - abs(gap - after - 1)) * steps[index]
                 if gain > 0.0:
-                    cost = costs[index]
-                    heapq.heappush(heap, (-round(gain / cost, 12), -gain, index))
+                    heapq.heappush(later, (-int(gain / cost * _KEY + 0.5), -gain, index))
+        self.left = left
+
+    def _top_up_first(self, entries: list[tuple[int, float, int]], cheapest: float) -> None:
+        """The first top-up: from DOWN's truncation every item has one step left.
+
+        That step takes it to its nearest count, so no item has a step after it.
+        """
+        units, costs, blocks, fixed = self.units, self.costs, self.blocks, self.fixed
+        left = self.left
+        for entry in entries:
+            index = entry[2]
+            held = units[index]
+            if held:
+                spend = costs[index]
+                if spend <= left:
+                    units[index] = held + 1
+                    left -= spend
+            else:
+                after = blocks[index]
+                spend = after * costs[index] + fixed
+                if spend <= left:
+                    units[index] = after
+                    left -= spend
+            if left < cheapest:
+                break
+        self.left = left
+        if not self.fractional and fixed == 0.0:
+            # Every holding above target got there by one of these steps, keyed as its
+            # undoing is: read backwards, they are the cheapest releases in order.
+            self.taken = entries
+
+    def _wanted(self) -> list[tuple[float, int, int, float]]:
+        """Steps that do not fit: (error reduction, -item, units after, cost)."""
+        units, gaps, steps, costs = self.units, self.gaps, self.steps, self.costs
+        tops, blocks, fixed, left = self.tops, self.blocks, self.fixed, self.left
+        wanted: list[tuple[float, int, int, float]] = []
+        for index in self.whole:
+            held = units[index]
+            top = tops[index]
+            if held >= top:
+                continue
+            if held == 0:
+                after = blocks[index]
+                if after > top:
+                    continue
+                cost = after * costs[index] + fixed
+            else:
+                after = held + 1
+                cost = costs[index]
+            if cost <= left:
+                continue
+            gap = gaps[index]
+            gain = (abs(gap - held) - abs(gap - after)) * steps[index]
+            if gain > 0.0:
+                wanted.append((gain, -index, after, cost))
+        return wanted
 
     def exchange(self) -> bool:
         """Give up steps elsewhere to afford one that lowers the error more.
@@ -266,21 +447,19 @@ class _Problem:
         Returns:
             Whether an exchange was made.
         """
-        wanted: list[tuple[float, int, int, float]] = []
-        for index in self.whole:
-            move = self.next_move(index)
-            if move is not None and move[1] > self.left:
-                wanted.append((move[2], -index, move[0], move[1]))
+        wanted = self._wanted()
         if not wanted:
             return False
         wanted = heapq.nlargest(_WALK_TRIES, wanted)
-        order = _Chunks(self._chunks())
+        left = self.left
+        order = _Chunks(self, self.taken)
+        self.taken = None
         best: tuple[float, int, int, list[tuple[int, float]]] | None = None
         for gain, negative_index, after, cost in wanted:
             index = -negative_index
             if best is not None and gain <= best[0]:
                 break  # gains only fall from here; no release costs less than nothing
-            walked = self._walk(order, cost - self.left, index)
+            walked = self._walk(order, cost - left, index, gain)
             if walked is None:
                 continue
             net = gain - walked[0]
@@ -293,19 +472,22 @@ class _Problem:
         _, index, after, releases = best
         for other, level in releases:
             self.left += self._release(other, level)
-        self.left -= self.spend(index, after) - self.spend(index, self.units[index])
+        held = self.units[index]
+        spent = after * self.costs[index] + (self.fixed if held == 0 else 0.0)
+        self.left -= spent - held * self.costs[index]
         self.units[index] = after
         return True
 
-    def _chunks(self) -> list[tuple[float, float, int, int, int, float, float]]:
-        """Steps that can be given up, keyed by error added per dollar freed.
+    def chunks(self, *, deferred: bool) -> list[_Chunk]:
+        """The first step each holding can give up, keyed by error added per dollar freed.
 
-        Each is (error per dollar, unit cost, item, -units held before, count, cash freed
-        per unit, error added per unit); ``count`` is -1 for part of a fractional buy's
-        value (per dollar of value), -2 for all of it and -3 for a whole item's last
-        block. An item's steps are keyed so they come in the order they can be undone.
+        The later steps of a whole item come from :meth:`next_chunk` once this one is
+        taken in order: an item's steps are keyed so they come in the order they can be
+        undone. Fractional buys list both of theirs. Whole units below target cost the
+        most error per dollar; those keyed no lower than :meth:`deferred_key` are
+        listed apart (``deferred``), only when a walk gets that far.
         """
-        chunks: list[tuple[float, float, int, int, int, float, float]] = []
+        chunks: list[_Chunk] = []
         fixed = self.fixed
         units_of, blocks, gaps, costs, steps = (
             self.units,
@@ -318,46 +500,69 @@ class _Problem:
             units = units_of[index]
             if units == 0:
                 continue
-            block, gap, cost, step = blocks[index], gaps[index], costs[index], steps[index]
-            key = 0.0
+            block, gap = blocks[index], gaps[index]
             if units > gap and units - 1 >= block:
-                # A round-up above target: undoing it adds little error.
-                loss = (abs(gap - units + 1) - abs(gap - units)) * step
-                key = round(loss / cost, 12)
-                chunks.append((key, cost, index, -units, 1, cost, loss))
-                units -= 1
-            if units > block:
-                key = max(key, round(step / cost, 12))
-                chunks.append((key, cost, index, -units, units - block, cost, step))
-                units = block
-            spend = units * cost + fixed
-            loss = (gap - abs(gap - units)) * step
-            key = max(key, round(loss / spend, 12))
-            chunks.append((key, spend, index, -units, -3, spend, loss))
+                if not deferred:
+                    # A round-up above target: undoing it adds little error.
+                    cost, step = costs[index], steps[index]
+                    loss = (abs(gap - units + 1) - abs(gap - units)) * step
+                    key = int(loss / cost * _KEY + 0.5)
+                    chunks.append((key, cost, index, -units, 1, cost, loss))
+            elif (units > block or (fixed == 0.0 and units <= gap)) is deferred:
+                chunks.append(self.below(index, units, 0))
+        if deferred:
+            return chunks
         rate = self.rate
-        for index, value in enumerate(self.values):
+        for index in self.fractional:
+            value = self.values[index]
             if value <= 0.0:
                 continue
             room = value - self.items[index].min_value
             if room > 0.0:
-                key = round(1.0 / (1.0 + rate), 12)
+                key = int(1.0 / (1.0 + rate) * _KEY + 0.5)
                 chunks.append((key, 0.0, index, 0, -1, room + room * rate, room))
             spend = value * (1.0 + rate) + fixed
-            chunks.append((round(value / spend, 12), spend, index, 0, -2, spend, value))
+            key = int(value / spend * _KEY + 0.5)
+            chunks.append((key, spend, index, 0, -2, spend, value))
         return chunks
 
+    def deferred_key(self) -> int:
+        """A key no deferred chunk is below: a whole step's error per dollar, less noise."""
+        return int(1.0 / (1.0 + self.rate) * _KEY + 0.5) - 2
+
+    def below(self, index: int, units: int, key: int) -> _Chunk:
+        """The step a whole item holding ``units`` (none above target) gives up next."""
+        block, cost, step = self.blocks[index], self.costs[index], self.steps[index]
+        if units > block:
+            own = int(step / cost * _KEY + 0.5)
+            return (max(own, key), cost, index, -units, units - block, cost, step)
+        gap = self.gaps[index]
+        spend = units * cost + self.fixed
+        loss = (gap - abs(gap - units)) * step
+        own = int(loss / spend * _KEY + 0.5)
+        return (max(own, key), spend, index, -units, -3, spend, loss)
+
+    def next_chunk(self, chunk: _Chunk) -> _Chunk | None:
+        """The step an item gives up after ``chunk``, or None after its last."""
+        key, _, index, negative_start, count, _, _ = chunk
+        if count < 0:
+            return None
+        return self.below(index, -negative_start - count, key)
+
     def _walk(
-        self, order: _Chunks, need: float, skip: int
+        self, order: _Chunks, need: float, skip: int, gain: float
     ) -> tuple[float, list[tuple[int, float]]] | None:
         """Free ``need`` by giving up chunks in order; (error added, releases) or None.
 
         A release is (item, units after) for a whole item, (item, value after) for a
-        fractional one.
+        fractional one. None too once the error added reaches ``gain``: such a walk
+        cannot pay for the step.
         """
         freed = 0.0
         loss = 0.0
         levels: dict[int, float] = {}
-        rate = self.rate
+        grow = 1.0 + self.rate
+        units_of = self.units
         position = 0
         while True:
             chunk = order.get(position)
@@ -371,14 +576,14 @@ class _Problem:
             if count in {-1, -2}:
                 if index in levels:
                     continue  # part of this fractional buy is already given up
-            elif levels.get(index, self.units[index]) != start:
+            elif levels.get(index, units_of[index]) != start:
                 continue  # an earlier step of this item is still held: not reachable
             lack = need - freed
             if count == -1:
                 amount = min(per_cash, lack)
                 freed += amount
-                loss += amount / (1.0 + rate)
-                levels[index] = self.values[index] - amount / (1.0 + rate)
+                loss += amount / grow
+                levels[index] = self.values[index] - amount / grow
             elif count == -2:
                 freed += per_cash
                 loss += per_loss
@@ -394,48 +599,307 @@ class _Problem:
                 levels[index] = start - take
             if freed >= need:
                 return loss, list(levels.items())
+            if loss >= gain:
+                return None
 
     def _release(self, other: int, level: float) -> float:
         """Set item ``other`` to ``level`` (units, or value if fractional); cash freed."""
+        grow, fixed = 1.0 + self.rate, self.fixed
         if self.items[other].increment is None:
             before = self.values[other]
             self.values[other] = level
-            spent_before = before * (1.0 + self.rate) + (self.fixed if before > 0.0 else 0.0)
-            spent_after = level * (1.0 + self.rate) + (self.fixed if level > 0.0 else 0.0)
+            spent_before = before * grow + (fixed if before > 0.0 else 0.0)
+            spent_after = level * grow + (fixed if level > 0.0 else 0.0)
             return spent_before - spent_after
         units = round(level)
-        released = self.spend(other, self.units[other]) - self.spend(other, units)
+        held = self.units[other]
+        cost = self.costs[other]
+        spent_before = held * cost + (fixed if held > 0 else 0.0)
+        spent_after = units * cost + (fixed if units > 0 else 0.0)
         self.units[other] = units
-        return released
+        return spent_before - spent_after
+
+    def exact(self) -> None:
+        """Replace the whole units by a proven optimum (few whole buys, no fractional).
+
+        See :class:`_Search`. The repair's answer is the first best, so the result is
+        never worse than it.
+        """
+        whole = sorted(self.whole, key=lambda index: (-self.steps[index], index))
+        search = _Search(
+            [
+                (self.steps[i], self.costs[i], self.gaps[i], self.tops[i], self.blocks[i])
+                for i in whole
+            ],
+            self.fixed,
+            self.rate,
+        )
+        if not search.ready:
+            return
+        held = [self.units[index] for index in whole]
+        found = search.run(self.budget, held)
+        if found is None:
+            return
+        units, spent = found
+        for k, index in enumerate(whole):
+            self.units[index] = units[k]
+        self.left = self.budget - spent
 
     def result(self) -> list[float]:
+        """One quantity per item, in units."""
+        units, items = self.units, self.items
+        if not self.fractional:
+            return [held * item[3] for held, item in zip(units, items, strict=True)]  # type: ignore[operator]
+        values = self.values
         quantities = []
-        for index, item in enumerate(self.items):
-            if item.increment is None:
-                value = self.values[index]
+        for index, item in enumerate(items):
+            increment = item.increment
+            if increment is None:
+                value = values[index]
                 quantities.append(value / item.unit_value if value > 0.0 else 0.0)
             else:
-                quantities.append(self.units[index] * item.increment)
+                quantities.append(units[index] * increment)
         return quantities
 
 
 class _Chunks:
-    """Releasable steps in increasing order of error per dollar, sorted only as needed."""
+    """Releasable steps in increasing order of error per dollar, listed only as needed.
 
-    __slots__ = ("heap", "ordered")
+    A heap holds each holding's next step; taking one in order lists the one after it.
+    The whole units below target join the heap only when every step left is keyed at
+    least as high as theirs can be. When the top-up's steps (``taken``) are all the
+    holdings above target, the first steps come from them, read backwards, instead.
+    """
 
-    def __init__(self, chunks: list[tuple[float, float, int, int, int, float, float]]) -> None:
-        heapq.heapify(chunks)
-        self.heap = chunks
-        self.ordered: list[tuple[float, float, int, int, int, float, float]] = []
+    __slots__ = ("cursor", "deferred", "heap", "ordered", "problem", "taken")
 
-    def get(self, position: int) -> tuple[float, float, int, int, int, float, float] | None:
+    def __init__(self, problem: _Problem, taken: list[tuple[int, float, int]] | None) -> None:
+        self.problem = problem
+        self.taken = taken
+        if taken is None:
+            self.heap = problem.chunks(deferred=False)
+            heapq.heapify(self.heap)
+            self.cursor = -1
+        else:
+            self.heap = []
+            self.cursor = len(taken) - 1
+        self.ordered: list[_Chunk] = []
+        #: Key from which on the deferred chunks must be in the heap (None once they are).
+        self.deferred: int | None = problem.deferred_key()
+
+    def _source(self) -> _Chunk | None:
+        """The next first step from ``taken``, or None when they are used up."""
+        taken = self.taken
+        if taken is None:
+            return None
+        problem = self.problem
+        units_of, gaps, blocks = problem.units, problem.gaps, problem.blocks
+        cursor = self.cursor
+        while cursor >= 0:
+            index = taken[cursor][2]
+            units = units_of[index]
+            gap = gaps[index]
+            if units > gap:
+                self.cursor = cursor
+                if units - 1 >= blocks[index]:
+                    cost, step = problem.costs[index], problem.steps[index]
+                    loss = (abs(gap - units + 1) - abs(gap - units)) * step
+                    key = int(loss / cost * _KEY + 0.5)
+                    return (key, cost, index, -units, 1, cost, loss)
+                return problem.below(index, units, 0)
+            cursor -= 1
+        self.cursor = -1
+        self.taken = None
+        return None
+
+    def get(self, position: int) -> _Chunk | None:
         """The chunk at ``position`` in order, or None past the end."""
-        while len(self.ordered) <= position:
-            if not self.heap:
+        ordered = self.ordered
+        if position < len(ordered):
+            return ordered[position]
+        heap = self.heap
+        problem = self.problem
+        while len(ordered) <= position:
+            source = self._source()
+            if self.deferred is not None and (
+                (not heap or heap[0][0] >= self.deferred)
+                and (source is None or source[0] >= self.deferred)
+            ):
+                self.deferred = None
+                heap.extend(problem.chunks(deferred=True))
+                heapq.heapify(heap)
+            if source is not None and (not heap or source < heap[0]):
+                chunk = source
+                self.cursor -= 1
+            elif heap:
+                chunk = heapq.heappop(heap)
+            else:
                 return None
-            self.ordered.append(heapq.heappop(self.heap))
-        return self.ordered[position]
+            ordered.append(chunk)
+            following = problem.next_chunk(chunk)
+            if following is not None:
+                heapq.heappush(heap, following)
+        return ordered[position]
+
+
+class _Search:
+    """Branch and bound over whole quantities, for a few whole items.
+
+    Depth-first over the items (in the order given, dearest step first), each from its
+    nearest count down; a branch is cut when its error so far plus the divisible
+    relaxation of the items left cannot beat the best found. The relaxation drops fixed
+    costs, thresholds and integrality: funding an item up to its truncated target saves
+    a whole step of error per step bought (the best rate there is), its round-up saves
+    less; so the relaxation fills the truncated targets first, then the round-ups by rate.
+    """
+
+    __slots__ = (
+        "best",
+        "blocks",
+        "chosen",
+        "costs",
+        "fixed",
+        "floor_cost",
+        "floor_error",
+        "floor_spend",
+        "floors",
+        "gaps",
+        "most_released",
+        "nodes",
+        "per_unit",
+        "ready",
+        "steps",
+        "tops",
+        "units",
+        "ups",
+    )
+
+    def __init__(
+        self, items: list[tuple[float, float, float, int, int]], fixed: float, rate: float
+    ) -> None:
+        count = len(items)
+        self.steps = [item[0] for item in items]
+        self.costs = [item[1] for item in items]
+        self.gaps = [item[2] for item in items]
+        self.tops = [item[3] for item in items]
+        self.blocks = [item[4] for item in items]
+        self.floors = [
+            min(max(math.floor(gap), 0), top) for gap, top in zip(self.gaps, self.tops, strict=True)
+        ]
+        #: The relaxation assumes one round-up at most (nearest is next to the target).
+        self.ready = all(
+            top <= floor + 1 for top, floor in zip(self.tops, self.floors, strict=True)
+        )
+        self.fixed, self.per_unit = fixed, 1.0 / (1.0 + rate)
+        # Per suffix k..: cost of the truncated targets, error there, and the round-ups
+        # as (error saved per dollar, cost, error saved), best first.
+        self.floor_cost = [0.0] * (count + 1)
+        self.floor_error = [0.0] * (count + 1)
+        self.ups: list[list[tuple[float, float, float]]] = [[] for _ in range(count + 1)]
+        for k in range(count - 1, -1, -1):
+            gap, step, floor, cost = self.gaps[k], self.steps[k], self.floors[k], self.costs[k]
+            self.floor_cost[k] = self.floor_cost[k + 1] + floor * cost
+            self.floor_error[k] = self.floor_error[k + 1] + abs(gap - floor) * step
+            ups = list(self.ups[k + 1])
+            if self.tops[k] > floor:
+                gain = (abs(gap - floor) - abs(gap - self.tops[k])) * step
+                if gain > 0.0:
+                    ups.append((gain / cost, cost, gain))
+            ups.sort(reverse=True)
+            self.ups[k] = ups
+        # The cash an optimum frees by cutting items below their truncated targets is
+        # less than the truncated targets' cost, less the budget, plus every round-up,
+        # plus the dearest step back up: with more left over, a step back would lower
+        # the error. Here without the budget, which :meth:`run` takes off.
+        self.floor_spend = [0.0] * count
+        most, dearest = 0.0, 0.0
+        for k in range(count):
+            floor, top, cost, block = self.floors[k], self.tops[k], self.costs[k], self.blocks[k]
+            if floor >= block and floor > 0:
+                self.floor_spend[k] = floor * cost + fixed
+            most += top * cost + fixed if top else 0.0  # truncated target and round-up
+            dearest = max(dearest, block * cost + fixed, cost)
+        self.most_released = most + dearest
+        self.best = math.inf
+        self.units: list[int] = []
+        self.chosen = [0] * count
+        self.nodes = 0
+
+    def bound(self, k: int, cash: float) -> float:
+        """Least error items ``k..`` can reach with ``cash``, in the relaxation."""
+        short = self.floor_cost[k] - cash
+        if short >= 0.0:
+            return self.floor_error[k] + short * self.per_unit
+        spare = -short
+        error = self.floor_error[k]
+        for _, cost, gain in self.ups[k]:
+            if cost >= spare:
+                return error - gain * spare / cost
+            error -= gain
+            spare -= cost
+        return error
+
+    def run(self, budget: float, held: list[int]) -> tuple[list[int], float] | None:
+        """Counts better than ``held`` within ``budget``, and their cost; None if none."""
+        count = len(held)
+        steps, costs, gaps, fixed = self.steps, self.costs, self.gaps, self.fixed
+        error = math.fsum(abs(gaps[k] - held[k]) * steps[k] for k in range(count))
+        # The error a branch must get below: the best so far, less float noise.
+        self.best = error * (1.0 - 1e-12) - 1e-12
+        self.units = list(held)
+        self.most_released -= budget
+        self.search(0, budget, 0.0, 0.0)
+        if self.units == held:
+            return None
+        spent = math.fsum(
+            units * cost + fixed for units, cost in zip(self.units, costs, strict=True) if units
+        )
+        if spent > budget:
+            return None  # float noise in the running cash: keep the repair's answer
+        return self.units, spent
+
+    def search(self, k: int, cash: float, error: float, released: float) -> None:
+        """Try every count of item ``k`` that may lead below the best error.
+
+        ``released`` is the cash freed so far by items cut below their truncated target.
+        """
+        chosen = self.chosen
+        if k == len(chosen):
+            self.best = error * (1.0 - 1e-12) - 1e-12
+            self.units = list(chosen)
+            return
+        gap, step, cost, block = self.gaps[k], self.steps[k], self.costs[k], self.blocks[k]
+        fixed, bound, most = self.fixed, self.bound, self.most_released
+        floor_spend = self.floor_spend[k]
+        units = self.tops[k]
+        if cash < fixed + units * cost:
+            units = math.floor((cash - fixed) / cost) if cash > fixed else 0
+        floor = self.floors[k]
+        while units >= block:
+            self.nodes += 1
+            if self.nodes > _EXACT_NODES:
+                return  # out of time: the best found so far stands
+            spend = units * cost + fixed
+            if spend > cash:
+                units -= 1
+                continue
+            freed = released + floor_spend - spend if spend < floor_spend else released
+            if freed > 0.0 and freed >= most:
+                return  # cutting this item further frees more cash than an optimum does
+            after = error + abs(gap - units) * step
+            if after + bound(k + 1, cash - spend) < self.best:
+                chosen[k] = units
+                self.search(k + 1, cash - spend, after, freed)
+            elif units <= floor:
+                break  # fewer units only add error faster than the cash can remove it
+            units -= 1
+        chosen[k] = 0
+        freed = released + floor_spend
+        if freed > 0.0 and freed >= most:
+            return
+        after = error + abs(gap) * step
+        if after + bound(k + 1, cash) < self.best:
+            self.search(k + 1, cash, after, freed)
 
 
 def water_level(values: list[float], budget: float, rate: float, fixed: float) -> float:
@@ -469,8 +933,9 @@ def closest_buys(
     Minimises ``sum_i |start_i + q_i - desired_i| * unit_value_i`` subject to
     ``sum_i (q_i * unit_value_i * (1 + cost_rate) + cost_per_order * [q_i > 0]) <=
     budget``, each ``q_i`` a multiple of its increment, worth at least ``min_value`` or 0.
-    Exact when the nearest holdings fit; otherwise the repair described in the module
-    docstring, never further from target than truncation water-filled to the budget.
+    Exact when the nearest holdings fit, and for at most eight whole buys unless their
+    search runs out of its budget; otherwise the repair described in the module docstring,
+    never further from target than truncation water-filled to the budget.
 
     Args:
         items: The buys, in a fixed order (ties are broken by position).
@@ -486,16 +951,16 @@ def closest_buys(
     [2.0, 3.0]
     """
     rate, fixed = cost_rate, cost_per_order
+    grow = 1.0 + rate
     wanted = []
     spent = []
-    for item in items:
-        quantity = item.nearest - item.start
-        if quantity <= 0.0 or quantity * item.unit_value < item.min_value:
+    for start, _, nearest, _, unit_value, min_value in items:
+        quantity = nearest - start
+        if quantity <= 0.0 or quantity * unit_value < min_value:
             quantity = 0.0
+        else:
+            spent.append(quantity * unit_value * grow + fixed)
         wanted.append(quantity)
-        if quantity > 0.0:
-            value = quantity * item.unit_value
-            spent.append(value * (1.0 + rate) + fixed)
     if math.fsum(spent) <= budget:
         return wanted
     problem = _Problem(items, budget, rate, fixed)
@@ -507,7 +972,11 @@ def closest_buys(
             break
         problem.fill_fractional()
         problem.top_up()
+    if not problem.fractional and len(problem.whole) <= _EXACT_ITEMS:
+        problem.exact()
     quantities = problem.result()
+    if problem.left > _DRIFT * abs(budget):
+        return quantities  # float drift in the running cash is far smaller than this
     return _within(items, quantities, budget, rate, fixed)
 
 

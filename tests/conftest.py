@@ -1,0 +1,16 @@
+"""Hypothesis profiles for the test suite.
+
+- ``default``: Hypothesis's own (100 examples), used locally.
+- ``ci``: Hypothesis's built-in profile, loaded by Hypothesis itself whenever ``CI`` is
+  set (derandomized, no deadline, no example database). We do not override it.
+- ``dev``: quick local iterations: ``pytest --hypothesis-profile=dev``.
+- ``mutation``: few, derandomized examples so every mutant sees the same inputs
+  (``nox -s mutation`` selects it).
+"""
+
+from hypothesis import settings
+
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile(
+    "mutation", max_examples=40, derandomize=True, database=None, deadline=None
+)
