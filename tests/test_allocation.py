@@ -272,11 +272,6 @@ class TestIssue6Properties:
         )
         assert l1(snapshot, weights, closest) <= l1(snapshot, weights, down) + 1e-6
 
-    @pytest.mark.xfail(
-        reason="core bug: _fund gives CLOSEST the budget less the margin, while DOWN's "
-        "water-fill snaps a unit up into that margin",
-        strict=True,
-    )
     def test_closest_not_further_than_down_inside_the_margin(self):
         """A unit DOWN funds by spending into the budget margin, CLOSEST funds as well."""
         snapshot = PortfolioSnapshot(2.0, {"AAA": 0.0, "BBB": 0.0}, {"AAA": 1.0, "BBB": 1.0})

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import attrs
 import pytest
-from hypothesis import given, reject, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing import (
@@ -85,9 +85,7 @@ if np is not None:  # pragma: no cover - depends on numpy being installed
     NUMBERS += [np.float64("nan"), np.float32(1.5), np.int64(3), np.bool_(True), np.float64(1e308)]
 NAMES = ["", " ", "A ", " A", "\t", "\u00a0X", None, 0, 1.5, b"A", ("A",)]
 NOT_MAPPINGS = [None, [("A", 1.0)], "AB", 5, {"A"}, BadItems()]
-#: Core bug: RebalanceConfig keeps Decimal values and compute_trades then raises TypeError
-#: (see TestKnownCoreBugs); config fields get every hostile number but Decimals.
-CONFIG_NUMBERS = [n for n in NUMBERS if not isinstance(n, Decimal)]
+CONFIG_NUMBERS = NUMBERS
 CONFIG_FIELDS = [f.name for f in attrs.fields(RebalanceConfig)]
 
 
@@ -261,10 +259,6 @@ class TestHostileInput:
         """Hostile input gives a plan that keeps every invariant or an error naming it."""
         try:
             snapshot, config, plan = build_and_plan(case)
-        except OverflowError:
-            # Core bug (TestKnownCoreBugs.test_a_huge_account_never_overflows): remove this
-            # clause once it is fixed.
-            reject()
         except RebalancingError as exc:
             message = str(exc)
             assert isinstance(exc, ValueError), message
@@ -275,20 +269,7 @@ class TestHostileInput:
 
     @pytest.mark.parametrize(
         "value",
-        [
-            pytest.param(
-                n,
-                marks=pytest.mark.xfail(
-                    reason="core bug: to_number's fast path calls float(10**400) outside "
-                    "its try, so OverflowError escapes",
-                    raises=OverflowError,
-                    strict=True,
-                ),
-            )
-            if n == 10**400
-            else n
-            for n in NUMBERS
-        ],
+        NUMBERS,
         ids=lambda n: repr(n)[:20],
     )
     def test_every_hostile_number_as_a_target(self, value):
@@ -332,12 +313,6 @@ class TestHostileInput:
 
 
 class TestKnownCoreBugs:
-    @pytest.mark.xfail(
-        reason="core bug: RebalanceConfig stores Decimal values unconverted and "
-        "compute_trades then raises TypeError (Decimal * float)",
-        strict=True,
-        raises=TypeError,
-    )
     @pytest.mark.parametrize("field", ["cost_rate", "cash_buffer", "max_gross_leverage"])
     def test_decimal_config_values_are_usable(self, field):
         """A Decimal config value is accepted as a number and used as one."""
@@ -348,12 +323,6 @@ class TestKnownCoreBugs:
 
         check_plan(snapshot, {"A": 0.5, "B": 0.2}, config, plan)
 
-    @pytest.mark.xfail(
-        reason="core bug: target * equity / unit value overflows to inf and round() raises "
-        "OverflowError instead of a RebalancingError or a finite plan",
-        strict=True,
-        raises=OverflowError,
-    )
     def test_a_huge_account_never_overflows(self):
         """Cash of 1e308 and a cheap asset give a finite plan or an error naming the asset."""
         snapshot = PortfolioSnapshot(1e308, prices={"A": 0.5})

@@ -2,6 +2,7 @@
 
 import math
 from collections import OrderedDict
+from decimal import Decimal
 
 import pytest
 
@@ -655,3 +656,29 @@ class TestRegressions:
 
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
+
+    def test_decimal_config_values_are_numbers(self):
+        """A Decimal cost rate is stored as a float and used as one."""
+        config = RebalanceConfig(cost_rate=Decimal("0.001"))
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0})
+
+        assert 0.001 == config.cost_rate
+        assert compute_trades(snap, {"A": 0.5}, config).estimated_costs > 0.0
+
+    def test_huge_int_weight_is_a_clear_error(self):
+        """10**400 as a weight is an error naming the weight, not an OverflowError."""
+        snap = PortfolioSnapshot(1.0, prices={"A": 1.0})
+        with pytest.raises(InvalidTargetsError, match="target_weights\\['A'\\]"):
+            compute_trades(snap, {"A": 10**400})
+
+    def test_overflowing_target_quantity_is_a_clear_error(self):
+        """1e308 of equity in a $0.50 asset overflows: an error names the weight and price."""
+        snap = PortfolioSnapshot(1e308, prices={"A": 0.5})
+        with pytest.raises(InvalidSnapshotError, match="prices\\['A'\\]"):
+            compute_trades(snap, {"A": 1.0})
+
+    def test_no_short_account_closes_a_short_below_the_thresholds(self):
+        """A held short in a long-only account is covered even when the trade is tiny."""
+        snap = PortfolioSnapshot(1e6, {"Z": -10}, {"Z": 1.0})
+
+        assert [("buy", "Z", 10)] == trades(compute_trades(snap, {"Z": 0.00001}))

@@ -377,11 +377,6 @@ class TestKnownCoreBugs:
         assert ("o1",) == plan.cancels
         check_plan(snapshot, targets, config, plan)
 
-    @pytest.mark.xfail(
-        reason="core bug: a whole-unit buy from a fractional position can carry float "
-        "noise (2096967.0000000002) and is then sent as a float, not an int",
-        strict=True,
-    )
     def test_whole_unit_buys_are_ints_from_fractional_positions(self):
         """A whole-unit increase of a fractional position is a Python int."""
         snapshot = PortfolioSnapshot(
@@ -403,11 +398,6 @@ class TestKnownCoreBugs:
         assert all(type(order.quantity) is int for order in plan)
         check_plan(snapshot, targets, config, plan)
 
-    @pytest.mark.xfail(
-        reason="core bug: a short held in a no-short account is left open when its "
-        "target is long but the trade is below the thresholds (closes are exempt)",
-        strict=True,
-    )
     def test_a_held_short_is_closed_in_a_no_short_account(self):
         """A short position is never kept when the account may not short."""
         snapshot = PortfolioSnapshot(1e6, {"Z": -10}, {"Z": 1.0})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import decimal
 import enum
 import math
+import numbers
 from typing import Any, TypeVar
 
 import attrs
@@ -83,6 +85,18 @@ def _number(
     return validate
 
 
+def _plain(value: object) -> object:
+    """Store ints and floats verbatim; other real numbers (Decimal, numpy) as float."""
+    if type(value) in (int, float) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        try:
+            return float(value)
+        except (ArithmeticError, ValueError, TypeError):
+            return value  # the validator names it
+    return value
+
+
 def _flag(*, optional: bool = False) -> Any:
     def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         del instance
@@ -140,24 +154,36 @@ class RebalanceConfig:
     0.01
     """
 
-    min_trade_value: float = attrs.field(default=100.0, validator=_number(low=0.0))
-    min_weight_change: float = attrs.field(default=0.01, validator=_number(low=0.0))
+    min_trade_value: float = attrs.field(
+        default=100.0, converter=_plain, validator=_number(low=0.0)
+    )
+    min_weight_change: float = attrs.field(
+        default=0.01, converter=_plain, validator=_number(low=0.0)
+    )
     allow_fractional: bool | None = attrs.field(default=None, validator=_flag(optional=True))
     round_lots: bool = attrs.field(default=False, validator=_flag())
-    lot_size: float = attrs.field(default=100, validator=_number(low=0.0, low_open=True))
+    lot_size: float = attrs.field(
+        default=100, converter=_plain, validator=_number(low=0.0, low_open=True)
+    )
     allow_short: bool = attrs.field(default=False, validator=_flag())
-    max_single_weight: float = attrs.field(default=1.0, validator=_number(low=0.0, low_open=True))
+    max_single_weight: float = attrs.field(
+        default=1.0, converter=_plain, validator=_number(low=0.0, low_open=True)
+    )
     max_gross_leverage: float | None = attrs.field(
-        default=None, validator=_number(low=0.0, low_open=True, optional=True)
+        default=None, converter=_plain, validator=_number(low=0.0, low_open=True, optional=True)
     )
     cancel_before_rebalance: bool = attrs.field(default=True, validator=_flag())
     account_for_pending: bool = attrs.field(default=True, validator=_flag())
     close_untargeted: bool = attrs.field(default=True, validator=_flag())
-    cash_buffer: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
-    cost_rate: float = attrs.field(default=0.0, validator=_number(low=0.0, high=1.0))
-    cost_per_order: float = attrs.field(default=0.0, validator=_number(low=0.0))
+    cash_buffer: float = attrs.field(
+        default=0.0, converter=_plain, validator=_number(low=0.0, high=1.0)
+    )
+    cost_rate: float = attrs.field(
+        default=0.0, converter=_plain, validator=_number(low=0.0, high=1.0)
+    )
+    cost_per_order: float = attrs.field(default=0.0, converter=_plain, validator=_number(low=0.0))
     rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_rounding)
     relative_band: float | None = attrs.field(
-        default=None, validator=_number(low=0.0, optional=True)
+        default=None, converter=_plain, validator=_number(low=0.0, optional=True)
     )
     direction: TradeDirection = attrs.field(default=TradeDirection.BOTH, converter=_direction)

@@ -309,6 +309,13 @@ class _Planner:
             self._size_close(line, counts_pending=counts_pending)
             return
         line.desired = line.target * self.equity / line.unit_value
+        if not math.isfinite(line.desired):
+            msg = (
+                f"target_weights[{line.asset!r}] = {line.requested!r} overflows: "
+                f"equity {self.equity!r} (cash and positions) over the unit value "
+                f"{line.unit_value!r} (prices[{line.asset!r}]) is too many units"
+            )
+            raise InvalidSnapshotError(msg)
         line.exposure = line.current
         if cancel_mode:
             line.cancels.extend(o.order_id for o in line.working)
@@ -411,13 +418,19 @@ class _Planner:
         if abs(final) * unit_value <= NOISE * self.equity:
             final = 0.0  # a dust remainder is no holding: close exactly
         line.final = final
-        legs = self._legs(line.exposure, final)
+        legs = self._legs(line.exposure, final, line.increment)
         if not legs:
             line.final = line.exposure
             line.skip = self._threshold_reason(line, raw_value) or SkipReason.ROUNDS_TO_ZERO
             self._explain_skip(line)
             return
-        reason = self._threshold_reason(line, abs(final - line.exposure) * unit_value)
+        # A short in an account that may not short is closed whatever its size.
+        forced = line.exposure < 0.0 and not self.config.allow_short
+        reason = (
+            None
+            if forced
+            else self._threshold_reason(line, abs(final - line.exposure) * unit_value)
+        )
         if reason is not None:
             line.final = line.exposure
             line.skip = reason
@@ -439,8 +452,14 @@ class _Planner:
             if self._due(line, abs(uncapped)):
                 line.skip = SkipReason.CAPPED
 
-    def _legs(self, start: float, final: float) -> list[tuple[Side, float, Action]]:
-        """The orders from ``start`` to ``final``: a reversal is a close, then an open."""
+    def _legs(
+        self, start: float, final: float, increment: float | None = None
+    ) -> list[tuple[Side, float, Action]]:
+        """The orders from ``start`` to ``final``: a reversal is a close, then an open.
+
+        A trade between two holdings an increment apart is snapped to whole increments,
+        so a whole-unit buy from a fractional holding is still a whole number.
+        """
         if final == start:
             return []
         if start != 0.0 and (final == 0.0 or (final > 0.0) != (start > 0.0)):
@@ -450,6 +469,8 @@ class _Planner:
             return legs
         side = Side.BUY if final > start else Side.SELL
         size = abs(final - start)
+        if increment is not None:
+            size = round(_units(size, increment)) * increment
         if start == 0.0:
             return [(side, size, Action.OPEN)]
         action = Action.INCREASE if abs(final) > abs(start) else Action.REDUCE
@@ -527,7 +548,8 @@ class _Planner:
             for line in self.lines.values():
                 self._sell_down(line)
             available, needs = self._funding()
-            self._closest(needs, available - floor - margin)
+            # closest_buys keeps to its budget by an exact sum: no float margin needed.
+            self._closest(needs, available - floor)
         else:
             self._water_fill(needs, available - floor - margin)
 

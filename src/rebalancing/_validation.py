@@ -29,7 +29,10 @@ def to_number(value: object, label: str, error: type[RebalancingError]) -> float
     """
     kind = type(value)
     if kind is float or kind is int:  # the common case, checked fast
-        number = float(value)  # type: ignore[arg-type]
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            fail(error, f"{label} must be a finite number, got {value!r}")
         if number - number == 0.0:
             return number
         fail(error, f"{label} must be a finite number, got {value!r}")
@@ -39,7 +42,7 @@ def to_number(value: object, label: str, error: type[RebalancingError]) -> float
         fail(error, f"{label} must be a number, got {type(value).__name__} {value!r}")
     try:
         number = float(value)
-    except (ArithmeticError, ValueError, TypeError):  # pragma: no cover - exotic Reals
+    except (ArithmeticError, ValueError, TypeError):
         fail(error, f"{label} must be a finite number, got {value!r}")
     if not math.isfinite(number):
         fail(error, f"{label} must be a finite number, got {value!r}")
