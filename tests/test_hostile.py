@@ -160,7 +160,7 @@ def corrupt(data, case):  # noqa: PLR0915 - one branch per kind of corruption
             setattr(case, field, data.draw(st.sampled_from([*NOT_MAPPINGS, DuplicateItems("A")])))
             case.labels |= {label}
         elif kind == "value":
-            asset = data.draw(st.sampled_from(sorted(mapping) or ["NEW"]))
+            asset = data.draw(st.sampled_from(sorted(mapping, key=repr) or ["NEW"]))
             mapping[asset] = data.draw(st.sampled_from(NUMBERS))
             case.labels |= {label, repr(asset), "equity"}
         else:
@@ -168,7 +168,7 @@ def corrupt(data, case):  # noqa: PLR0915 - one branch per kind of corruption
             case.labels |= {label}
     elif kind == "drop_price":
         if isinstance(case.prices, dict) and case.prices:
-            asset = data.draw(st.sampled_from(sorted(case.prices)))
+            asset = data.draw(st.sampled_from(sorted(case.prices, key=repr)))
             del case.prices[asset]
             case.labels |= {repr(asset)}
     elif kind.startswith("pending_") and kind != "pending_container":
