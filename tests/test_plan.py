@@ -682,3 +682,16 @@ class TestRegressions:
         snap = PortfolioSnapshot(1e6, {"Z": -10}, {"Z": 1.0})
 
         assert [("buy", "Z", 10)] == trades(compute_trades(snap, {"Z": 0.00001}))
+
+    def test_overflowing_costs_are_a_clear_error(self):
+        """A cost per order of 1e308 overflows the cash sum: an error names the field."""
+        pending = [PendingOrder("a", "A", Side.BUY, 1), PendingOrder("b", "A", Side.BUY, 1)]
+        snap = PortfolioSnapshot(0.0, prices={"A": 1.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            cost_per_order=1e308,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+            close_untargeted=False,
+        )
+        with pytest.raises(InvalidSnapshotError, match=r"RebalanceConfig\.cost_per_order"):
+            compute_trades(snap, {}, config)

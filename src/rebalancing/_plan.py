@@ -73,7 +73,50 @@ def compute_trades(
         msg = f"snapshot must be a PortfolioSnapshot, got {type(account).__name__}"
         raise InvalidSnapshotError(msg)
     targets = validate_targets(target_weights)
-    return _Planner(account, targets, config or RebalanceConfig()).plan()
+    config = config or RebalanceConfig()
+    try:
+        plan = _Planner(account, targets, config).plan()
+    except OverflowError:
+        plan = None
+    if plan is None or not _finite(plan):
+        raise InvalidSnapshotError(_overflow_message(account, targets, config))
+    return plan
+
+
+#: Inputs larger than this are named when a plan overflows.
+_HUGE = 1e100
+
+
+def _finite(plan: RebalancePlan) -> bool:
+    """Whether every figure of the plan is a finite number."""
+    figures = [plan.projected_cash, plan.estimated_costs, plan.turnover, plan.cash_floor]
+    figures.extend(order.value + order.estimated_cost for order in plan.orders)
+    figures.extend(d.projected_weight for d in plan.decisions)
+    return all(math.isfinite(figure) for figure in figures)
+
+
+def _overflow_message(
+    snapshot: PortfolioSnapshot, targets: Mapping[str, float], config: RebalanceConfig
+) -> str:
+    """Name the inputs so large that planning with them overflows."""
+    named = [("cash", snapshot.cash)]
+    for label, mapping in (
+        ("positions", snapshot.positions),
+        ("prices", snapshot.prices),
+        ("multipliers", snapshot.multipliers),
+        ("target_weights", targets),
+    ):
+        named.extend((f"{label}[{asset!r}]", value) for asset, value in mapping.items())
+    named.extend(
+        (f"pending order {o.order_id!r} quantity", o.quantity) for o in snapshot.pending_orders
+    )
+    named.extend(
+        (f"RebalanceConfig.{field}", float(getattr(config, field)))
+        for field in ("min_trade_value", "cost_per_order")
+    )
+    huge = [f"{label}={value!r}" for label, value in named if abs(value) > _HUGE]
+    culprits = ", ".join(huge) or "the product of cash, quantities and prices"
+    return f"planning overflows floating point: these inputs are too large: {culprits}"
 
 
 def validate_targets(target_weights: object) -> dict[str, float]:
