@@ -6,16 +6,14 @@ import decimal
 import enum
 import math
 import numbers
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
-from ._validation import to_number
+from ._validation import enum_value, to_number
 from .exceptions import InvalidConfigError
 
 __all__ = ["RebalanceConfig", "Rounding", "TradeDirection"]
-
-_E = TypeVar("_E", bound=enum.Enum)
 
 
 class Rounding(enum.StrEnum):
@@ -40,22 +38,11 @@ class TradeDirection(enum.StrEnum):
 
 
 def _rounding(value: object) -> Rounding:
-    return _enum_value(Rounding, value, "rounding")
+    return enum_value(Rounding, value, "RebalanceConfig.rounding", InvalidConfigError)
 
 
 def _direction(value: object) -> TradeDirection:
-    return _enum_value(TradeDirection, value, "direction")
-
-
-def _enum_value(enum_type: type[_E], value: object, name: str) -> _E:
-    if isinstance(value, enum_type):
-        return value
-    try:
-        return enum_type(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum_type)
-        msg = f"RebalanceConfig.{name} must be one of {allowed}, got {value!r}"
-        raise InvalidConfigError(msg) from None
+    return enum_value(TradeDirection, value, "RebalanceConfig.direction", InvalidConfigError)
 
 
 def _number(

@@ -16,13 +16,14 @@ import enum
 import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
 from ._validation import (
     as_tuple,
     check_name,
+    enum_value,
     fail,
     number_map,
     to_number,
@@ -33,7 +34,6 @@ from .exceptions import InvalidSnapshotError, MissingPriceError
 __all__ = ["OrderKind", "PendingOrder", "PortfolioSnapshot", "Side"]
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
-_E = TypeVar("_E", bound=enum.Enum)
 
 
 class Side(enum.StrEnum):
@@ -63,17 +63,6 @@ class OrderKind(enum.StrEnum):
     TRAILING_STOP = "trailing_stop"
 
 
-def _enum_value(enum_type: type[_E], value: object, label: str) -> _E:
-    if isinstance(value, enum_type):
-        return value
-    try:
-        return enum_type(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum_type)
-        msg = f"{label} must be one of {allowed}, got {value!r}"
-        raise InvalidSnapshotError(msg) from None
-
-
 def _order_id(value: object) -> str:
     return check_name(value, "PendingOrder.order_id", InvalidSnapshotError)
 
@@ -83,11 +72,11 @@ def _order_asset(value: object) -> str:
 
 
 def _side(value: object) -> Side:
-    return _enum_value(Side, value, "PendingOrder.side")
+    return enum_value(Side, value, "PendingOrder.side", InvalidSnapshotError)
 
 
 def _kind(value: object) -> OrderKind:
-    return _enum_value(OrderKind, value, "PendingOrder.kind")
+    return enum_value(OrderKind, value, "PendingOrder.kind", InvalidSnapshotError)
 
 
 def _quantity(value: object) -> float:

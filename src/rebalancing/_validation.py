@@ -7,18 +7,32 @@ every message says where the bad value sits, what was expected and what was rece
 from __future__ import annotations
 
 import decimal
+import enum
 import math
 import numbers
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from .exceptions import RebalancingError
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 def fail(error: type[RebalancingError], msg: str) -> NoReturn:
     """Raise ``error(msg)``; one place so call sites stay one line."""
     raise error(msg)
+
+
+def enum_value(enum_type: type[_E], value: object, label: str, error: type[RebalancingError]) -> _E:
+    """Return ``value`` as a member of ``enum_type`` (members and their values accepted)."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum_type)
+        fail(error, f"{label} must be one of {allowed}, got {value!r}")
 
 
 def to_number(value: object, label: str, error: type[RebalancingError]) -> float:

@@ -57,6 +57,7 @@ from ._config import RebalanceConfig as _CoreConfig
 from ._plan import compute_trades
 from ._result import Action, Decision, Order, RebalancePlan
 from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
+from ._validation import enum_value
 from .exceptions import InvalidConfigError
 
 __all__ = [
@@ -87,14 +88,7 @@ class WeightProvider(Protocol):
 
 
 def _to_mode(value: object) -> RebalanceMode:
-    if isinstance(value, RebalanceMode):
-        return value
-    try:
-        return RebalanceMode(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in RebalanceMode)
-        msg = f"RebalanceConfig.rebalance_mode must be one of {allowed}, got {value!r}"
-        raise InvalidConfigError(msg) from None
+    return enum_value(RebalanceMode, value, "RebalanceConfig.rebalance_mode", InvalidConfigError)
 
 
 def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
