@@ -294,34 +294,43 @@ class _Problem:
             values[index] += amount
             self.left -= amount * (1.0 + rate) + entry
 
+    def _next_step(self, index: int) -> tuple[int, float] | None:
+        """The units a whole item holds after its next top-up, and what that costs.
+
+        The first step is the item's smallest allowed block and pays the fixed cost;
+        ``None`` when the item is at its top (nearest) already.
+        """
+        held = self.units[index]
+        top = self.tops[index]
+        if held >= top:
+            return None
+        if held == 0:
+            after = self.blocks[index]
+            if after > top:
+                return None
+            return after, after * self.costs[index] + self.fixed
+        return held + 1, self.costs[index]
+
     def _steps(self) -> tuple[list[tuple[int, float, int]], float]:
         """Each whole item's next top-up step, keyed by error saved per dollar.
 
         Returns:
             The steps as (-key, -error saved, item), and the least a step can cost.
         """
-        units, gaps, steps, costs = self.units, self.gaps, self.steps, self.costs
-        tops, blocks, fixed = self.tops, self.blocks, self.fixed
+        units, gaps, steps = self.units, self.gaps, self.steps
         entries: list[tuple[int, float, int]] = []
         cheapest = math.inf
         for index in self.whole:
-            held = units[index]
-            top = tops[index]
-            if held >= top:
+            move = self._next_step(index)
+            if move is None:
                 continue
+            held = units[index]
+            after, cost = move
             gap, step = gaps[index], steps[index]
-            if held == 0:
-                after = blocks[index]
-                if after > top:
-                    continue
-                cost = after * costs[index] + fixed
-            else:
-                after = held + 1
-                cost = costs[index]
             gain = (abs(gap - held) - abs(gap - after)) * step
             if gain > 0.0:
                 entries.append((-int(gain / cost * _KEY + 0.5), -gain, index))
-                cheapest = min(cheapest, costs[index])
+                cheapest = min(cheapest, self.costs[index])
         return entries, cheapest
 
     def top_up(self) -> None:
@@ -412,22 +421,14 @@ class _Problem:
 
     def _wanted(self) -> list[tuple[float, int, int, float]]:
         """Steps that do not fit: (error reduction, -item, units after, cost)."""
-        units, gaps, steps, costs = self.units, self.gaps, self.steps, self.costs
-        tops, blocks, fixed, left = self.tops, self.blocks, self.fixed, self.left
+        units, gaps, steps, left = self.units, self.gaps, self.steps, self.left
         wanted: list[tuple[float, int, int, float]] = []
         for index in self.whole:
-            held = units[index]
-            top = tops[index]
-            if held >= top:
+            move = self._next_step(index)
+            if move is None:
                 continue
-            if held == 0:
-                after = blocks[index]
-                if after > top:
-                    continue
-                cost = after * costs[index] + fixed
-            else:
-                after = held + 1
-                cost = costs[index]
+            held = units[index]
+            after, cost = move
             if cost <= left:
                 continue
             gap = gaps[index]
