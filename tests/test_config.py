@@ -96,3 +96,46 @@ class TestRebalanceConfig:
         assert f"RebalanceConfig.{field}" in str(info.value)
         assert repr(value) in str(info.value)
         assert isinstance(info.value, ValueError)
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("lot_size", 0, "RebalanceConfig.lot_size must be in (0.0, inf), got 0"),
+            ("cash_buffer", 1.0, "RebalanceConfig.cash_buffer must be in [0.0, 1.0), got 1.0"),
+            ("cost_rate", -0.5, "RebalanceConfig.cost_rate must be in [0.0, 1.0), got -0.5"),
+            (
+                "min_trade_value",
+                None,
+                "RebalanceConfig.min_trade_value must be a number, got NoneType None",
+            ),
+            ("allow_fractional", "yes", "must be True, False or None, got 'yes'"),
+            ("round_lots", 1, "RebalanceConfig.round_lots must be True or False, got 1"),
+            ("close_untargeted", None, "must be True or False, got None"),
+        ],
+    )
+    def test_errors_state_the_allowed_values(self, field, value, message):
+        """The message says which values the field takes: the interval or the booleans."""
+        with pytest.raises(InvalidConfigError) as info:
+            RebalanceConfig(**{field: value})
+
+        assert message in str(info.value)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("min_trade_value", 0.0),
+            ("min_weight_change", 0),
+            ("lot_size", 1e-9),
+            ("max_single_weight", 5e-324),
+            ("max_gross_leverage", 1e-9),
+            ("cash_buffer", 0.0),
+            ("cash_buffer", 0.9999),
+            ("cost_rate", 0.0),
+            ("cost_per_order", 0.0),
+            ("relative_band", 0.0),
+            ("relative_band", 1e6),
+        ],
+    )
+    def test_values_at_the_edges_of_their_range_are_accepted(self, field, value):
+        """A closed bound admits the bound itself; an open bound admits anything past it."""
+        assert value == getattr(RebalanceConfig(**{field: value}), field)

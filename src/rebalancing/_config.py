@@ -45,31 +45,33 @@ def _direction(value: object) -> TradeDirection:
     return enum_value(TradeDirection, value, "RebalanceConfig.direction", InvalidConfigError)
 
 
-def _number(
-    *,
-    low: float,
-    low_open: bool = False,
-    high: float = math.inf,
-    high_open: bool = True,
-    optional: bool = False,
-) -> Any:
-    """Validator: a finite real number within the given bounds (None allowed if optional)."""
+@attrs.frozen(kw_only=True)
+class Number:
+    """attrs validator: a finite real number within the bounds (None allowed if optional).
 
-    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    A class rather than a closure, so its check runs, and can be mutation-tested, when
+    a config is created rather than when this module is imported.
+    """
+
+    low: float
+    low_open: bool = False
+    high: float = math.inf
+    high_open: bool = True
+    optional: bool = False
+
+    def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         del instance
         label = f"RebalanceConfig.{attribute.name}"
-        if value is None and optional:
+        if value is None and self.optional:
             return
         number = to_number(value, label, InvalidConfigError)
-        too_low = number <= low if low_open else number < low
-        too_high = number >= high if high_open else number > high
+        too_low = number <= self.low if self.low_open else number < self.low
+        too_high = number >= self.high if self.high_open else number > self.high
         if too_low or too_high:
-            left = "(" if low_open else "["
-            right = ")" if high_open else "]"
-            msg = f"{label} must be in {left}{low}, {high}{right}, got {value!r}"
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            msg = f"{label} must be in {left}{self.low}, {self.high}{right}, got {value!r}"
             raise InvalidConfigError(msg)
-
-    return validate
 
 
 def _plain(value: object) -> object:
@@ -84,16 +86,19 @@ def _plain(value: object) -> object:
     return value
 
 
-def _flag(*, optional: bool = False) -> Any:
-    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+@attrs.frozen(kw_only=True)
+class Flag:
+    """attrs validator: True or False (or None when optional)."""
+
+    optional: bool = False
+
+    def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         del instance
-        if isinstance(value, bool) or (optional and value is None):
+        if isinstance(value, bool) or (self.optional and value is None):
             return
-        expected = "True, False or None" if optional else "True or False"
+        expected = "True, False or None" if self.optional else "True or False"
         msg = f"RebalanceConfig.{attribute.name} must be {expected}, got {value!r}"
         raise InvalidConfigError(msg)
-
-    return validate
 
 
 @attrs.frozen(kw_only=True)
@@ -141,36 +146,34 @@ class RebalanceConfig:
     0.01
     """
 
-    min_trade_value: float = attrs.field(
-        default=100.0, converter=_plain, validator=_number(low=0.0)
-    )
+    min_trade_value: float = attrs.field(default=100.0, converter=_plain, validator=Number(low=0.0))
     min_weight_change: float = attrs.field(
-        default=0.01, converter=_plain, validator=_number(low=0.0)
+        default=0.01, converter=_plain, validator=Number(low=0.0)
     )
-    allow_fractional: bool | None = attrs.field(default=None, validator=_flag(optional=True))
-    round_lots: bool = attrs.field(default=False, validator=_flag())
+    allow_fractional: bool | None = attrs.field(default=None, validator=Flag(optional=True))
+    round_lots: bool = attrs.field(default=False, validator=Flag())
     lot_size: float = attrs.field(
-        default=100, converter=_plain, validator=_number(low=0.0, low_open=True)
+        default=100, converter=_plain, validator=Number(low=0.0, low_open=True)
     )
-    allow_short: bool = attrs.field(default=False, validator=_flag())
+    allow_short: bool = attrs.field(default=False, validator=Flag())
     max_single_weight: float = attrs.field(
-        default=1.0, converter=_plain, validator=_number(low=0.0, low_open=True)
+        default=1.0, converter=_plain, validator=Number(low=0.0, low_open=True)
     )
     max_gross_leverage: float | None = attrs.field(
-        default=None, converter=_plain, validator=_number(low=0.0, low_open=True, optional=True)
+        default=None, converter=_plain, validator=Number(low=0.0, low_open=True, optional=True)
     )
-    cancel_before_rebalance: bool = attrs.field(default=True, validator=_flag())
-    account_for_pending: bool = attrs.field(default=True, validator=_flag())
-    close_untargeted: bool = attrs.field(default=True, validator=_flag())
+    cancel_before_rebalance: bool = attrs.field(default=True, validator=Flag())
+    account_for_pending: bool = attrs.field(default=True, validator=Flag())
+    close_untargeted: bool = attrs.field(default=True, validator=Flag())
     cash_buffer: float = attrs.field(
-        default=0.0, converter=_plain, validator=_number(low=0.0, high=1.0)
+        default=0.0, converter=_plain, validator=Number(low=0.0, high=1.0)
     )
     cost_rate: float = attrs.field(
-        default=0.0, converter=_plain, validator=_number(low=0.0, high=1.0)
+        default=0.0, converter=_plain, validator=Number(low=0.0, high=1.0)
     )
-    cost_per_order: float = attrs.field(default=0.0, converter=_plain, validator=_number(low=0.0))
+    cost_per_order: float = attrs.field(default=0.0, converter=_plain, validator=Number(low=0.0))
     rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_rounding)
     relative_band: float | None = attrs.field(
-        default=None, converter=_plain, validator=_number(low=0.0, optional=True)
+        default=None, converter=_plain, validator=Number(low=0.0, optional=True)
     )
     direction: TradeDirection = attrs.field(default=TradeDirection.BOTH, converter=_direction)

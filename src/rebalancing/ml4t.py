@@ -53,6 +53,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     )
     raise ImportError(msg) from exc
 
+from ._config import Flag
 from ._config import RebalanceConfig as _CoreConfig
 from ._plan import compute_trades
 from ._result import Action, Decision, Order, RebalancePlan
@@ -91,13 +92,6 @@ def _to_mode(value: object) -> RebalanceMode:
     return enum_value(RebalanceMode, value, "RebalanceConfig.rebalance_mode", InvalidConfigError)
 
 
-def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    del instance
-    if not isinstance(value, bool):
-        msg = f"RebalanceConfig.{attribute.name} must be True or False, got {value!r}"
-        raise InvalidConfigError(msg)
-
-
 @attrs.frozen(kw_only=True)
 class RebalanceConfig(_CoreConfig):
     """:class:`rebalancing.RebalanceConfig` plus the ml4t executor's ``rebalance_mode``.
@@ -121,7 +115,7 @@ class RebalanceConfig(_CoreConfig):
     """
 
     rebalance_mode: RebalanceMode = attrs.field(default=RebalanceMode.SNAPSHOT, converter=_to_mode)
-    costs_from_broker: bool = attrs.field(default=True, validator=_flag)
+    costs_from_broker: bool = attrs.field(default=True, validator=Flag())
 
     def core(self, *, cost_rate: float = 0.0, cost_per_order: float = 0.0) -> _CoreConfig:
         """The core config, with costs left at 0 replaced by the estimates given.
