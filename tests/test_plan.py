@@ -57,6 +57,13 @@ class TestBasics:
         assert 1 == len(plan)
         assert plan.orders[0] == plan[0]
 
+    def test_decision_of_an_asset_the_plan_does_not_cover_is_a_key_error(self):
+        """plan.decision() looks an asset up like a mapping: an unknown one is a KeyError."""
+        plan = compute_trades(PortfolioSnapshot(1_000.0, prices={"A": 10.0}), {"A": 1.0})
+
+        with pytest.raises(KeyError, match="'Z'"):
+            plan.decision("Z")
+
     def test_whole_units_are_ints(self):
         """Whole-unit quantities are Python ints, even for closes of float positions."""
         snap = PortfolioSnapshot(5_000.0, {"B": 7.0}, {"A": 9.0, "B": 1.0})
@@ -374,6 +381,73 @@ class TestFunding:
         assert plan.projected_cash >= 0.0
         assert 10.0 == plan.estimated_costs
 
+    def test_a_buy_cut_below_the_minimum_is_dropped_and_its_cash_goes_to_the_rest(self):
+        """85%/15% with $30 fees overdraws: cut evenly, B would be $120, under the $125 minimum.
+
+        B is dropped instead, and the cash it frees funds A's whole buy.
+        """
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(min_trade_value=125.0, min_weight_change=0.0, cost_per_order=30.0)
+        plan = compute_trades(snap, {"A": 0.85, "B": 0.15}, config)
+
+        assert [("buy", "A", 850)] == trades(plan)
+        assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
+        assert () == plan.decision("A").adjustments
+
+    def test_when_cash_affords_one_of_two_buys_it_buys_one(self):
+        """Regression: two 50% buys with $400 fees on $1,000 bought nothing at all.
+
+        Cut evenly, both fell under the $200 minimum and both were dropped, although
+        A alone ($500 + $400) fits. Now only the smaller need (B; a tie goes by name) is
+        dropped.
+        """
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(min_trade_value=200.0, min_weight_change=0.0, cost_per_order=400.0)
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert [("buy", "A", 500)] == trades(plan)
+        assert 100.0 == plan.projected_cash
+        assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
+
+    def test_buys_that_no_cash_can_make_due_are_all_dropped(self):
+        """$30 cannot fund any $200 minimum: nothing is bought, both are cash-limited."""
+        snap = PortfolioSnapshot(30.0, {"X": 970}, {"A": 1.0, "B": 1.0, "X": 1.0})
+        config = RebalanceConfig(
+            min_trade_value=200.0, min_weight_change=0.0, close_untargeted=False
+        )
+        plan = compute_trades(snap, {"A": 0.2, "B": 0.2}, config)
+
+        assert [] == trades(plan)
+        assert [SkipReason.CASH_LIMITED] * 2 == [plan.decision(a).skip_reason for a in "AB"]
+
+    def test_a_reversal_keeps_its_cover_when_cash_cuts_the_new_long(self):
+        """Short 10 A to long 8 A, and 2 B, 1% costs, $200 cash: the cover is never cut.
+
+        After the $101 cover, $99 is left for $101 of buys: both are cut by about $1,
+        which costs each a whole unit; the cut buy stays an opening buy.
+        """
+        snap = PortfolioSnapshot(200.0, {"A": -10}, {"A": 10.0, "B": 10.0})
+        config = RebalanceConfig(
+            min_trade_value=0.0, min_weight_change=0.0, allow_short=True, cost_rate=0.01
+        )
+        plan = compute_trades(snap, {"A": 0.8, "B": 0.2}, config)
+
+        assert [("buy", "A", 10), ("buy", "A", 7), ("buy", "B", 1)] == trades(plan)
+        assert [Action.CLOSE, Action.OPEN, Action.OPEN] == [order.action for order in plan]
+        assert (Adjustment.CASH_LIMITED,) == plan.decision("A").adjustments
+        assert plan.projected_cash >= 0.0
+
+    def test_a_fractional_buy_cut_below_one_unit_is_still_sent(self):
+        """$50 for a $100 asset with 1% costs: 50 / 101 of a unit is bought."""
+        snap = PortfolioSnapshot(50.0, prices={"A": 100.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0, cost_rate=0.01)
+        plan = compute_trades(snap, {"A": 1.0}, config)
+
+        assert [("buy", "A")] == [(side, asset) for side, asset, _ in trades(plan)]
+        assert plan.orders[0].quantity == pytest.approx(50.0 / 101.0, rel=1e-9)
+        assert (Adjustment.CASH_LIMITED,) == plan.decision("A").adjustments
+        assert plan.projected_cash >= 0.0
+
 
 class TestPendingOrders:
     def test_cancel_before_rebalance_lists_working_orders_and_ignores_them(self):
@@ -542,6 +616,68 @@ class TestClosestRounding:
 
         assert plan.projected_cash >= 0.0
 
+    def test_closest_reversal_buys_from_flat_after_the_cover(self):
+        """Short 10 A to long 8 A and 4 B on $200, 1% costs: after the cover, $99 is left.
+
+        All of A (8) and 3 of B's 4 fit; A, bought in full, is not marked cash-limited.
+        """
+        snap = PortfolioSnapshot(200.0, {"A": -10}, {"A": 10.0, "B": 5.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0.0,
+            min_weight_change=0.0,
+            allow_short=True,
+            cost_rate=0.01,
+        )
+        plan = compute_trades(snap, {"A": 0.8, "B": 0.2}, config)
+
+        assert [("buy", "A", 10), ("buy", "A", 8), ("buy", "B", 3)] == trades(plan)
+        assert () == plan.decision("A").adjustments
+        assert (Adjustment.CASH_LIMITED,) == plan.decision("B").adjustments
+
+    @pytest.mark.parametrize(
+        ("thresholds", "expected"),
+        [
+            ({}, [("buy", "A", 820), ("buy", "B", 120)]),
+            ({"min_trade_value": 125.0}, [("buy", "A", 815), ("buy", "B", 125)]),
+            ({"min_weight_change": 0.125}, [("buy", "A", 815), ("buy", "B", 125)]),
+            ({"min_weight_change": 0.5}, [("buy", "A", 850)]),
+            (
+                {"min_weight_change": 0.5, "relative_band": 0.9},
+                [("buy", "A", 805), ("buy", "B", 135)],
+            ),
+        ],
+    )
+    def test_closest_cuts_keep_every_buy_above_its_threshold(self, thresholds, expected):
+        """85%/15% with $30 fees on $1,000 must give up $60: the cut may not leave B under
+        its threshold ($125, 12.5% of equity, or 90% of its 15% target).
+
+        A 50% minimum change rules B out from the start; a 90% relative band lets it in.
+        """
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(
+            **{"min_trade_value": 0.0, "min_weight_change": 0.0, **thresholds},
+            rounding=Rounding.CLOSEST,
+            cost_per_order=30.0,
+        )
+        plan = compute_trades(snap, {"A": 0.85, "B": 0.15}, config)
+
+        assert expected == trades(plan)
+
+    def test_closest_drops_a_cut_buy_that_is_float_noise_of_equity(self):
+        """15 units wanted on $10bn, cash for 5: $5 is below 1e-9 of equity, so none."""
+        snap = PortfolioSnapshot(5.5, {"X": 1e10}, {"A": 1.0, "X": 1.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0.0,
+            min_weight_change=0.0,
+            close_untargeted=False,
+        )
+        plan = compute_trades(snap, {"A": 1.5e-9}, config)
+
+        assert [] == trades(plan)
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+
 
 class TestDirection:
     def test_buy_only_never_sells(self):
@@ -657,6 +793,25 @@ class TestRegressions:
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
 
+    @pytest.mark.parametrize(("pending_sell", "cancelled"), [(6.0, ("s",)), (5.0, ())])
+    def test_uncounted_pending_sell_and_planned_sell_together_never_go_short(
+        self, pending_sell, cancelled
+    ):
+        """Long 10, target 5 sells 5; a kept sell of 6 would end at -1 and is cancelled.
+
+        A kept sell of 5 ends exactly flat, so it stays.
+        """
+        pending = [PendingOrder("s", "A", Side.SELL, pending_sell)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 1.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0, cancel_before_rebalance=False, account_for_pending=False
+        )
+        plan = compute_trades(snap, {"A": 0.5}, config)
+
+        assert [("sell", "A", 5)] == trades(plan)
+        assert cancelled == plan.cancels
+        assert plan.decision("A").projected_quantity >= 0.0
+
     def test_decimal_config_values_are_numbers(self):
         """A Decimal cost rate is stored as a float and used as one."""
         config = RebalanceConfig(cost_rate=Decimal("0.001"))
@@ -676,6 +831,35 @@ class TestRegressions:
         snap = PortfolioSnapshot(1e308, prices={"A": 0.5})
         with pytest.raises(InvalidSnapshotError, match="prices\\['A'\\]"):
             compute_trades(snap, {"A": 1.0})
+
+    def test_overflow_error_names_every_input_above_1e100_and_only_those(self):
+        """Costs of 1e308 per order overflow the cash sum; the error lists the huge inputs.
+
+        Values of exactly 1e100 (D) or small ones are not named.
+        """
+        pending = [PendingOrder("big", "B", Side.BUY, 1e200), PendingOrder("b", "B", Side.BUY, 1)]
+        snap = PortfolioSnapshot(
+            1e300,
+            {"A": 1e150, "B": 5.0, "D": 1e100},
+            {"A": 1e-100, "B": 1e-50, "C": 1e101, "D": 1e-100},
+            multipliers={"B": 1e150},
+            pending_orders=pending,
+        )
+        config = RebalanceConfig(
+            cost_per_order=1e308,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+            close_untargeted=False,
+        )
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades(snap, {"A": 1e-120, "C": 1e101}, config)
+
+        assert str(info.value) == (
+            "planning overflows floating point: these inputs are too large: cash=1e+300, "
+            "positions['A']=1e+150, prices['C']=1e+101, multipliers['B']=1e+150, "
+            "target_weights['C']=1e+101, pending order 'big' quantity=1e+200, "
+            "RebalanceConfig.cost_per_order=1e+308"
+        )
 
     def test_no_short_account_closes_a_short_below_the_thresholds(self):
         """A held short in a long-only account is covered even when the trade is tiny."""

@@ -135,6 +135,21 @@ class TestPortfolioSnapshot:
         with pytest.raises(MissingPriceError, match="'A'"):
             PortfolioSnapshot.from_market_values(0.0, {"A": 1.0}, {})
 
+    def test_from_market_values_takes_short_values(self):
+        """A negative market value is a short: a negative quantity."""
+        snap = PortfolioSnapshot.from_market_values(1_000.0, {"A": -500.0}, {"A": 50.0})
+
+        assert {"A": -10.0} == dict(snap.positions)
+
+    @pytest.mark.parametrize("value", [math.nan, math.inf, "500"])
+    def test_from_market_values_names_a_bad_value(self, value):
+        """A value that is not a finite number is a snapshot error naming the entry."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            PortfolioSnapshot.from_market_values(0.0, {"A": value}, {"A": 50.0})
+
+        assert "market_values['A']" in str(info.value)
+        assert repr(value) in str(info.value)
+
 
 class TestPendingOrder:
     def test_strings_become_enums(self):

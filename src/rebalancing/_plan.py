@@ -604,8 +604,7 @@ class _Planner:
             return
         down = round_holding(line.exposure, line.desired, line.increment)
         if down < line.final:
-            line.legs = []
-            line.skip = None
+            line.legs = []  # _round_and_check sets new legs, or a skip reason
             self._round_and_check(line, pending_counted=line.exposure != line.current, down=True)
 
     def _min_buy_value(self, line: _Line) -> float:
@@ -649,35 +648,48 @@ class _Planner:
     def _water_fill(self, needs: list[tuple[_Line, float]], budget: float) -> None:
         """Fund the most under-weight first: every buy is cut by the same amount of value.
 
-        Minimises the distance to target (L1 and L2) for the cash there is. Buys that end
-        below a threshold or round to nothing are dropped and the cash goes to the rest,
-        until every remaining buy is funded and due. Ties are broken by asset name.
+        Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
+        end below a threshold or round to nothing, the fewest, smallest of them are
+        dropped so that the rest, given the cash they free, are all funded and due.
+        Ties are broken by asset name.
         """
         rate, fixed = self.config.cost_rate, self.config.cost_per_order
+        # water_level wants the values largest first.
         alive = sorted(needs, key=lambda item: (-item[1], item[0].asset))
-        while True:
-            level = water_level([value for _, value in alive], budget, rate, fixed)
-            survivors: list[tuple[_Line, float]] = []
-            dropped = False
-            for line, value in alive:
-                amount = value - level
-                quantity = self._fundable_quantity(line, amount) if amount > 0.0 else 0.0
-                funded = quantity * line.unit_value
-                if funded > NOISE * self.equity and self._due(line, funded):
-                    survivors.append((line, value))
+
+        def level_of(kept: list[tuple[_Line, float]]) -> float:
+            return water_level([value for _, value in kept], budget, rate, fixed)
+
+        def due(item: tuple[_Line, float], level: float) -> bool:
+            line, value = item
+            return self._due(line, self._fundable_quantity(line, value - level) * line.unit_value)
+
+        level = level_of(alive)
+        short = [item for item in alive if not due(item, level)]
+        if short:
+            # Dropping a buy frees cash for the rest, so drop as few as will do, smallest
+            # first. Whether the rest are all due only improves as more are dropped, so
+            # the fewest is found by bisection: O(n log n), not one pass per drop.
+            def without(count: int) -> list[tuple[_Line, float]]:
+                dropped = {id(item) for item in short[len(short) - count :]}
+                return [item for item in alive if id(item) not in dropped]
+
+            low, high = 1, len(short)
+            while low < high:
+                middle = (low + high) // 2
+                kept = without(middle)
+                level = level_of(kept)
+                if all(due(item, level) for item in kept):
+                    high = middle
                 else:
-                    dropped = True
-            if not dropped or not survivors:
-                break
-            alive = survivors
-        kept = {line.asset for line, _ in alive} if not dropped else set()
+                    low = middle + 1
+            alive = without(low)
+            level = level_of(alive)
+        # Checked again at the final level: never send a buy below a threshold.
+        funded = {item[0].asset for item in alive if due(item, level)}
         for line, value in needs:
-            if line.asset in kept:
-                amount = value - level
-                quantity = self._fundable_quantity(line, amount)
-                self._set_buy(line, quantity)
-            else:
-                self._set_buy(line, 0.0)
+            wanted = value - level if line.asset in funded else 0.0
+            self._set_buy(line, self._fundable_quantity(line, wanted))
 
     def _fundable_quantity(self, line: _Line, amount: float) -> float:
         """Largest buy quantity worth at most ``amount``, in whole increments."""
@@ -698,9 +710,7 @@ class _Planner:
             legs.append((Side.BUY, quantity, action))
             line.adjustments.append(Adjustment.CASH_LIMITED)
         line.legs = legs
-        line.final = line.exposure + math.fsum(side.sign * q for side, q, _ in legs)
         if not legs:
-            line.final = line.exposure
             line.skip = SkipReason.CASH_LIMITED
 
     def _settle_resting(self, line: _Line) -> None:
