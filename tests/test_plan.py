@@ -246,6 +246,33 @@ class TestConstraints:
         assert pytest.approx(1_000.0) == plan.cash_floor
 
 
+class TestCapExplanations:
+    @pytest.mark.parametrize(
+        ("target", "band", "reason"),
+        [
+            (0.1005, None, SkipReason.AT_TARGET),
+            (0.3, None, SkipReason.CAPPED),
+            (0.1005, 0.001, SkipReason.CAPPED),
+        ],
+    )
+    def test_a_capped_holding_names_the_cap_only_when_the_uncapped_trade_was_due(
+        self, target, band, reason
+    ):
+        """A at its 10% cap: asking 30% is held back by the cap; asking 10.05% is not.
+
+        The 0.05% more would have been below the 1% minimum change anyway, unless a
+        0.1% relative band makes it due.
+        """
+        snap = PortfolioSnapshot(9_000.0, {"A": 100}, {"A": 10.0})
+        config = RebalanceConfig(
+            max_single_weight=0.1, min_weight_change=0.01, min_trade_value=0, relative_band=band
+        )
+        plan = compute_trades(snap, {"A": target}, config)
+
+        assert [] == trades(plan)
+        assert reason == plan.decision("A").skip_reason
+
+
 class TestThresholds:
     def test_small_weight_change_is_skipped(self):
         """A drift below min_weight_change is left alone with that reason."""
@@ -509,6 +536,47 @@ class TestPendingOrders:
         assert [("sell", "A", 50)] == trades(plan)
         assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
 
+    @pytest.mark.parametrize("rounding", list(Rounding))
+    def test_a_sell_made_by_rounding_never_crosses_a_pending_buy(self, rounding):
+        """Regression: 10 A pending against a 9.6 target.
+
+        The $40 gap is below the $50 minimum, so the buy was kept; rounding down then
+        made it a $100 sell of 1, sent while the buy of 10 would still fill. Now the
+        buy is cancelled and A is bought from the holding: 9 units.
+        """
+        pending = [PendingOrder("p", "A", Side.BUY, 10)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0, "B": 1.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            rounding=rounding,
+            min_trade_value=50.0,
+            min_weight_change=0.0,
+            cancel_before_rebalance=False,
+        )
+        plan = compute_trades(snap, {"A": 0.096, "B": 0.904}, config)
+
+        assert [("buy", "A", 9), ("buy", "B", 9040)] == trades(plan)
+        assert ("p",) == plan.cancels
+        assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
+
+    def test_a_pending_buy_that_rounding_leaves_alone_is_kept(self):
+        """10 A pending against a 9.6 target, nearest rounding: 10 is the nearest holding.
+
+        Nothing trades against the order, so it is kept rather than cancelled and resent.
+        """
+        pending = [PendingOrder("p", "A", Side.BUY, 10)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0.0,
+            min_weight_change=0.0,
+            cancel_before_rebalance=False,
+        )
+        plan = compute_trades(snap, {"A": 0.096}, config)
+
+        assert [] == trades(plan)
+        assert () == plan.cancels
+        assert 10 == plan.decision("A").projected_quantity
+
     def test_stop_larger_than_the_projected_position_is_cancelled(self):
         """A stop for 100 shares on a holding cut to 50 would overshoot: it is cancelled."""
         stop = PendingOrder("s1", "A", Side.SELL, 100, kind=OrderKind.STOP, stop_price=90.0)
@@ -598,6 +666,14 @@ class TestLots:
 
         assert pytest.approx(0.033) == plan.orders[0].quantity
 
+    def test_a_cash_limited_buy_is_cut_to_whole_lots(self):
+        """60%/40% with $10 fees on $1,000 cuts each buy by $10: A's 590 becomes 5 lots."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0}, lot_sizes={"A": 100})
+        config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0, cost_per_order=10.0)
+        plan = compute_trades(snap, {"A": 0.6, "B": 0.4}, config)
+
+        assert [("buy", "A", 500), ("buy", "B", 390)] == trades(plan)
+
 
 class TestClosestRounding:
     def test_closest_rounds_to_the_nearest_unit_when_cash_allows(self):
@@ -615,6 +691,20 @@ class TestClosestRounding:
         plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
 
         assert plan.projected_cash >= 0.0
+
+    def test_closest_still_rounds_a_buy_up_when_that_is_nearest_within_the_cash(self):
+        """$86 and $1 fees for 7.6 A at $10 and 5 B at $1: 8 A and 4 B miss by $5 in all.
+
+        7 A and 5 B would miss by $6, so cash binding does not make A round down.
+        """
+        snap = PortfolioSnapshot(86.0, prices={"A": 10.0, "B": 1.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, cost_per_order=1
+        )
+        plan = compute_trades(snap, {"A": 76 / 86, "B": 5 / 86}, config)
+
+        assert [("buy", "A", 8), ("buy", "B", 4)] == trades(plan)
+        assert 0.0 == plan.projected_cash
 
     def test_closest_reversal_buys_from_flat_after_the_cover(self):
         """Short 10 A to long 8 A and 4 B on $200, 1% costs: after the cover, $99 is left.

@@ -716,6 +716,19 @@ class TestCheckPlanCatchesPendingMistakes:
             config=config,
         )
 
+    def test_a_sell_crossing_a_counted_pending_buy(self):
+        """Selling down to target while keeping the pending buy that overshoots is caught.
+
+        The projection is right (10 held + 40 pending - 17 sold = 33), but the broker
+        would fill both sides: the plan must cancel the buy and trade from the holding.
+        """
+        config = attrs.evolve(FREE, cancel_before_rebalance=False)
+        plan = compute_trades(PENDING_SNAP, {"A": 0.3}, config)
+        assert ("buy-a",) == plan.cancels
+        orders = [buy("A", 17, 10.0, action=Action.REDUCE, side=Side.SELL)]
+        forged = forge(PENDING_SNAP, config, plan, orders, cancels=())
+        broken("crossed orders", forged, snapshot=PENDING_SNAP, targets={"A": 0.3}, config=config)
+
     def test_a_pending_buy_left_on_a_dropped_asset(self):
         """A dropped asset whose pending buy is left to fill is caught."""
         config = attrs.evolve(FREE, cancel_before_rebalance=False)

@@ -281,6 +281,8 @@ class _Planner:
         )
         fractional = config.allow_fractional
         self.fractional = snapshot.fractional if fractional is None else fractional
+        #: Whether kept working orders count as exposure when sizing.
+        self.counts_pending = not config.cancel_before_rebalance and config.account_for_pending
         self.lines: dict[str, _Line] = {}
 
     # -- steps -------------------------------------------------------------------------
@@ -345,11 +347,9 @@ class _Planner:
             line.skip = SkipReason.NON_POSITIVE_EQUITY
             line.kept_working = list(line.working)
             return
-        cancel_mode = config.cancel_before_rebalance
-        counts_pending = not cancel_mode and config.account_for_pending
         if abs(line.target) <= NOISE:
             # A target within float noise of 0 (1e-16 from an optimizer) is a close.
-            self._size_close(line, counts_pending=counts_pending)
+            self._size_close(line)
             return
         line.desired = line.target * self.equity / line.unit_value
         if not math.isfinite(line.desired):
@@ -360,24 +360,34 @@ class _Planner:
             )
             raise InvalidSnapshotError(msg)
         line.exposure = line.current
-        if cancel_mode:
+        if config.cancel_before_rebalance:
             line.cancels.extend(o.order_id for o in line.working)
-        elif counts_pending and line.working:
-            exposure = line.current + math.fsum(o.signed_quantity for o in line.working)
-            wanted = line.desired - exposure
-            opposed = any(o.side.sign * wanted < 0.0 for o in line.working)
-            if opposed and self._due(line, abs(wanted) * line.unit_value):
-                # Cancel the orders that point the wrong way instead of crossing them.
-                line.adjustments.append(Adjustment.PENDING_REPLACED)
-                line.cancels.extend(o.order_id for o in line.working)
-            else:
-                line.exposure = exposure
-                line.kept_working = list(line.working)
         else:
             line.kept_working = list(line.working)
-        self._round_and_check(line, pending_counted=line.exposure != line.current)
+            if self.counts_pending:
+                line.exposure += math.fsum(o.signed_quantity for o in line.working)
+        self._round(line)
         if line.kept_working and not config.allow_short and line.active:
             self._no_short_from_pending(line)
+
+    def _round(self, line: _Line, *, down: bool = False) -> None:
+        """Round and check the line's trade; never cross a counted working order.
+
+        If the trade (after rounding) points against a working order that sizing
+        counted, the asset's working orders are cancelled and it is sized again from
+        its position alone.
+        """
+        self._round_and_check(line, pending_counted=line.exposure != line.current, down=down)
+        if self.counts_pending and any(
+            order.side is not side for order in line.kept_working for side, _, _ in line.legs
+        ):
+            line.cancels.extend(o.order_id for o in line.kept_working)
+            line.kept_working = []
+            line.exposure = line.current
+            line.legs = []
+            self._round_and_check(line, pending_counted=False, down=down)
+            if line.active:  # not blocked by the trade direction after all
+                line.adjustments.append(Adjustment.PENDING_REPLACED)
 
     def _no_short_from_pending(self, line: _Line) -> None:
         """Cancel kept working sells that, with the plan's sells, would leave a short.
@@ -393,10 +403,10 @@ class _Planner:
         line.kept_working = [o for o in line.kept_working if o.side is Side.BUY]
         line.cancels.extend(o.order_id for o in sells)
 
-    def _size_close(self, line: _Line, *, counts_pending: bool) -> None:
+    def _size_close(self, line: _Line) -> None:
         """Target 0: close exactly, keeping pending orders that already close part of it."""
         kept: list[PendingOrder] = []
-        if counts_pending and line.current != 0.0:
+        if self.counts_pending and line.current != 0.0:
             room = abs(line.current)
             for order in line.working:
                 if order.side.sign * line.current < 0.0 and order.quantity <= room * (
@@ -487,10 +497,11 @@ class _Planner:
         self._apply_direction(line)
 
     def _explain_skip(self, line: _Line) -> None:
-        """Name the constraint when it, not the threshold, is why nothing trades."""
-        if Adjustment.SHORT_CLAMPED in line.adjustments and line.exposure == 0.0:
-            line.skip = SkipReason.SHORT_NOT_ALLOWED
-        elif Adjustment.CAPPED in line.adjustments and line.requested is not None:
+        """Name the cap when it, not the threshold, is why nothing trades.
+
+        (A clamped short is a close, which ``_size_close`` explains.)
+        """
+        if Adjustment.CAPPED in line.adjustments and line.requested is not None:
             uncapped = line.requested * self.equity - line.exposure * line.unit_value
             if self._due(line, abs(uncapped)):
                 line.skip = SkipReason.CAPPED
@@ -604,8 +615,8 @@ class _Planner:
             return
         down = round_holding(line.exposure, line.desired, line.increment)
         if down < line.final:
-            line.legs = []  # _round_and_check sets new legs, or a skip reason
-            self._round_and_check(line, pending_counted=line.exposure != line.current, down=True)
+            line.legs = []  # _round sets new legs, or a skip reason
+            self._round(line, down=True)
 
     def _min_buy_value(self, line: _Line) -> float:
         """Smallest buy value the thresholds let through for this line."""

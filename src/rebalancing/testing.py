@@ -872,6 +872,15 @@ class _Checker:
                     "are kept"
                 )
             projected = self._projected(asset)
+            if abs(asset.target) > _NOISE and self._counts_pending():
+                for order in self._kept_working(asset):
+                    crossing = [o for o in decision.orders if o.side is not order.side]
+                    if crossing:
+                        _fail(
+                            f"{name!r}: the plan {crossing[0].side.value}s while its counted "
+                            f"pending {order.side.value} {order.order_id!r} is kept: "
+                            "crossed orders (cancel the pending order instead)"
+                        )
             if abs(asset.target) <= _NOISE:
                 # Dropped from the targets: only working orders that close part of the
                 # position may stay; everything else is cancelled, never left to fill.
@@ -1227,7 +1236,8 @@ def check_plan(
     order except a close is below the thresholds; buys never take projected cash below
     the cash floor; no position ends beyond its target quantity (one increment with
     ``Rounding.CLOSEST``) or above the caps; no short is planned unless allowed; the
-    direction is respected; pending orders are cancelled or counted, never doubled.
+    direction is respected; pending orders are cancelled or counted, never doubled, and
+    never crossed by an order the other way.
 
     Args:
         snapshot: The snapshot the plan was computed from.
