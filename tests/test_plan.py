@@ -692,6 +692,58 @@ class TestClosestRounding:
 
         assert plan.projected_cash >= 0.0
 
+    def test_closest_rounds_a_short_to_the_nearest_lot(self):
+        """-19% of $10,000 at $10 is -190 units: the nearest 100-lot short is -200."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 10.0}, lot_sizes={"A": 100})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, allow_short=True
+        )
+        plan = compute_trades(snap, {"A": -0.19}, config)
+
+        assert [("sell", "A", 200)] == trades(plan)
+
+    def test_closest_reversal_from_a_fractional_short_opens_whole_units(self):
+        """Short 2.5 (a fractional leftover) to 1.9 long: cover 2.5, then open 2 whole units."""
+        snap = PortfolioSnapshot(1_250.0, {"A": -2.5}, {"A": 100.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0,
+            min_weight_change=0,
+            allow_short=True,
+            allow_fractional=False,
+        )
+        plan = compute_trades(snap, {"A": 0.19}, config)
+
+        assert [("buy", "A", 2.5), ("buy", "A", 2)] == trades(plan)
+        assert [Action.CLOSE, Action.OPEN] == [order.action for order in plan]
+
+    @pytest.mark.parametrize(
+        ("held", "desired", "expected"),
+        [
+            (0.5, 1.9, [("buy", "A", 1)]),
+            (0.4, 1.0, [("buy", "A", 1)]),
+            (0.6, 0.1, [("sell", "A", 0.6)]),
+        ],
+    )
+    def test_closest_from_a_fractional_holding_trades_whole_units_or_closes(
+        self, held, desired, expected
+    ):
+        """A whole-unit account holding a fraction reaches held + whole units, or 0.
+
+        From 0.5, 1.5 is nearest 1.9; from 0.4, 1.4 is nearer 1.0 than 0.4 is; from
+        0.6 toward 0.1, -0.4 would cross zero, so the holding is closed exactly.
+        """
+        snap = PortfolioSnapshot(1_000.0 - held * 100.0, {"A": held}, {"A": 100.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0,
+            min_weight_change=0,
+            allow_fractional=False,
+        )
+        plan = compute_trades(snap, {"A": desired / 10.0}, config)
+
+        assert expected == trades(plan)
+
     def test_closest_still_rounds_a_buy_up_when_that_is_nearest_within_the_cash(self):
         """$86 and $1 fees for 7.6 A at $10 and 5 B at $1: 8 A and 4 B miss by $5 in all.
 

@@ -159,32 +159,62 @@ class TestPendingOrder:
         assert (Side.SELL, OrderKind.LIMIT, -3.0) == (order.side, order.kind, order.signed_quantity)
 
     @pytest.mark.parametrize(
-        ("args", "kwargs", "fragment"),
+        ("args", "kwargs", "message"),
         [
-            (("", "A", "buy", 1), {}, "order_id"),
-            (("1", "A", "hold", 1), {}, "side"),
-            (("1", "A", "buy", 0), {}, "quantity"),
-            (("1", "A", "buy", math.nan), {}, "quantity"),
-            (("1", "A", "buy", 1), {"kind": "iceberg"}, "kind"),
-            (("1", "A", "buy", 1), {"kind": "limit"}, "limit_price"),
-            (("1", "A", "buy", 1), {"kind": "stop"}, "stop_price"),
-            (("1", "A", "buy", 1), {"limit_price": 3.0}, "limit_price"),
-            (("1", "A", "buy", 1), {"stop_price": 3.0}, "stop_price"),
-            (("1", "A", "buy", 1), {"kind": "stop", "stop_price": -1}, "stop_price"),
+            (("", "A", "buy", 1), {}, "PendingOrder.order_id must be a non-empty name"),
+            (("1", " A", "buy", 1), {}, "PendingOrder.asset must be a non-empty name"),
+            (("1", "A", "hold", 1), {}, "PendingOrder.side must be one of 'buy', 'sell'"),
+            (("1", "A", "buy", 0), {}, "PendingOrder.quantity must be > 0, got 0"),
+            (("1", "A", "buy", math.nan), {}, "PendingOrder.quantity must be a finite number"),
+            (("1", "A", "buy", 1), {"kind": "iceberg"}, "PendingOrder.kind must be one of"),
+            (
+                ("1", "A", "buy", 1),
+                {"kind": "limit", "limit_price": 0},
+                "PendingOrder.limit_price must be > 0, got 0",
+            ),
+            (
+                ("1", "A", "buy", 1),
+                {"kind": "limit"},
+                "PendingOrder '1' (limit) needs a limit_price, got limit_price=None",
+            ),
+            (
+                ("1", "A", "buy", 1),
+                {"kind": "stop"},
+                "PendingOrder '1' (stop) needs a stop_price, got None",
+            ),
+            (
+                ("1", "A", "buy", 1),
+                {"limit_price": 3.0},
+                "PendingOrder '1' (market) takes no limit_price, got limit_price=3.0",
+            ),
+            (
+                ("1", "A", "buy", 1),
+                {"stop_price": 3.0},
+                "PendingOrder '1' (market) takes no stop_price, got 3.0",
+            ),
+            (
+                ("1", "A", "buy", 1),
+                {"kind": "stop", "stop_price": -1},
+                "PendingOrder.stop_price must be > 0, got -1",
+            ),
         ],
     )
-    def test_bad_orders_raise_naming_the_field(self, args, kwargs, fragment):
-        """Each malformed pending order names the offending field."""
-        with pytest.raises(InvalidSnapshotError, match=fragment):
+    def test_bad_orders_raise_naming_the_field(self, args, kwargs, message):
+        """Each malformed pending order is a snapshot error naming the field and value."""
+        with pytest.raises(InvalidSnapshotError) as info:
             PendingOrder(*args, **kwargs)
+
+        assert str(info.value).startswith(message)
 
     @pytest.mark.parametrize(
         ("side", "kind", "limit", "stop", "expected"),
         [
             ("buy", "market", None, None, True),
             ("buy", "limit", 101.0, None, True),
+            ("buy", "limit", 100.0, None, True),
             ("buy", "limit", 99.0, None, False),
             ("sell", "limit", 99.0, None, True),
+            ("sell", "limit", 100.0, None, True),
             ("sell", "limit", 101.0, None, False),
             ("sell", "stop", None, 90.0, False),
             ("sell", "stop_limit", 89.0, 90.0, False),
