@@ -507,6 +507,16 @@ class TestPendingOrders:
             assert () == plan.orders
             assert () == plan.cancels
 
+    def test_a_pending_buy_that_reaches_the_target_covers_it(self):
+        """50 A pending on a 50-unit target: nothing more is sent, and the plan says why."""
+        pending = [PendingOrder("b", "A", Side.BUY, 50)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {"A": 0.5}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason
+        assert 50 == plan.decision("A").projected_quantity
+
     def test_pending_close_is_never_sent_again(self):
         """A working close of an untargeted holding covers it; no second close."""
         close = PendingOrder("c1", "A", Side.SELL, 30)
