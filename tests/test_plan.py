@@ -1031,3 +1031,223 @@ class TestRegressions:
         )
         with pytest.raises(InvalidSnapshotError, match=r"RebalanceConfig\.cost_per_order"):
             compute_trades(snap, {}, config)
+
+
+class TestLegsAndRounding:
+    """The orders between two holdings: their sides, actions and whole-unit sizes."""
+
+    @pytest.mark.parametrize(
+        ("held", "target", "expected"),
+        [
+            # Reversals close first, then open, whatever the sizes.
+            (-2.0, 0.05, [("buy", 2.0, Action.CLOSE), ("buy", 0.5, Action.OPEN)]),
+            (0.5, -0.1, [("sell", 0.5, Action.CLOSE), ("sell", 1.0, Action.OPEN)]),
+        ],
+    )
+    def test_fractional_closes_and_reversals(self, held, target, expected):
+        """Holdings and targets under one unit still get the right side and action."""
+        snap = PortfolioSnapshot(1_000.0 - held * 100.0, {"A": held}, {"A": 100.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+        plan = compute_trades(snap, {"A": target}, config)
+
+        assert expected == [(o.side.value, o.quantity, o.action) for o in plan]
+
+    def test_a_short_target_that_rounds_to_dust_covers_the_short_exactly(self):
+        """-1e-8 of $2,000 is a sliver of a unit: whole units round it to 0, a close."""
+        snap = PortfolioSnapshot(2_000.0, {"A": -10}, {"A": 100.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+        plan = compute_trades(snap, {"A": -1e-8}, config)
+
+        assert [("buy", 10, Action.CLOSE)] == [(o.side.value, o.quantity, o.action) for o in plan]
+
+    def test_reversal_to_exactly_one_unit_opens_it(self):
+        """Short 2 to long 1: cover 2, then buy 1."""
+        snap = PortfolioSnapshot(1_200.0, {"A": -2}, {"A": 100.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+        plan = compute_trades(snap, {"A": 0.1}, config)
+
+        assert [("buy", 2, Action.CLOSE), ("buy", 1, Action.OPEN)] == [
+            (o.side.value, o.quantity, o.action) for o in plan
+        ]
+
+    def test_adding_to_a_holding_is_an_increase(self):
+        """10 held, 11 wanted: buying 1 more increases the position."""
+        snap = PortfolioSnapshot(1_000.0, {"A": 10}, {"A": 10.0})
+        plan = compute_trades(snap, {"A": 0.1}, FREE)
+
+        assert [("buy", "A", 1)] == trades(plan)
+        assert Action.INCREASE == plan.orders[0].action
+
+    def test_a_one_unit_target_buys_one_unit(self):
+        """10% of $1,000 at $100 is exactly one unit: it is bought, not rounded away."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.1}, FREE)
+
+        assert [("buy", "A", 1)] == trades(plan)
+
+    @pytest.mark.parametrize(
+        ("target", "expected"), [(0.19, [("buy", "A", 1)]), (0.02, [("sell", "A", 0.5)])]
+    )
+    def test_down_from_a_fractional_holding_keeps_its_fraction_or_closes(self, target, expected):
+        """0.5 held in a whole-unit account: toward 1.9 buy 1 (to 1.5); toward 0.2 close.
+
+        Selling one unit from 0.5 would cross zero, so the fraction is sold exactly.
+        """
+        snap = PortfolioSnapshot(950.0, {"A": 0.5}, {"A": 100.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_fractional=False)
+        plan = compute_trades(snap, {"A": target}, config)
+
+        assert expected == trades(plan)
+
+    def test_lot_sells_keep_whole_lots(self):
+        """100 held in lots of 10, 75 wanted: DOWN never holds more, so 30 are sold."""
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 1.0}, lot_sizes={"A": 10})
+        plan = compute_trades(snap, {"A": 0.75}, FREE)
+
+        assert [("sell", "A", 30)] == trades(plan)
+
+    def test_a_rounded_holding_worth_float_noise_of_equity_is_no_holding(self):
+        """15 units wanted on $10bn, lots of 10: the 10 left after rounding is dust."""
+        snap = PortfolioSnapshot(1e10, prices={"A": 1.0}, lot_sizes={"A": 10})
+        plan = compute_trades(snap, {"A": 1.5e-9}, FREE)
+
+        assert [] == trades(plan)
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    def test_a_holding_within_float_noise_of_its_target_is_at_target(self):
+        """10% held, 10% + 1e-12 wanted: at target, not a trade too small to send."""
+        snap = PortfolioSnapshot(900_000.0, {"A": 1_000}, {"A": 100.0})
+        plan = compute_trades(snap, {"A": 0.1 + 1e-12})
+
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
+
+    def test_a_trade_under_one_unit_is_explained_with_a_relative_band(self):
+        """Half a $1,000 unit rounds to nothing; the band check must not get in the way."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1_000.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0.5, relative_band=0.25)
+        plan = compute_trades(snap, {"A": 0.05}, config)
+
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    @pytest.mark.parametrize(("cap", "expected"), [(0.19, 1), (0.2, 2)])
+    def test_closest_rounds_up_only_to_the_cap(self, cap, expected):
+        """1.9 units wanted: 2 are worth 20%, allowed by a 20% cap but not by a 19% one."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, max_single_weight=cap, min_trade_value=0, min_weight_change=0
+        )
+        plan = compute_trades(snap, {"A": 0.19}, config)
+
+        assert [("buy", "A", expected)] == trades(plan)
+
+    def test_closest_under_a_cash_limit_leaves_an_at_target_holding_alone(self):
+        """A sits at its third; B's 100 units cost $101 with fees on $100: B gets 99."""
+        snap = PortfolioSnapshot(100.0, {"A": 5}, {"A": 10.0, "B": 1.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, cost_per_order=1
+        )
+        plan = compute_trades(snap, {"A": 1 / 3, "B": 2 / 3}, config)
+
+        assert [("buy", "B", 99)] == trades(plan)
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
+
+
+class TestThresholdBoundaries:
+    """A trade exactly at a threshold is due: thresholds skip what is *below* them."""
+
+    def test_exactly_the_minimum_weight_change(self):
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0.01)
+
+        assert [("buy", "A", 100)] == trades(compute_trades(snap, {"A": 0.01}, config))
+
+    def test_exactly_the_minimum_trade_value(self):
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0})
+        config = RebalanceConfig(min_trade_value=100, min_weight_change=0)
+
+        assert [("buy", "A", 100)] == trades(compute_trades(snap, {"A": 0.01}, config))
+
+    def test_exactly_the_relative_band(self):
+        """3% held, 4% wanted: the 1% change is a quarter of the target, so it is due."""
+        snap = PortfolioSnapshot(9_700.0, {"A": 300}, {"A": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0.05, relative_band=0.25)
+
+        assert [("buy", "A", 100)] == trades(compute_trades(snap, {"A": 0.04}, config))
+
+
+class TestClosingWithPendingOrders:
+    """Target 0 with pending orders counted: pending sells that close part are kept."""
+
+    CONFIG = RebalanceConfig(cancel_before_rebalance=False)
+
+    @pytest.mark.parametrize("held", [1, 30])
+    def test_a_pending_sell_of_the_whole_holding_covers_the_close(self, held):
+        pending = [PendingOrder("c", "A", Side.SELL, held)]
+        snap = PortfolioSnapshot(100.0, {"A": held}, {"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {}, self.CONFIG)
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason
+
+    @pytest.mark.parametrize(
+        ("pending", "cancelled", "sold"),
+        [
+            ([PendingOrder("b", "A", Side.BUY, 10)], ("b",), 30),
+            ([PendingOrder("s", "A", Side.SELL, 45)], ("s",), 30),
+            (
+                [PendingOrder("s1", "A", Side.SELL, 20), PendingOrder("s2", "A", Side.SELL, 20)],
+                ("s2",),
+                10,
+            ),
+        ],
+    )
+    def test_pending_orders_that_would_not_close_are_cancelled(self, pending, cancelled, sold):
+        """A buy adds, a sell of 45 overshoots 30, and 20 + 20 overshoot: those go.
+
+        Of the two sells of 20, the first is kept and the close sends the other 10.
+        """
+        snap = PortfolioSnapshot(100.0, {"A": 30}, {"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {}, self.CONFIG)
+
+        assert cancelled == plan.cancels
+        assert [("sell", "A", sold)] == trades(plan)
+        assert 0.0 == plan.decision("A").projected_quantity
+
+
+class TestRestingOrders:
+    def test_a_stop_within_the_position_with_pending_buys_counted_is_kept(self):
+        """10 held + 20 pending = the 30-unit target: a stop for 25 only shrinks it."""
+        pending = [
+            PendingOrder("w", "A", Side.BUY, 20),
+            PendingOrder("stop", "A", Side.SELL, 25, kind=OrderKind.STOP, stop_price=90.0),
+        ]
+        snap = PortfolioSnapshot(7_000.0, {"A": 10}, {"A": 100.0}, pending_orders=pending)
+        plan = compute_trades(snap, {"A": 0.375}, RebalanceConfig(cancel_before_rebalance=False))
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+
+    @pytest.mark.parametrize(("allow_short", "cancelled"), [(False, ("tp",)), (True, ())])
+    def test_on_a_flat_position_a_resting_sell_is_kept_only_where_shorts_are_allowed(
+        self, allow_short, cancelled
+    ):
+        """Nothing held, nothing traded: a resting sell would open a short; a dip buy stays."""
+        pending = [
+            PendingOrder("tp", "A", Side.SELL, 5, kind=OrderKind.LIMIT, limit_price=120.0),
+            PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=80.0),
+        ]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(cancel_before_rebalance=False, allow_short=allow_short)
+        plan = compute_trades(snap, {"A": 0.001}, config)
+
+        assert [] == trades(plan)
+        assert cancelled == plan.cancels
+
+    def test_an_asset_blocked_by_the_direction_keeps_its_resting_orders(self):
+        """BUY_ONLY with A over target: A is left exactly as it is, dip buy included."""
+        pending = [PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=80.0)]
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(direction=TradeDirection.BUY_ONLY)
+        plan = compute_trades(snap, {"A": 0.5}, config)
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason

@@ -135,6 +135,14 @@ class TestPortfolioSnapshot:
         with pytest.raises(MissingPriceError, match="'A'"):
             PortfolioSnapshot.from_market_values(0.0, {"A": 1.0}, {})
 
+    def test_value_of_is_signed_and_zero_when_not_held(self):
+        """value_of: quantity x price x multiplier; an asset not held is worth 0, priced or not."""
+        snap = PortfolioSnapshot(
+            0.0, {"F": -2}, {"F": 50.0, "A": 10.0, "B": 3.0}, multipliers={"F": 5.0}
+        )
+
+        assert (-500.0, 0.0, 0.0) == (snap.value_of("F"), snap.value_of("A"), snap.value_of("Z"))
+
     def test_from_market_values_takes_short_values(self):
         """A negative market value is a short: a negative quantity."""
         snap = PortfolioSnapshot.from_market_values(1_000.0, {"A": -500.0}, {"A": 50.0})
