@@ -180,8 +180,6 @@ def round_holding(current: float, desired: float, increment: float | None) -> fl
     """
     if increment is None or desired == current:
         return desired
-    if desired == 0.0:
-        return 0.0
     sign = 1.0 if desired > 0.0 else -1.0
     size, held = abs(desired), sign * current
     if held <= 0.0:
@@ -253,6 +251,7 @@ class _Line:
         self.current = 0.0
         self.exposure = 0.0
         self.desired = 0.0
+        #: The holding the rounded legs reach, before funding (CLOSEST funding reads it).
         self.final = 0.0
         self.working: list[PendingOrder] = []
         self.resting: list[PendingOrder] = []
@@ -417,9 +416,7 @@ class _Planner:
         line.kept_working = kept
         line.cancels.extend(o.order_id for o in line.working if o not in kept)
         line.exposure = line.current + math.fsum(o.signed_quantity for o in kept)
-        line.final = 0.0
         if abs(line.exposure) <= abs(line.current) * _UNIT_EPS:
-            line.exposure = 0.0
             if kept:
                 line.skip = SkipReason.PENDING_COVERS
             elif self._clamped_only(line):
@@ -537,7 +534,6 @@ class _Planner:
         blocked = Side.SELL if direction is TradeDirection.BUY_ONLY else Side.BUY
         if any(side is blocked for side, _, _ in line.legs):
             line.legs = []
-            line.final = line.exposure
             line.skip = SkipReason.DIRECTION
             # Blocked assets are left exactly as they are, pending orders included.
             line.active = False
