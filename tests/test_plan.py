@@ -71,6 +71,14 @@ class TestBasics:
 
         assert all(type(order.quantity) is int for order in plan)
 
+    def test_fractional_quantities_stay_floats_even_when_whole(self):
+        """In a fractional account every quantity is a float, 30.0 included."""
+        snap = PortfolioSnapshot(3_000.0, prices={"A": 100.0}, fractional=True)
+        plan = compute_trades(snap, {"A": 1.0}, FREE)
+
+        assert [("buy", "A", 30.0)] == trades(plan)
+        assert type(plan.orders[0].quantity) is float
+
     def test_cash_targeting_leaves_the_rest_in_cash(self):
         """Weights summing below 1 leave the remainder as cash."""
         snap = PortfolioSnapshot(10_000.0, prices={"A": 10.0, "B": 10.0})
@@ -1069,6 +1077,7 @@ class TestLegsAndRounding:
         assert [("buy", 2, Action.CLOSE), ("buy", 1, Action.OPEN)] == [
             (o.side.value, o.quantity, o.action) for o in plan
         ]
+        assert 1 == plan.decision("A").projected_quantity
 
     def test_adding_to_a_holding_is_an_increase(self):
         """10 held, 11 wanted: buying 1 more increases the position."""
