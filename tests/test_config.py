@@ -43,6 +43,7 @@ class TestRebalanceConfig:
         config = RebalanceConfig(lot_size=10, min_trade_value=0, max_gross_leverage=1.5)
 
         assert (10, 0, 1.5) == (config.lot_size, config.min_trade_value, config.max_gross_leverage)
+        assert (int, int) == (type(config.lot_size), type(config.min_trade_value))
 
     def test_keyword_only(self):
         """Positional arguments are refused: the field order is not part of the API."""
@@ -93,8 +94,8 @@ class TestRebalanceConfig:
         with pytest.raises(InvalidConfigError) as info:
             RebalanceConfig(**{field: value})
 
-        assert f"RebalanceConfig.{field}" in str(info.value)
-        assert repr(value) in str(info.value)
+        assert str(info.value).startswith(f"RebalanceConfig.{field} must be ")
+        assert str(info.value).endswith(repr(value))
         assert isinstance(info.value, ValueError)
 
     @pytest.mark.parametrize(
@@ -111,6 +112,11 @@ class TestRebalanceConfig:
             ("allow_fractional", "yes", "must be True, False or None, got 'yes'"),
             ("round_lots", 1, "RebalanceConfig.round_lots must be True or False, got 1"),
             ("close_untargeted", None, "must be True or False, got None"),
+            (
+                "rounding",
+                "nearest",
+                "RebalanceConfig.rounding must be one of 'down', 'closest', got 'nearest'",
+            ),
         ],
     )
     def test_errors_state_the_allowed_values(self, field, value, message):

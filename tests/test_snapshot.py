@@ -63,32 +63,55 @@ class TestPortfolioSnapshot:
         assert (10.5, 3.0, 2.0) == (snap.cash, snap.positions["A"], snap.prices["A"])
 
     @pytest.mark.parametrize(
-        ("kwargs", "fragment"),
+        ("kwargs", "message"),
         [
-            ({"cash": math.nan}, "cash"),
-            ({"cash": None}, "cash"),
-            ({"cash": True}, "cash"),
-            ({"cash": "100"}, "cash"),
-            ({"cash": 0.0, "positions": {"A": math.inf}, "prices": {"A": 1.0}}, "positions['A']"),
-            ({"cash": 0.0, "prices": {"A": 0.0}}, "prices['A']"),
-            ({"cash": 0.0, "prices": {"A": -1.0}}, "prices['A']"),
-            ({"cash": 0.0, "prices": {"": 1.0}}, "prices key"),
-            ({"cash": 0.0, "prices": {" A": 1.0}}, "prices key"),
-            ({"cash": 0.0, "prices": {1: 1.0}}, "prices key"),
-            ({"cash": 0.0, "prices": [("A", 1.0)]}, "prices"),
-            ({"cash": 0.0, "multipliers": {"A": 0}}, "multipliers['A']"),
-            ({"cash": 0.0, "lot_sizes": {"A": -1}}, "lot_sizes['A']"),
-            ({"cash": 0.0, "fractional": 1}, "fractional"),
-            ({"cash": 0.0, "pending_orders": "abc"}, "pending_orders"),
-            ({"cash": 0.0, "pending_orders": [("A", 1)]}, "pending_orders"),
+            ({"cash": math.nan}, "cash must be a finite number, got nan"),
+            ({"cash": None}, "cash must be a number, got NoneType None"),
+            ({"cash": True}, "cash must be a number, got the bool True"),
+            ({"cash": "100"}, "cash must be a number, got str '100'"),
+            (
+                {"cash": 0.0, "positions": {"A": math.inf}, "prices": {"A": 1.0}},
+                "positions['A'] must be a finite number, got inf",
+            ),
+            ({"cash": 0.0, "prices": {"A": 0.0}}, "prices['A'] must be > 0, got 0.0"),
+            ({"cash": 0.0, "prices": {"A": -1.0}}, "prices['A'] must be > 0, got -1.0"),
+            (
+                {"cash": 0.0, "prices": {"": 1.0}},
+                "prices key must be a non-empty name without surrounding white space, got ''",
+            ),
+            (
+                {"cash": 0.0, "prices": {" A": 1.0}},
+                "prices key must be a non-empty name without surrounding white space, got ' A'",
+            ),
+            ({"cash": 0.0, "prices": {1: 1.0}}, "prices key must be a str, got int 1"),
+            (
+                {"cash": 0.0, "prices": [("A", 1.0)]},
+                "prices must be a mapping of asset -> number, got list",
+            ),
+            ({"cash": 0.0, "multipliers": {"A": 0}}, "multipliers['A'] must be > 0, got 0"),
+            ({"cash": 0.0, "lot_sizes": {"A": -1}}, "lot_sizes['A'] must be > 0, got -1"),
+            ({"cash": 0.0, "fractional": 1}, "fractional must be True or False, got 1"),
+            (
+                {"cash": 0.0, "pending_orders": "abc"},
+                "pending_orders must be an iterable of items, got str",
+            ),
+            (
+                {"cash": 0.0, "pending_orders": 5},
+                "pending_orders must be an iterable of items, got int",
+            ),
+            (
+                {"cash": 0.0, "pending_orders": [("A", 1)]},
+                "pending_orders must hold PendingOrder values, got tuple ('A', 1)",
+            ),
         ],
     )
-    def test_bad_values_raise_naming_the_field(self, kwargs, fragment):
-        """Every bad value is an InvalidSnapshotError (a ValueError) naming where it sits."""
+    def test_bad_values_raise_naming_the_field(self, kwargs, message):
+        """Every bad value is an InvalidSnapshotError (a ValueError) saying where it sits,
+        what was expected and what was given."""
         with pytest.raises(InvalidSnapshotError) as info:
             PortfolioSnapshot(**kwargs)
 
-        assert fragment in str(info.value)
+        assert message == str(info.value)
         assert isinstance(info.value, ValueError)
         assert isinstance(info.value, RebalancingError)
 

@@ -47,7 +47,7 @@ def _direction(value: object) -> TradeDirection:
 
 @attrs.frozen(kw_only=True)
 class Number:
-    """attrs validator: a finite real number within the bounds (None allowed if optional).
+    """attrs validator: a finite number in [low, high) or (low, high); None if optional.
 
     A class rather than a closure, so its check runs, and can be mutation-tested, when
     a config is created rather than when this module is imported.
@@ -56,7 +56,6 @@ class Number:
     low: float
     low_open: bool = False
     high: float = math.inf
-    high_open: bool = True
     optional: bool = False
 
     def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -66,11 +65,10 @@ class Number:
             return
         number = to_number(value, label, InvalidConfigError)
         too_low = number <= self.low if self.low_open else number < self.low
-        too_high = number >= self.high if self.high_open else number > self.high
+        too_high = number >= self.high  # every upper bound is open
         if too_low or too_high:
             left = "(" if self.low_open else "["
-            right = ")" if self.high_open else "]"
-            msg = f"{label} must be in {left}{self.low}, {self.high}{right}, got {value!r}"
+            msg = f"{label} must be in {left}{self.low}, {self.high}), got {value!r}"
             raise InvalidConfigError(msg)
 
 
