@@ -444,6 +444,23 @@ class TestFunding:
         assert 100.0 == plan.projected_cash
         assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
 
+    def test_of_three_buys_with_cash_for_one_the_one_is_bought(self):
+        """Three $500 buys, $400 fees, $1,000 cash, $200 minimum: two must go, not three.
+
+        Dropping one still leaves the other two at $100 each, under the minimum.
+        """
+        snap = PortfolioSnapshot(1_000.0, {"X": 2_000}, dict.fromkeys("ABCX", 1.0))
+        config = RebalanceConfig(
+            min_trade_value=200.0,
+            min_weight_change=0.0,
+            cost_per_order=400.0,
+            close_untargeted=False,
+        )
+        plan = compute_trades(snap, dict.fromkeys("ABC", 1 / 6), config)
+
+        assert [("buy", "A", 500)] == trades(plan)
+        assert [SkipReason.CASH_LIMITED] * 2 == [plan.decision(a).skip_reason for a in "BC"]
+
     def test_buys_that_no_cash_can_make_due_are_all_dropped(self):
         """$30 cannot fund any $200 minimum: nothing is bought, both are cash-limited."""
         snap = PortfolioSnapshot(30.0, {"X": 970}, {"A": 1.0, "B": 1.0, "X": 1.0})
@@ -575,6 +592,20 @@ class TestPendingOrders:
         assert [("buy", "A", 9), ("buy", "B", 9040)] == trades(plan)
         assert ("p",) == plan.cancels
         assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
+
+    def test_a_pending_buy_overshooting_a_held_target_is_cancelled_and_nothing_sent(self):
+        """10 held is the target; a pending buy of 5 would overshoot. Selling 5 against it
+        would cross it: it is cancelled instead, and the holding is already right."""
+        pending = [PendingOrder("b", "A", Side.BUY, 5)]
+        snap = PortfolioSnapshot(9_000.0, {"A": 10}, {"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0, min_weight_change=0, cancel_before_rebalance=False
+        )
+        plan = compute_trades(snap, {"A": 0.1}, config)
+
+        assert ((), ("b",)) == (plan.orders, plan.cancels)
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
+        assert (Adjustment.PENDING_REPLACED,) == plan.decision("A").adjustments
 
     def test_a_pending_buy_that_rounding_leaves_alone_is_kept(self):
         """10 A pending against a 9.6 target, nearest rounding: 10 is the nearest holding.
@@ -719,6 +750,16 @@ class TestClosestRounding:
         plan = compute_trades(snap, {"A": -0.19}, config)
 
         assert [("sell", "A", 200)] == trades(plan)
+
+    def test_closest_reversal_from_a_short_opens_the_nearest_lot(self):
+        """Short 100 (lots of 100) to 190 long: cover 100, then open the nearest lot, 200."""
+        snap = PortfolioSnapshot(40_000.0, {"A": -100}, {"A": 100.0}, lot_sizes={"A": 100})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, allow_short=True
+        )
+        plan = compute_trades(snap, {"A": 19_000 / 30_000}, config)
+
+        assert [("buy", "A", 100), ("buy", "A", 200)] == trades(plan)
 
     def test_closest_reversal_from_a_fractional_short_opens_whole_units(self):
         """Short 2.5 (a fractional leftover) to 1.9 long: cover 2.5, then open 2 whole units."""
