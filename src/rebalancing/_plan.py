@@ -450,7 +450,7 @@ class _Planner:
             return SkipReason.TRADE_VALUE_TOO_SMALL
         return None
 
-    def _round_and_check(self, line: _Line, *, pending_counted: bool, down: bool = False) -> None:
+    def _round_and_check(self, line: _Line, *, pending_counted: bool, down: bool) -> None:
         unit_value = line.unit_value
         raw_value = abs(line.desired - line.exposure) * unit_value
         if raw_value <= NOISE * self.equity:
