@@ -252,6 +252,14 @@ class TestConstraints:
 
         assert [("buy", "A", 4_500), ("buy", "B", 4_500)] == trades(plan)
         assert pytest.approx(1_000.0) == plan.cash_floor
+        assert [(Adjustment.CASH_BUFFER,)] * 2 == [d.adjustments for d in plan.decisions]
+
+    def test_targets_exactly_at_the_gross_cap_are_not_scaled(self):
+        """50/50 under a gross cap of 1 is within it: no leverage adjustment is reported."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, RebalanceConfig(max_gross_leverage=1.0))
+
+        assert [(), ()] == [d.adjustments for d in plan.decisions]
 
 
 class TestCapExplanations:
@@ -901,29 +909,48 @@ class TestDirection:
 
 class TestBadInput:
     @pytest.mark.parametrize(
-        ("targets", "fragment"),
+        ("targets", "message"),
         [
-            ({"A": math.nan}, "target_weights['A']"),
-            ({"A": math.inf}, "target_weights['A']"),
-            ({"A": "0.5"}, "target_weights['A']"),
-            ({"A": None}, "target_weights['A']"),
-            ({"A": True}, "target_weights['A']"),
-            ({"": 0.5}, "target_weights key"),
-            ({"  ": 0.5}, "target_weights key"),
-            ({3: 0.5}, "target_weights key"),
-            ([("A", 0.5)], "target_weights"),
-            ("A", "target_weights"),
-            (None, "target_weights"),
+            ({"A": math.nan}, "target_weights['A'] must be a finite number, got nan"),
+            ({"A": math.inf}, "target_weights['A'] must be a finite number, got inf"),
+            ({"A": "0.5"}, "target_weights['A'] must be a number, got str '0.5'"),
+            ({"A": None}, "target_weights['A'] must be a number, got NoneType None"),
+            ({"A": True}, "target_weights['A'] must be a number, got the bool True"),
+            (
+                {"": 0.5},
+                (
+                    "target_weights key must be a non-empty name without surrounding white space, "
+                    "got ''"
+                ),
+            ),
+            (
+                {"  ": 0.5},
+                (
+                    "target_weights key must be a non-empty name without surrounding white space, "
+                    "got '  '"
+                ),
+            ),
+            ({3: 0.5}, "target_weights key must be a str, got int 3"),
+            ([("A", 0.5)], "target_weights must be a mapping of asset -> number, got list"),
+            ("A", "target_weights must be a mapping of asset -> number, got str"),
+            (None, "target_weights must be a mapping of asset -> number, got NoneType"),
         ],
     )
-    def test_bad_targets_raise_before_anything_is_decided(self, targets, fragment):
+    def test_bad_targets_raise_before_anything_is_decided(self, targets, message):
         """Every bad target is an InvalidTargetsError naming the asset and value."""
         snap = PortfolioSnapshot(1_000.0, {"B": 1}, {"A": 1.0, "B": 1.0})
         with pytest.raises(InvalidTargetsError) as info:
             compute_trades(snap, targets)
 
-        assert fragment in str(info.value)
+        assert message == str(info.value)
         assert isinstance(info.value, ValueError)
+
+    @pytest.mark.parametrize("weight", [1, Decimal("1.0"), 1.0])
+    def test_any_real_number_is_a_weight(self, weight):
+        """An int or Decimal weight means the same as the float."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0})
+
+        assert [("buy", "A", 1_000)] == trades(compute_trades(snap, {"A": weight}))
 
     def test_nan_among_good_weights_fails_whole(self):
         """One NaN among valid weights raises; no partial plan comes out."""
@@ -933,13 +960,19 @@ class TestBadInput:
 
     def test_config_must_be_a_config(self):
         """A dict where a config belongs is bad input, not an AttributeError."""
-        with pytest.raises(InvalidConfigError, match="RebalanceConfig"):
+        with pytest.raises(InvalidConfigError) as info:
             compute_trades(PortfolioSnapshot(0.0), {}, {"min_trade_value": 0})  # type: ignore[arg-type]
+
+        assert str(info.value) == (
+            "config must be a RebalanceConfig or None, got dict {'min_trade_value': 0}"
+        )
 
     def test_snapshot_must_be_a_snapshot(self):
         """A dict where a snapshot belongs is bad input."""
-        with pytest.raises(InvalidSnapshotError, match="PortfolioSnapshot"):
+        with pytest.raises(InvalidSnapshotError) as info:
             compute_trades({"cash": 1.0}, {})  # type: ignore[arg-type]
+
+        assert "snapshot must be a PortfolioSnapshot, got dict" == str(info.value)
 
 
 class TestRegressions:
@@ -951,6 +984,30 @@ class TestRegressions:
         assert 0.0 == plan.turnover
         assert SkipReason.NON_POSITIVE_EQUITY == plan.decision("A").skip_reason
         assert plan == compute_trades(snap, {"A": 0.5})
+
+    def test_equity_lost_in_the_noise_of_offsetting_positions_is_not_positive(self):
+        """Long 1e16 and short 1e16 - 2 leave equity 2, far inside their float error."""
+        snap = PortfolioSnapshot(0.0, {"A": 1e16, "B": -1e16 + 2}, {"A": 1.0, "B": 1.0})
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, RebalanceConfig(allow_short=True))
+
+        assert [] == trades(plan)
+        assert SkipReason.NON_POSITIVE_EQUITY == plan.decision("A").skip_reason
+
+    def test_where_shorts_are_allowed_uncounted_pending_sells_are_kept(self):
+        """Legacy mode (pending orders kept, not counted) in a margin account: a pending
+        sell beside a planned short is left alone; only no-short accounts cancel it."""
+        pending = [PendingOrder("s", "A", Side.SELL, 5)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 1.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            allow_short=True,
+            min_trade_value=0,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+        plan = compute_trades(snap, {"A": -0.5}, config)
+
+        assert [("sell", "A", 10), ("sell", "A", 5)] == trades(plan)
+        assert () == plan.cancels
 
     def test_cash_limited_fractional_plan_is_idempotent(self):
         """After a cash-limited fractional plan fills, planning again sends no dust buys."""

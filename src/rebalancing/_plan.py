@@ -62,24 +62,21 @@ def compute_trades(
     >>> plan.projected_cash
     2000.0
     """
-    given: object = config
-    if given is None:
-        config = RebalanceConfig()
-    elif not isinstance(given, RebalanceConfig):
-        msg = f"config must be a RebalanceConfig or None, got {type(given).__name__} {given!r}"
+    chosen: object = RebalanceConfig() if config is None else config
+    if not isinstance(chosen, RebalanceConfig):
+        msg = f"config must be a RebalanceConfig or None, got {type(chosen).__name__} {chosen!r}"
         raise InvalidConfigError(msg)
     account: object = snapshot
     if not isinstance(account, PortfolioSnapshot):
         msg = f"snapshot must be a PortfolioSnapshot, got {type(account).__name__}"
         raise InvalidSnapshotError(msg)
     targets = validate_targets(target_weights)
-    config = config or RebalanceConfig()
     try:
-        plan = _Planner(account, targets, config).plan()
+        plan = _Planner(account, targets, chosen).plan()
     except OverflowError:
         plan = None
     if plan is None or not _finite(plan):
-        raise InvalidSnapshotError(_overflow_message(account, targets, config))
+        raise InvalidSnapshotError(_overflow_message(account, targets, chosen))
     return plan
 
 
