@@ -469,6 +469,19 @@ class TestFunding:
         assert [("buy", "A", 500)] == trades(plan)
         assert [SkipReason.CASH_LIMITED] * 2 == [plan.decision(a).skip_reason for a in "BC"]
 
+    def test_a_buy_whose_one_unit_costs_more_than_the_cash_is_dropped_first(self):
+        """$950 cash: A's units cost $1,000, so A can never be bought; B and C can.
+
+        Dropping the smallest first would have dropped B and C and bought nothing.
+        """
+        snap = PortfolioSnapshot(950.0, {"D": 9_050}, {"A": 1_000.0, "B": 1.0, "C": 1.0, "D": 1.0})
+        plan = compute_trades(
+            snap, {"A": 0.12, "B": 0.015, "C": 0.015}, RebalanceConfig(close_untargeted=False)
+        )
+
+        assert [("buy", "B", 150), ("buy", "C", 150)] == trades(plan)
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+
     def test_buys_that_no_cash_can_make_due_are_all_dropped(self):
         """$30 cannot fund any $200 minimum: nothing is bought, both are cash-limited."""
         snap = PortfolioSnapshot(30.0, {"X": 970}, {"A": 1.0, "B": 1.0, "X": 1.0})
@@ -613,6 +626,37 @@ class TestPendingOrders:
 
         assert ((), ("b",)) == (plan.orders, plan.cancels)
         assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
+        assert (Adjustment.PENDING_REPLACED,) == plan.decision("A").adjustments
+
+    @pytest.mark.parametrize(
+        ("direction", "held", "pending", "expected"),
+        [
+            (TradeDirection.BUY_ONLY, 0, PendingOrder("p", "A", Side.BUY, 10), ("buy", "A", 5)),
+            (TradeDirection.SELL_ONLY, 10, PendingOrder("p", "A", Side.SELL, 8), ("sell", "A", 5)),
+        ],
+    )
+    def test_a_pending_order_past_the_target_is_replaced_whatever_the_direction(
+        self, direction, held, pending, expected
+    ):
+        """Regression: a pending buy of 10 against a 5-unit target under BUY_ONLY.
+
+        Selling 5 against it was blocked by the direction before the crossing was seen,
+        so the asset was left to overshoot. The pending order is replaced by a trade the
+        direction allows (and likewise a pending sell past the target under SELL_ONLY).
+        """
+        snap = PortfolioSnapshot(
+            10_000.0 - held * 100.0, {"A": held}, {"A": 100.0}, pending_orders=[pending]
+        )
+        config = RebalanceConfig(
+            direction=direction,
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+        )
+        plan = compute_trades(snap, {"A": 0.05}, config)
+
+        assert [expected] == trades(plan)
+        assert ("p",) == plan.cancels
         assert (Adjustment.PENDING_REPLACED,) == plan.decision("A").adjustments
 
     def test_a_pending_buy_that_rounding_leaves_alone_is_kept(self):
@@ -1069,6 +1113,26 @@ class TestRegressions:
         assert [("sell", "A", 5)] == trades(plan)
         assert cancelled == plan.cancels
         assert plan.decision("A").projected_quantity >= 0.0
+
+    def test_a_closest_sell_rerounded_for_cash_never_goes_short_with_a_pending_sell(self):
+        """Regression: CLOSEST kept 1 of 10 A (0.6 wanted) beside an uncounted pending
+        sell of 1; when cash bound, the re-round sold all 10, and the pending sell would
+        have left -1. It is now cancelled on the re-round too."""
+        pending = [PendingOrder("s1", "A", Side.SELL, 1)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0, "B": 190.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+            min_trade_value=0,
+            min_weight_change=0,
+            cost_rate=0.1,
+        )
+        plan = compute_trades(snap, {"A": 0.06, "B": 0.94}, config)
+
+        assert ("sell", "A", 10) == trades(plan)[0]
+        assert ("s1",) == plan.cancels
+        assert 0.0 == plan.decision("A").projected_quantity
 
     def test_decimal_config_values_are_numbers(self):
         """A Decimal cost rate is stored as a float and used as one."""

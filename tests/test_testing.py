@@ -682,6 +682,19 @@ PENDING_SNAP = PortfolioSnapshot(
 )
 
 
+class TestCheckPlanAcceptsUnaffordableUnits:
+    def test_a_single_unit_dearer_than_the_cash_is_rightly_cash_limited(self):
+        """Regression: 1.5 units of a $1,000 asset wanted, $950 cash. The one-unit buy
+        does not fit, yet check_plan estimated the smallest buy as the gap less a unit
+        ($500) and called the plan wasteful."""
+        snap = PortfolioSnapshot(950.0, {"Z": 9_050.0}, {"B": 1_000.0, "Z": 1.0})
+        config = RebalanceConfig(close_untargeted=False)
+        plan = compute_trades(snap, {"B": 0.15}, config)
+
+        assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
+        check_plan(snap, {"B": 0.15}, config, plan)
+
+
 class TestCheckPlanCatchesPendingMistakes:
     def test_an_unknown_cancel(self):
         """Cancelling an order id that is not pending is caught."""

@@ -363,27 +363,30 @@ class _Planner:
             if self.counts_pending:
                 line.exposure += math.fsum(o.signed_quantity for o in line.working)
         self._round(line)
-        if line.kept_working and not config.allow_short and line.active:
-            self._no_short_from_pending(line)
 
     def _round(self, line: _Line, *, down: bool = False) -> None:
-        """Round and check the line's trade; never cross a counted working order.
+        """Round and check the line's trade, then apply the direction and short rules.
 
-        If the trade (after rounding) points against a working order that sizing
-        counted, the asset's working orders are cancelled and it is sized again from
-        its position alone.
+        Never crosses a counted working order: if the trade (after rounding) points
+        against one, the asset's working orders are cancelled and it is sized again from
+        its position alone. This is decided before the trade direction may block the
+        trade, so a BUY_ONLY plan still replaces a pending buy larger than the target.
         """
         self._round_and_check(line, pending_counted=line.exposure != line.current, down=down)
-        if self.counts_pending and any(
+        replaced = self.counts_pending and any(
             order.side is not side for order in line.kept_working for side, _, _ in line.legs
-        ):
+        )
+        if replaced:
             line.cancels.extend(o.order_id for o in line.kept_working)
             line.kept_working = []
             line.exposure = line.current
             line.legs = []
             self._round_and_check(line, pending_counted=False, down=down)
-            if line.active:  # not blocked by the trade direction after all
-                line.adjustments.append(Adjustment.PENDING_REPLACED)
+        self._apply_direction(line)
+        if replaced and line.active:  # a blocked asset keeps its orders after all
+            line.adjustments.append(Adjustment.PENDING_REPLACED)
+        if line.kept_working and not self.config.allow_short and line.active:
+            self._no_short_from_pending(line)
 
     def _no_short_from_pending(self, line: _Line) -> None:
         """Cancel kept working sells that, with the plan's sells, would leave a short.
@@ -488,7 +491,6 @@ class _Planner:
             legs = legs[:1]
             line.final = 0.0
         line.legs = legs
-        self._apply_direction(line)
 
     def _explain_skip(self, line: _Line) -> None:
         """Name the cap when it, not the threshold, is why nothing trades.
@@ -653,9 +655,9 @@ class _Planner:
         """Fund the most under-weight first: every buy is cut by the same amount of value.
 
         Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
-        end below a threshold or round to nothing, the fewest, smallest of them are
-        dropped so that the rest, given the cash they free, are all funded and due.
-        Ties are broken by asset name.
+        end below a threshold or round to nothing, buys that could not be funded even
+        alone are dropped, then as few of the smallest as it takes for the rest, given
+        the cash they free, to be due. Ties are broken by asset name.
         """
         rate, fixed = self.config.cost_rate, self.config.cost_per_order
         # water_level wants the values largest first.
@@ -668,6 +670,10 @@ class _Planner:
             line, value = item
             return self._due(line, self._fundable_quantity(line, value - level) * line.unit_value)
 
+        # A buy that is not due even with the whole budget to itself (one unit costs more)
+        # can never be funded: drop it first, whatever its size.
+        alone = (budget - fixed) / (1.0 + rate)
+        alive = [item for item in alive if due(item, item[1] - min(item[1], alone))]
         level = level_of(alive)
         short = [item for item in alive if not due(item, level)]
         if short:

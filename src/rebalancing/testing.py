@@ -1208,7 +1208,8 @@ class _Checker:
                 if any(g > 0.0 for g in self._gaps(other))
                 else 0.0
             )
-            whole = max(0.0, gap - step)
+            # The buy the rounding would send uncut: whole steps of the gap, not more.
+            whole = math.floor(gap / step + 1e-9) * step if step > 0.0 else gap
             sent = math.fsum(o.value for o in other.orders if o.side is Side.BUY)
             if not self._due(other, whole):
                 return
