@@ -482,6 +482,24 @@ class TestFunding:
         assert [("buy", "B", 150), ("buy", "C", 150)] == trades(plan)
         assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
 
+    def test_whether_one_unit_fits_counts_its_costs(self):
+        """$1,000 cash, a $975 unit, 1% and $20 per order: the unit costs $1,004.75.
+
+        A is dropped up front, so B and C ($100 minimum) are bought in full.
+        """
+        snap = PortfolioSnapshot(1_000.0, {"X": 9_000}, {"A": 975.0, "B": 1.0, "C": 1.0, "X": 1.0})
+        config = RebalanceConfig(
+            close_untargeted=False,
+            cost_rate=0.01,
+            cost_per_order=20.0,
+            min_trade_value=100,
+            min_weight_change=0,
+        )
+        plan = compute_trades(snap, {"A": 0.14625, "B": 0.015, "C": 0.015}, config)
+
+        assert [("buy", "B", 150), ("buy", "C", 150)] == trades(plan)
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+
     def test_buys_that_no_cash_can_make_due_are_all_dropped(self):
         """$30 cannot fund any $200 minimum: nothing is bought, both are cash-limited."""
         snap = PortfolioSnapshot(30.0, {"X": 970}, {"A": 1.0, "B": 1.0, "X": 1.0})
