@@ -887,6 +887,22 @@ class TestClosestRounding:
         assert [("buy", "A", 8), ("buy", "B", 4)] == trades(plan)
         assert 0.0 == plan.projected_cash
 
+    def test_closest_reversal_cut_to_a_close_still_funds_the_buys(self):
+        """Long 10 A to short 2: the $20 short leg is under the $50 minimum, so A is just
+        closed; B's buy, short of cash after $15 fees, gets the $170 that is left."""
+        snap = PortfolioSnapshot(100.0, {"A": 10}, {"A": 10.0, "B": 1.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST,
+            allow_short=True,
+            min_trade_value=50,
+            min_weight_change=0,
+            cost_per_order=15,
+        )
+        plan = compute_trades(snap, {"A": -0.1, "B": 0.9}, config)
+
+        assert [("sell", "A", 10), ("buy", "B", 170)] == trades(plan)
+        assert [Action.CLOSE, Action.OPEN] == [order.action for order in plan]
+
     def test_closest_reversal_buys_from_flat_after_the_cover(self):
         """Short 10 A to long 8 A and 4 B on $200, 1% costs: after the cover, $99 is left.
 
@@ -1401,6 +1417,17 @@ class TestClosingWithPendingOrders:
         assert cancelled == plan.cancels
         assert [("sell", "A", sold)] == trades(plan)
         assert 0.0 == plan.decision("A").projected_quantity
+
+    def test_a_pending_buy_on_a_fractional_holding_being_closed_is_cancelled(self):
+        """0.5 held, 0.2 more pending: the buy would add to what is being closed."""
+        pending = [PendingOrder("b", "A", Side.BUY, 0.2)]
+        snap = PortfolioSnapshot(
+            100.0, {"A": 0.5}, {"A": 10.0}, pending_orders=pending, fractional=True
+        )
+        plan = compute_trades(snap, {}, self.CONFIG)
+
+        assert ("b",) == plan.cancels
+        assert [("sell", "A", 0.5)] == trades(plan)
 
 
 class TestRestingOrders:
