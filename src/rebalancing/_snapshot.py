@@ -194,11 +194,12 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
     return tuple(sorted(orders, key=lambda o: (o.asset, o.order_id)))
 
 
-def _fractional(value: object) -> bool:
+def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: the account flags are True or False, nothing truthy."""
+    del instance
     if not isinstance(value, bool):
-        msg = f"fractional must be True or False, got {value!r}"
+        msg = f"{attribute.name} must be True or False, got {value!r}"
         raise InvalidSnapshotError(msg)
-    return value
 
 
 @attrs.frozen
@@ -216,6 +217,10 @@ class PortfolioSnapshot:
             it overrides ``RebalanceConfig.lot_size``.
         pending_orders: orders sent earlier that have not filled; ids must be unique.
         fractional: whether the account can hold fractional units.
+        margin: whether the account may borrow. A cash account (the default) never plans
+            projected cash below zero (or the buffer) after estimated costs: a book whose
+            gross weight is above 1 is scaled to 1. A margin account may hold negative
+            cash and a gross weight above 1, up to ``RebalanceConfig.max_gross_leverage``.
 
     Raises:
         InvalidSnapshotError: a value is not a finite number of the right sign, a name is
@@ -239,7 +244,8 @@ class PortfolioSnapshot:
     pending_orders: tuple[PendingOrder, ...] = attrs.field(
         default=(), kw_only=True, converter=_pending
     )
-    fractional: bool = attrs.field(default=False, kw_only=True, converter=_fractional)
+    fractional: bool = attrs.field(default=False, kw_only=True, validator=_flag)
+    margin: bool = attrs.field(default=False, kw_only=True, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
         for asset, quantity in self.positions.items():
