@@ -100,6 +100,7 @@ class Case:
     lot_sizes: object
     pending: list
     fractional: object
+    margin: object
     targets: object
     config: object
     snapshot: object = None
@@ -122,6 +123,7 @@ def raw_case(snapshot, targets, config):
         lot_sizes=dict(snapshot.lot_sizes),
         pending=pending,
         fractional=snapshot.fractional,
+        margin=snapshot.margin,
         targets=dict(targets),
         config=attrs.asdict(config, recurse=False),
     )
@@ -146,6 +148,7 @@ def corrupt(data, case):  # noqa: PLR0915 - one branch per kind of corruption
                 "config_object",
                 "snapshot_object",
                 "fractional",
+                "margin",
             ]
         )
     )
@@ -211,8 +214,9 @@ def corrupt(data, case):  # noqa: PLR0915 - one branch per kind of corruption
         case.snapshot = data.draw(st.sampled_from([None, {}, "snapshot", 1000.0]))
         case.labels |= {"snapshot"}
     else:
-        case.fractional = data.draw(st.sampled_from([1, 0, "yes", None]))
-        case.labels |= {"fractional"}
+        flag = data.draw(st.sampled_from([1, 0, "yes", None]))
+        setattr(case, kind, flag)
+        case.labels |= {kind}
 
 
 def build_and_plan(case):
@@ -234,6 +238,7 @@ def build_and_plan(case):
             lot_sizes=case.lot_sizes,
             pending_orders=pending,
             fractional=case.fractional,
+            margin=case.margin,
         )
     config = RebalanceConfig(**case.config) if isinstance(case.config, dict) else case.config
     return snapshot, config, compute_trades(snapshot, case.targets, config)

@@ -196,7 +196,7 @@ class TestConstraints:
 
     def test_single_weight_cap_applies_to_shorts_too(self):
         """|w| is capped, longs and shorts alike."""
-        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0})
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0}, margin=True)
         config = RebalanceConfig(allow_short=True, max_single_weight=0.2, allow_fractional=True)
         plan = compute_trades(snap, {"A": 0.5, "B": -0.5}, config)
 
@@ -216,7 +216,7 @@ class TestConstraints:
 
     def test_weights_above_one_pass_without_a_gross_cap(self):
         """Without max_gross_leverage, 150% of equity is planned (a margin account)."""
-        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0}, margin=True)
         plan = compute_trades(snap, {"A": 0.75, "B": 0.75}, FREE)
 
         assert [("buy", "A", 750), ("buy", "B", 750)] == trades(plan)
@@ -346,7 +346,7 @@ class TestThresholds:
 class TestReversals:
     def test_long_to_short_is_a_close_then_an_open(self):
         """A reversal goes out as two sells: close the long, then open the short."""
-        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0})
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, margin=True)
         plan = compute_trades(snap, {"A": -0.5}, RebalanceConfig(allow_short=True))
 
         assert [("sell", "A", 100), ("sell", "A", 50)] == trades(plan)
@@ -361,7 +361,9 @@ class TestReversals:
 
     def test_risk_reducing_orders_go_first(self):
         """Closes and reductions precede opens; sells precede buys within each group."""
-        snap = PortfolioSnapshot(1_000.0, {"Z": 10, "Y": -10}, {"A": 10.0, "Y": 10.0, "Z": 10.0})
+        snap = PortfolioSnapshot(
+            1_000.0, {"Z": 10, "Y": -10}, {"A": 10.0, "Y": 10.0, "Z": 10.0}, margin=True
+        )
         config = RebalanceConfig(allow_short=True, min_trade_value=0)
         plan = compute_trades(snap, {"A": 0.5, "B": 0.0, "Y": 0.0, "Z": -0.2}, config)
 
@@ -813,7 +815,7 @@ class TestClosestRounding:
 
     def test_closest_rounds_a_short_to_the_nearest_lot(self):
         """-19% of $10,000 at $10 is -190 units: the nearest 100-lot short is -200."""
-        snap = PortfolioSnapshot(10_000.0, prices={"A": 10.0}, lot_sizes={"A": 100})
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 10.0}, lot_sizes={"A": 100}, margin=True)
         config = RebalanceConfig(
             rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, allow_short=True
         )
@@ -1075,7 +1077,7 @@ class TestRegressions:
         """Legacy mode (pending orders kept, not counted) in a margin account: a pending
         sell beside a planned short is left alone; only no-short accounts cancel it."""
         pending = [PendingOrder("s", "A", Side.SELL, 5)]
-        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 1.0}, pending_orders=pending)
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 1.0}, pending_orders=pending, margin=True)
         config = RebalanceConfig(
             allow_short=True,
             min_trade_value=0,
@@ -1250,7 +1252,9 @@ class TestLegsAndRounding:
     )
     def test_fractional_closes_and_reversals(self, held, target, expected):
         """Holdings and targets under one unit still get the right side and action."""
-        snap = PortfolioSnapshot(1_000.0 - held * 100.0, {"A": held}, {"A": 100.0}, fractional=True)
+        snap = PortfolioSnapshot(
+            1_000.0 - held * 100.0, {"A": held}, {"A": 100.0}, fractional=True, margin=True
+        )
         config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
         plan = compute_trades(snap, {"A": target}, config)
 
@@ -1442,16 +1446,19 @@ class TestRestingOrders:
 
         assert ((), ()) == (plan.orders, plan.cancels)
 
-    @pytest.mark.parametrize(("allow_short", "cancelled"), [(False, ("tp",)), (True, ())])
+    @pytest.mark.parametrize(
+        ("allow_short", "cancelled"), [(False, ("dip", "tp")), (True, ("dip",))]
+    )
     def test_on_a_flat_position_a_resting_sell_is_kept_only_where_shorts_are_allowed(
         self, allow_short, cancelled
     ):
-        """Nothing held, nothing traded: a resting sell would open a short; a dip buy stays."""
+        """Nothing held, nothing traded: a resting sell would open a short; a dip buy of
+        $500 for a $10 target is counted, overshoots, and is cancelled."""
         pending = [
             PendingOrder("tp", "A", Side.SELL, 5, kind=OrderKind.LIMIT, limit_price=120.0),
             PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=80.0),
         ]
-        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending)
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending, margin=True)
         config = RebalanceConfig(cancel_before_rebalance=False, allow_short=allow_short)
         plan = compute_trades(snap, {"A": 0.001}, config)
 
@@ -1467,3 +1474,201 @@ class TestRestingOrders:
 
         assert ((), ()) == (plan.orders, plan.cancels)
         assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+
+
+# PyPortfolioOpt's clean_weights() sums to 1.00001 in about one weight set in five.
+OVER_ONE = {"A": 0.5000075, "B": 0.5000075}
+
+
+class TestCashAccount:
+    """A cash account (the default) never borrows, whatever the weights sum to."""
+
+    @pytest.mark.parametrize("rounding", list(Rounding))
+    def test_weights_a_hair_over_one_never_overdraw(self, rounding):
+        """Regression: this was planned as a margin request (buy 50,001 A, cash -1.00)."""
+        snap = PortfolioSnapshot(cash=100_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=rounding)
+
+        plan = compute_trades(snap, OVER_ONE, config)
+
+        assert [("buy", "A", 50_000), ("buy", "B", 50_000)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+        assert 0.0 == plan.cash_floor
+        for decision in plan.decisions:
+            assert (Adjustment.CASH_ACCOUNT,) == decision.adjustments
+            assert 0.5 == pytest.approx(decision.target_weight, abs=1e-15)
+
+    def test_a_margin_account_keeps_weights_above_one(self):
+        """margin=True: the book above 1 is a loan the targets ask for."""
+        snap = PortfolioSnapshot(cash=100_000.0, prices={"A": 1.0, "B": 1.0}, margin=True)
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0)
+
+        plan = compute_trades(snap, OVER_ONE, config)
+
+        assert [("buy", "A", 50_000), ("buy", "B", 50_000)] == trades(plan)
+        assert -1.5 == pytest.approx(plan.cash_floor)
+        assert () == plan.decisions[0].adjustments
+
+    def test_a_levered_book_is_scaled_to_one_with_the_buffer_after(self):
+        """Targets 60/30/20/10% (120%) with a 10% buffer: scaled to 100%, then 90%."""
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, cash_buffer=0.1)
+
+        plan = compute_trades(snap, {"A": 0.6, "B": 0.3, "C": 0.2, "D": 0.1}, config)
+
+        assert [4500, 2250, 1500, 750] == [o.quantity for o in plan]
+        assert 1_000.0 == plan.projected_cash
+        assert (Adjustment.CASH_ACCOUNT, Adjustment.CASH_BUFFER) == plan.decisions[0].adjustments
+
+    def test_a_tighter_gross_cap_is_recorded_as_the_cap(self):
+        """max_gross_leverage below 1 binds first: the decision names it, not the account."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, max_gross_leverage=0.5)
+
+        plan = compute_trades(snap, {"A": 0.6, "B": 0.6}, config)
+
+        assert [250, 250] == [o.quantity for o in plan]
+        assert (Adjustment.LEVERAGE_SCALED,) == plan.decisions[0].adjustments
+
+    def test_a_short_target_is_clamped_even_where_shorts_are_allowed(self):
+        """Shorting borrows: a cash account closes the short target, and says so."""
+        snap = PortfolioSnapshot(500.0, {"A": 5}, {"A": 100.0, "B": 100.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+
+        plan = compute_trades(snap, {"A": -0.5, "B": 0.5}, config)
+
+        assert [("sell", "A", 5), ("buy", "B", 5)] == trades(plan)
+        assert (Adjustment.SHORT_CLAMPED,) == plan.decision("A").adjustments
+
+    def test_the_floor_is_never_below_zero_from_float_noise(self):
+        """Ten weights of 0.1 (and 0.1 * 3 style noise) never make a negative floor."""
+        snap = PortfolioSnapshot(1_000.0, prices={str(i): 1.0 for i in range(7)})
+        weights = {str(i): 0.1 + 0.2 / 3 if i < 6 else 0.0 for i in range(7)}
+
+        plan = compute_trades(snap, weights, FREE)
+
+        assert 0.0 == plan.cash_floor
+        assert plan.projected_cash >= 0.0
+
+
+class TestRestingEntries:
+    """With pending orders kept and counted, a resting entry (a dip buy) counts too."""
+
+    COUNTED = RebalanceConfig(cancel_before_rebalance=False, account_for_pending=True)
+
+    @staticmethod
+    def dip(quantity=100, limit=95.0):
+        return PendingOrder("dip", "A", Side.BUY, quantity, kind=OrderKind.LIMIT, limit_price=limit)
+
+    def test_a_dip_buy_is_never_doubled(self):
+        """Regression: the plan bought 100 A on top of a 100 A dip buy (400 A if it fills)."""
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[self.dip()])
+
+        plan = compute_trades(snap, {"A": 0.3}, self.COUNTED)
+
+        assert [] == trades(plan)
+        assert () == plan.cancels
+        decision = plan.decision("A")
+        assert SkipReason.PENDING_COVERS == decision.skip_reason
+        assert (100.0, 300.0) == (decision.pending_quantity, decision.projected_quantity)
+
+    def test_its_cash_is_reserved_at_the_limit_price(self):
+        """The dip buy will use 100 x 95 of cash if it fills."""
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[self.dip()])
+
+        plan = compute_trades(snap, {"A": 0.3}, self.COUNTED)
+
+        assert 80_000.0 - 9_500.0 == plan.projected_cash
+
+    def test_an_entry_beyond_the_target_is_replaced(self):
+        """200 held + 100 on the dip would overshoot a 250 target: cancel, buy 50 now."""
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[self.dip()])
+
+        plan = compute_trades(snap, {"A": 0.25}, self.COUNTED)
+
+        assert [("buy", "A", 50)] == trades(plan)
+        assert ("dip",) == plan.cancels
+        assert (Adjustment.PENDING_REPLACED,) == plan.decision("A").adjustments
+
+    def test_a_smaller_entry_is_kept_and_the_rest_bought(self):
+        """Target 300 with 40 on the dip: keep it and buy the other 60."""
+        snap = PortfolioSnapshot(
+            80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[self.dip(quantity=40)]
+        )
+
+        plan = compute_trades(snap, {"A": 0.3}, self.COUNTED)
+
+        assert [("buy", "A", 60)] == trades(plan)
+        assert () == plan.cancels
+
+    def test_a_buy_stop_entry_counts_at_its_stop_price(self):
+        """A breakout buy stop may fill too: it counts, and reserves cash at its stop."""
+        stop = PendingOrder("brk", "A", Side.BUY, 100, kind=OrderKind.STOP, stop_price=105.0)
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[stop])
+
+        plan = compute_trades(snap, {"A": 0.3}, self.COUNTED)
+
+        assert [] == trades(plan)
+        assert 80_000.0 - 10_500.0 == plan.projected_cash
+
+    def test_a_protective_stop_does_not_count(self):
+        """A stop-loss sell on a long is an exit: the plan buys the gap, the stop stays."""
+        stop = PendingOrder("sl", "A", Side.SELL, 200, kind=OrderKind.STOP, stop_price=90.0)
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[stop])
+
+        plan = compute_trades(snap, {"A": 0.3}, self.COUNTED)
+
+        assert [("buy", "A", 100)] == trades(plan)
+        assert () == plan.cancels
+
+    def test_uncounted_modes_are_unchanged(self):
+        """cancel_before_rebalance cancels the dip buy and sizes from the position."""
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[self.dip()])
+
+        plan = compute_trades(snap, {"A": 0.3}, RebalanceConfig())
+
+        assert [("buy", "A", 100)] == trades(plan)
+        assert ("dip",) == plan.cancels
+
+
+class TestClosestFunding:
+    def test_a_closest_plan_does_not_flip_flop(self):
+        """Regression (found by the randomised run): plan 1 bought '0' and 'AAPL';
+        planned again, it sold both to buy 'ES', further from target, and back again."""
+        names = ["0", "AAPL", "ES", "X", "Y", "Z"]
+        snap = PortfolioSnapshot(
+            1.0, prices=dict.fromkeys(names, 1.0), fractional=True, margin=True
+        )
+        targets = {"0": 1.0, "AAPL": 1.0, "ES": 1.0, "X": 0.0, "Y": 0.0, "Z": 0.0}
+        config = RebalanceConfig(
+            max_gross_leverage=2,
+            round_lots=True,
+            lot_size=1,
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0,
+            min_weight_change=0,
+            close_untargeted=False,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+
+        first = compute_trades(snap, targets, config)
+        positions = {o.asset: o.signed_quantity for o in first}
+        again = PortfolioSnapshot(
+            first.projected_cash, positions, snap.prices, fractional=True, margin=True
+        )
+        second = compute_trades(again, targets, config)
+
+        assert [("buy", "0", 1), ("buy", "AAPL", 1)] == trades(first)
+        assert [] == trades(second)
+
+    def test_selling_down_is_still_used_when_it_ends_closer(self):
+        """Cash 0, two holdings 0.4 units above target: selling the extra unit of each
+        funds a buy 0.8 units short, which ends closer (error 14 against 16)."""
+        snap = PortfolioSnapshot(0.0, {"A": 3, "B": 3}, {"A": 10.0, "B": 10.0, "C": 10.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
+
+        plan = compute_trades(snap, {"A": 26 / 60, "B": 26 / 60, "C": 8 / 60}, config)
+
+        assert [("sell", "A", 1), ("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
+        assert 10.0 == plan.projected_cash

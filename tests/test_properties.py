@@ -60,6 +60,7 @@ def rebuilt(snapshot, reverse=False):
         lot_sizes=order(snapshot.lot_sizes),
         pending_orders=reversed(pending) if reverse else pending,
         fractional=snapshot.fractional,
+        margin=snapshot.margin,
     )
 
 
@@ -75,6 +76,7 @@ def applied(snapshot, plan):
         multipliers=snapshot.multipliers,
         lot_sizes=snapshot.lot_sizes,
         fractional=snapshot.fractional,
+        margin=snapshot.margin,
     )
 
 
@@ -132,18 +134,27 @@ def attrs_copy(config):
     return attrs.evolve(config)
 
 
+AT_TARGET_CONFIGS = rebalance_configs(
+    max_single_weight=1e9, max_gross_leverage=None, cash_buffer=0.0, allow_short=True
+)
+
+
 class TestAtTarget:
+    @given(snapshots(allow_pending=False, margin=True), AT_TARGET_CONFIGS)
+    def test_a_margin_book_at_its_target_trades_nothing(self, snapshot, config):
+        """Targets equal to the current weights produce no orders, leverage and shorts too."""
+        self.check_nothing_trades(snapshot, config)
+
     @given(
-        snapshots(allow_pending=False),
-        rebalance_configs(
-            max_single_weight=1e9,
-            max_gross_leverage=None,
-            cash_buffer=0.0,
-            allow_short=True,
-        ),
+        snapshots(allow_pending=False, margin=False, allow_shorts=False, min_cash=0.0),
+        AT_TARGET_CONFIGS,
     )
-    def test_a_book_at_its_target_trades_nothing(self, snapshot, config):
-        """Targets equal to the current weights produce no orders."""
+    def test_a_cash_book_at_its_target_trades_nothing(self, snapshot, config):
+        """The same in a cash account, whose books (no shorts, cash >= 0) sum to at most 1."""
+        self.check_nothing_trades(snapshot, config)
+
+    @staticmethod
+    def check_nothing_trades(snapshot, config):
         assume(snapshot.equity > 1e-6 * max(1.0, abs(snapshot.cash)))
         targets = {
             asset: snapshot.value_of(asset) / snapshot.equity for asset in snapshot.positions
@@ -405,3 +416,63 @@ class TestKnownCoreBugs:
 
         check_plan(snapshot, {"Z": 0.00001}, None, plan)
         assert [("buy", "Z", 10)] == [(o.side.value, o.asset, o.quantity) for o in plan]
+
+
+class TestCashAccount:
+    @given(
+        plan_inputs(
+            # A cash account holds no shorts and no debt (buying back a short it somehow
+            # holds may cost more cash than it has: it was borrowing already).
+            snapshot=snapshots(margin=False, min_cash=0.0, allow_shorts=False, allow_pending=False),
+            targets=target_weights(max_weight=2.0),
+        )
+    )
+    def test_a_cash_account_never_borrows(self, inputs):
+        """Whatever the weights sum to, in every rounding mode, projected cash after
+        estimated costs stays at or above zero, and above the floor (the buffer) unless
+        the account started below it; the book ends at a gross weight of at most 1."""
+        snapshot, targets, config = inputs
+        # A fixed cost larger than the sale it is paid from lowers cash without a buy.
+        assume(config.cost_per_order == 0.0)
+
+        plan = compute_trades(snapshot, targets, config)
+
+        check_plan(snapshot, targets, config, plan)
+        tolerance = 1e-9 * max(1.0, plan.equity)
+        assert plan.cash_floor >= 0.0
+        assert plan.projected_cash >= min(plan.cash_floor, snapshot.cash) - tolerance
+        if plan.orders:
+            gross = math.fsum(abs(w) for w in plan.projected_weights.values())
+            assert gross <= 1.0 + 1e-9
+
+    @given(plan_inputs(snapshot=snapshots(margin=False), targets=target_weights(max_weight=2.0)))
+    def test_no_buy_is_sent_below_the_floor_of_a_cash_account(self, inputs):
+        """With pending orders, shorts and debt too: the plan buys only while projected
+        cash stays at or above a floor that is never below zero."""
+        snapshot, targets, config = inputs
+
+        plan = compute_trades(snapshot, targets, config)
+
+        check_plan(snapshot, targets, config, plan)
+        assert plan.cash_floor >= 0.0
+        buys = [o for o in plan if o.side is Side.BUY and o.action is not Action.CLOSE]
+        if buys:
+            assert plan.projected_cash >= plan.cash_floor - 1e-9 * max(1.0, plan.equity)
+
+
+class TestKeptOrdersNeverOvershoot:
+    @given(
+        plan_inputs(
+            snapshot=snapshots(min_assets=1),
+            config=rebalance_configs(cancel_before_rebalance=False, account_for_pending=True),
+        )
+    )
+    def test_the_plan_and_every_kept_order_that_may_fill_stay_within_the_target(self, inputs):
+        """Working orders and resting entries (dip buys) are counted, so the plan never
+        buys on top of them: check_plan fails any kept order that may fill past the target
+        by a trade the thresholds would send. Protective exits never count."""
+        snapshot, targets, config = inputs
+
+        plan = compute_trades(snapshot, targets, config)
+
+        check_plan(snapshot, targets, config, plan)

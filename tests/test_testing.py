@@ -86,6 +86,7 @@ class TestSnapshots:
             lot_sizes=dict(snapshot.lot_sizes),
             pending_orders=list(snapshot.pending_orders),
             fractional=snapshot.fractional,
+            margin=snapshot.margin,
         )
 
         assert snapshot == again
@@ -313,12 +314,21 @@ def forge(snapshot, config, plan, orders=None, **changes):
     weights = {}
     for decision in plan.decisions:
         mine = tuple(o for o in orders if o.asset == decision.asset)
+        counts_entries = (
+            not config.cancel_before_rebalance
+            and config.account_for_pending
+            and decision.requested_weight is not None
+            and abs(decision.target_weight) > 1e-9
+        )
         kept = [
             o
             for o in snapshot.pending_orders
             if o.asset == decision.asset
             and o.order_id not in cancels
-            and o.executes_as_placed(snapshot.prices[o.asset])
+            and (
+                o.executes_as_placed(snapshot.prices[o.asset])
+                or (counts_entries and o.side.sign * decision.target_weight > 0.0)
+            )
         ]
         pending = sum(o.signed_quantity for o in kept)
         projected = decision.current_quantity + pending + sum(o.signed_quantity for o in mine)
@@ -599,13 +609,26 @@ class TestCheckPlanCatches:
     def test_crossing_to_the_other_side_of_the_target(self):
         """A trade that ends on the other side of zero from the target is caught."""
         config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0, allow_short=True)
-        plan = compute_trades(SNAP, TARGETS, config)
+        margin = attrs.evolve(SNAP, margin=True)  # only a margin account may short
+        plan = compute_trades(margin, TARGETS, config)
         sell = buy("A", 20, 10.0, action=Action.CLOSE, side=Side.SELL)
         orders = [o for o in plan if o.asset != "A"] + [
             attrs.evolve(sell, quantity=10),
             buy("A", 10, 10.0, action=Action.OPEN, side=Side.SELL),
         ]
-        broken("other side", forge(SNAP, config, plan, orders), config=config)
+        broken("other side", forge(margin, config, plan, orders), snapshot=margin, config=config)
+
+    def test_a_kept_dip_buy_beyond_the_target(self):
+        """Counted pending orders: keeping a dip buy that would overshoot is caught."""
+        dip = PendingOrder("dip", "A", Side.BUY, 100, kind=OrderKind.LIMIT, limit_price=95.0)
+        snap = PortfolioSnapshot(80_000.0, {"A": 200}, {"A": 100.0}, pending_orders=[dip])
+        config = RebalanceConfig(cancel_before_rebalance=False, account_for_pending=True)
+        plan = compute_trades(snap, {"A": 0.25}, config)
+        assert ("dip",) == plan.cancels
+
+        kept = forge(snap, config, plan, orders=[], cancels=(), skips={"A": None})
+
+        broken("may fill to 300.0", kept, snapshot=snap, targets={"A": 0.25}, config=config)
 
     def test_an_unwanted_short(self):
         """A sell beyond the holding in a no-short account is caught."""

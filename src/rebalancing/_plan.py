@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import NamedTuple
 
 from ._allocation import BuyItem, closest_buys, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
@@ -129,15 +130,22 @@ def validate_targets(target_weights: object) -> dict[str, float]:
 
 
 def constrain_targets(
-    targets: Mapping[str, float], config: RebalanceConfig
+    targets: Mapping[str, float], config: RebalanceConfig, *, margin: bool = True
 ) -> tuple[dict[str, float], dict[str, list[Adjustment]]]:
-    """Clamp shorts, cap |w|, scale to the gross cap, then apply the cash buffer."""
+    """Clamp shorts, cap |w|, scale to the gross cap, then apply the cash buffer.
+
+    In a cash account (``margin=False``) the gross cap is at most 1: a book that asks
+    for more (PyPortfolioOpt's cleaned weights often sum to 1.00001) is scaled to 1.
+    Shorting borrows too, so a cash account clamps short targets to 0 whatever
+    ``allow_short`` says.
+    """
     effective: dict[str, float] = {}
     notes: dict[str, list[Adjustment]] = {asset: [] for asset in targets}
     cap = config.max_single_weight
+    shorts = config.allow_short and margin
     for asset, requested in targets.items():
         weight = requested
-        if weight < 0.0 and not config.allow_short:
+        if weight < 0.0 and not shorts:
             weight = 0.0
             notes[asset].append(Adjustment.SHORT_CLAMPED)
         if abs(weight) > cap:
@@ -146,12 +154,15 @@ def constrain_targets(
         effective[asset] = weight
     gross = math.fsum(abs(w) for w in effective.values())
     limit = config.max_gross_leverage
+    scaled = Adjustment.LEVERAGE_SCALED
+    if not margin and (limit is None or limit > 1.0):
+        limit, scaled = 1.0, Adjustment.CASH_ACCOUNT
     if limit is not None and gross > limit:
         scale = limit / gross
         for asset, weight in effective.items():
             if weight != 0.0:
                 effective[asset] = weight * scale
-                notes[asset].append(Adjustment.LEVERAGE_SCALED)
+                notes[asset].append(scaled)
     if config.cash_buffer > 0.0:
         for asset, weight in effective.items():
             if weight != 0.0:
@@ -260,6 +271,19 @@ class _Line:
         self.active = True
 
 
+class _Saved(NamedTuple):
+    """The part of a line that funding may change (see ``_Planner._fund_closest``)."""
+
+    legs: list[tuple[Side, float, Action]]
+    final: float
+    skip: SkipReason | None
+    cancels: list[str]
+    kept_working: list[PendingOrder]
+    exposure: float
+    adjustments: list[Adjustment]
+    active: bool
+
+
 class _Planner:
     """One run of the pipeline. Holds derived inputs; every step reads and fills lines."""
 
@@ -279,12 +303,14 @@ class _Planner:
         self.fractional = snapshot.fractional if fractional is None else fractional
         #: Whether kept working orders count as exposure when sizing.
         self.counts_pending = not config.cancel_before_rebalance and config.account_for_pending
+        #: Shorting borrows, so only a margin account may short.
+        self.allow_short = config.allow_short and snapshot.margin
         self.lines: dict[str, _Line] = {}
 
     # -- steps -------------------------------------------------------------------------
 
     def plan(self) -> RebalancePlan:
-        effective, notes = constrain_targets(self.targets, self.config)
+        effective, notes = constrain_targets(self.targets, self.config, margin=self.snap.margin)
         self._build_lines(effective, notes)
         for line in self.lines.values():
             self._size(line)
@@ -312,8 +338,19 @@ class _Planner:
                 lot = 1.0
             line.increment = lot
             line.whole = lot is not None and lot == int(lot)
+            # Counted pending orders: working orders, and resting entries (orders toward
+            # the target's side, such as a dip buy for a long target) of an asset the
+            # targets hold, so the plan plus every kept order that may fill never
+            # exceeds the target. Resting exits (stops, take-profits) never count.
+            counts_entries = (
+                self.counts_pending
+                and asset in self.targets
+                and abs(effective[asset]) > NOISE
+                and price is not None
+            )
             for order in pending.get(asset, ()):
-                if price is not None and order.executes_as_placed(price):
+                works = price is not None and order.executes_as_placed(price)
+                if works or (counts_entries and order.side.sign * effective[asset] > 0.0):
                     line.working.append(order)
                 else:
                     line.resting.append(order)
@@ -385,7 +422,7 @@ class _Planner:
         self._apply_direction(line)
         if replaced and line.active:  # a blocked asset keeps its orders after all
             line.adjustments.append(Adjustment.PENDING_REPLACED)
-        if line.kept_working and not self.config.allow_short and line.active:
+        if line.kept_working and not self.allow_short and line.active:
             self._no_short_from_pending(line)
 
     def _no_short_from_pending(self, line: _Line) -> None:
@@ -475,7 +512,7 @@ class _Planner:
             self._explain_skip(line)
             return
         # A short in an account that may not short is closed whatever its size.
-        forced = line.exposure < 0.0 and not self.config.allow_short
+        forced = line.exposure < 0.0 and not self.allow_short
         reason = (
             None
             if forced
@@ -549,7 +586,10 @@ class _Planner:
         implied = 1.0 - math.fsum(
             line.target for line in self.lines.values() if line.requested is not None
         )
-        return min(self.config.cash_buffer, implied) * equity
+        floor = min(self.config.cash_buffer, implied)
+        if not self.snap.margin:
+            floor = max(floor, 0.0)  # a cash account never borrows, not even float noise
+        return floor * equity
 
     def _cost(self, value: float) -> float:
         return self.config.cost_rate * value + self.config.cost_per_order
@@ -593,14 +633,68 @@ class _Planner:
             return
         margin = _BUDGET_MARGIN * max(self.equity, 1.0)
         if self.config.rounding is Rounding.CLOSEST:
-            # Cash binds: a sell rounded to nearest may keep back cash a buy needs more.
-            for line in self.lines.values():
-                self._sell_down(line)
-            available, needs = self._funding()
-            # closest_buys keeps to its budget by an exact sum: no float margin needed.
-            self._closest(needs, available - floor)
+            self._fund_closest(floor, available, needs)
         else:
             self._water_fill(needs, available - floor - margin)
+
+    def _fund_closest(
+        self, floor: float, available: float, needs: list[tuple[_Line, float]]
+    ) -> None:
+        """Repair the buys to fit, with the sells at nearest or, if closer, sold down.
+
+        A sell rounded to nearest may keep back cash a buy needs more, so the sells are
+        also tried rounded down (selling the extra unit). That is kept only when it ends
+        closer to target: selling down everything regardless once sold two holdings at
+        their nearest to buy a third that was worth less, and the next plan undid it.
+        closest_buys keeps to its budget by an exact sum: no float margin needed.
+        """
+        before = self._save()
+        self._closest(needs, available - floor)
+        at_nearest, error = self._save(), self._error()
+        self._restore(before)
+        for line in self.lines.values():
+            self._sell_down(line)
+        available, needs = self._funding()
+        self._closest(needs, available - floor)
+        if error <= self._error() + NOISE * self.equity:
+            self._restore(at_nearest)  # ties keep the fewer, smaller trades
+
+    def _save(self) -> list[_Saved]:
+        """What funding may change on each line, to try one way and go back."""
+        return [
+            _Saved(
+                list(line.legs),
+                line.final,
+                line.skip,
+                list(line.cancels),
+                list(line.kept_working),
+                line.exposure,
+                list(line.adjustments),
+                line.active,
+            )
+            for line in self.lines.values()
+        ]
+
+    def _restore(self, saved: list[_Saved]) -> None:
+        for line, state in zip(self.lines.values(), saved, strict=True):
+            line.legs = list(state.legs)
+            line.final = state.final
+            line.skip = state.skip
+            line.cancels = list(state.cancels)
+            line.kept_working = list(state.kept_working)
+            line.exposure = state.exposure
+            line.adjustments = list(state.adjustments)
+            line.active = state.active
+
+    def _error(self) -> float:
+        """Distance to target of the holdings the plan reaches: sum of |value gaps|."""
+        gaps = []
+        for line in self.lines.values():
+            if line.price is None or not line.active:
+                continue
+            reached = line.exposure + math.fsum(side.sign * q for side, q, _ in line.legs)
+            gaps.append(abs(reached - line.desired) * line.unit_value)
+        return math.fsum(gaps)
 
     def _sell_down(self, line: _Line) -> None:
         """Re-round a CLOSEST sell of a long the DOWN way (sell the extra unit)."""
@@ -743,7 +837,7 @@ class _Planner:
             if projected * order.side.sign < 0.0:
                 keep = order.quantity <= abs(projected) * (1 + _UNIT_EPS)
             else:
-                opens_short = order.side is Side.SELL and not self.config.allow_short
+                opens_short = order.side is Side.SELL and not self.allow_short
                 keep = not cancel_mode and not opens_short and abs(line.target) > NOISE
             if not keep:
                 line.cancels.append(order.order_id)

@@ -68,6 +68,8 @@ class Adjustment(enum.StrEnum):
     CAPPED = "capped"
     #: The book was scaled down to ``max_gross_leverage``.
     LEVERAGE_SCALED = "leverage_scaled"
+    #: The book was scaled to a gross weight of 1: a cash account does not borrow.
+    CASH_ACCOUNT = "cash_account"
     #: The target was scaled by ``1 - cash_buffer``.
     CASH_BUFFER = "cash_buffer"
     #: The buy was made smaller than wanted because cash ran short.

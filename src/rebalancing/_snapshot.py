@@ -155,8 +155,13 @@ class PendingOrder:
         return False
 
     def execution_price(self, price: float) -> float:
-        """The unit price the order is expected to fill at (its limit, else ``price``)."""
-        return self.limit_price if self.limit_price is not None else price
+        """The unit price the order is expected to fill at.
+
+        Its limit, else its stop (a triggered stop fills near it), else ``price``.
+        """
+        if self.limit_price is not None:
+            return self.limit_price
+        return self.stop_price if self.stop_price is not None else price
 
 
 def _cash(value: object) -> float:
@@ -195,7 +200,7 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
 
 
 def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """attrs validator: the account flags are True or False, nothing truthy."""
+    """Validate an account flag: True or False, nothing merely truthy (attrs validator)."""
     del instance
     if not isinstance(value, bool):
         msg = f"{attribute.name} must be True or False, got {value!r}"

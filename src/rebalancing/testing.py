@@ -254,6 +254,9 @@ def _snapshot(draw: st.DrawFn, opts: dict[str, Any]) -> PortfolioSnapshot:
     fractional = opts["fractional"]
     if fractional is None:
         fractional = draw(st.booleans())
+    margin = opts["margin"]
+    if margin is None:
+        margin = draw(st.booleans())
     max_q = opts["max_quantity"]
     low_q = -max_q if opts["allow_shorts"] else 0.0
     quantities = st.one_of(
@@ -308,6 +311,7 @@ def _snapshot(draw: st.DrawFn, opts: dict[str, Any]) -> PortfolioSnapshot:
         lot_sizes=lot_sizes,
         pending_orders=pending,
         fractional=fractional,
+        margin=margin,
     )
 
 
@@ -327,6 +331,7 @@ def snapshots(
     allow_lot_sizes: bool = True,
     allow_fractional_positions: bool = True,
     fractional: bool | None = None,
+    margin: bool | None = None,
 ) -> st.SearchStrategy[PortfolioSnapshot]:
     """Valid :class:`~rebalancing.PortfolioSnapshot` values.
 
@@ -350,6 +355,8 @@ def snapshots(
         allow_fractional_positions: Whether positions with a fractional part appear
             (also in whole-unit accounts, as after a split); ``False``: whole numbers.
         fractional: The account's ``fractional`` flag; ``None`` draws both.
+        margin: The account's ``margin`` flag (a cash account when ``False``); ``None``
+            draws both.
 
     Returns:
         A strategy of snapshots.
@@ -370,6 +377,7 @@ def snapshots(
     ):
         _check_flag(flag, name)
     _check_flag(fractional, "fractional", optional=True)
+    _check_flag(margin, "margin", optional=True)
     given: object = assets
     if given is not None and not isinstance(given, st.SearchStrategy):
         msg = f"assets={assets!r} must be a strategy of asset names"
@@ -390,6 +398,7 @@ def snapshots(
             "allow_lot_sizes": allow_lot_sizes,
             "allow_fractional_positions": allow_fractional_positions,
             "fractional": fractional,
+            "margin": margin,
         }
     )
 
@@ -562,19 +571,24 @@ def _is_multiple(quantity: float, increment: float) -> bool:
 
 
 def _effective_targets(
-    target_weights: Mapping[str, float], config: RebalanceConfig
+    target_weights: Mapping[str, float], config: RebalanceConfig, *, margin: bool
 ) -> dict[str, float]:
-    """The weights aimed at after short clamp, single cap, gross cap and cash buffer."""
+    """The weights aimed at after short clamp, single cap, gross cap and cash buffer.
+
+    A cash account (``margin=False``) never shorts and never holds more than 1.
+    """
     effective: dict[str, float] = {}
     for asset, raw in target_weights.items():
         weight = float(raw)
-        if weight < 0.0 and not config.allow_short:
+        if weight < 0.0 and not (config.allow_short and margin):
             weight = 0.0
         if abs(weight) > config.max_single_weight:
             weight = math.copysign(config.max_single_weight, weight)
         effective[asset] = weight
     gross = math.fsum(abs(w) for w in effective.values())
     limit = config.max_gross_leverage
+    if not margin:
+        limit = 1.0 if limit is None else min(limit, 1.0)
     if limit is not None and gross > limit:
         effective = {asset: w * (limit / gross) for asset, w in effective.items()}
     return {asset: w * (1.0 - config.cash_buffer) for asset, w in effective.items()}
@@ -618,7 +632,10 @@ class _Checker:
         self.fractional = snapshot.fractional if fractional is None else fractional
         self.cancelled = set(plan.cancels)
         self.pending = {order.order_id: order for order in snapshot.pending_orders}
-        effective = _effective_targets(self.targets, config)
+        effective = _effective_targets(self.targets, config, margin=snapshot.margin)
+        #: Shorting borrows: only a margin account may short, whatever the config says.
+        self.allow_short = config.allow_short and snapshot.margin
+        counts_pending = not config.cancel_before_rebalance and config.account_for_pending
         universe = set(self.targets) | set(snapshot.held)
         universe |= {order.asset for order in snapshot.pending_orders}
         self.assets: dict[str, _Asset] = {}
@@ -635,7 +652,15 @@ class _Checker:
             if name not in self.targets and not config.close_untargeted and self.positive:
                 target = current * unit_value / self.equity
             orders = [o for o in snapshot.pending_orders if o.asset == name]
-            working = [o for o in orders if price is not None and o.executes_as_placed(price)]
+            # Counted with the working orders: resting entries (orders toward the
+            # target's side, such as a dip buy) of an asset held at a non-zero target.
+            entries = counts_pending and name in self.targets and abs(target) > _NOISE
+            working = [
+                o
+                for o in orders
+                if price is not None
+                and (o.executes_as_placed(price) or (entries and o.side.sign * target > 0.0))
+            ]
             self.assets[name] = _Asset(
                 name=name,
                 current=current,
@@ -668,6 +693,7 @@ class _Checker:
         self._check_direction()
         self._check_closes()
         self._check_rounding_and_caps()
+        self._check_kept_orders_never_overshoot()
         self._check_skip_reasons()
 
     # -- helpers ---------------------------------------------------------------------
@@ -951,7 +977,9 @@ class _Checker:
             return 0.0
         # Holdings a sleeve leaves alone do not lower the floor: only targets may borrow.
         implied = 1.0 - math.fsum(a.target for a in self.assets.values() if a.targeted)
-        return min(self.config.cash_buffer, implied) * self.equity
+        floor = min(self.config.cash_buffer, implied)
+        # A cash account never borrows: its floor is never below zero.
+        return (floor if self.snap.margin else max(floor, 0.0)) * self.equity
 
     def _check_cash_floor(self) -> None:
         floor = self._floor()
@@ -1069,8 +1097,39 @@ class _Checker:
         if limit is not None and gross > limit + allowances + 1e-9 * max(1.0, gross):
             _fail(f"gross weight after the trades {gross!r} exceeds max_gross_leverage={limit!r}")
 
+    def _check_kept_orders_never_overshoot(self) -> None:
+        """Counted pending orders: the plan plus every kept order that may fill stays in.
+
+        That is, all working orders and resting orders toward the target's side (such as
+        a dip buy) never end beyond the target by a trade the thresholds would send.
+        """
+        if not self._counts_pending() or not self.positive:
+            return
+        for asset in self.assets.values():
+            if abs(asset.target) <= _NOISE or asset.price is None or self._left_alone(asset):
+                continue
+            may_fill = self._kept_working(asset) + [
+                o for o in self._kept_resting(asset) if o.side.sign * asset.target > 0.0
+            ]
+            reach = asset.current + self._net(asset.orders)
+            reach += math.fsum(o.signed_quantity for o in may_fill)
+            if reach * asset.target < 0.0:
+                continue  # the other side of zero is _check_rounding_and_caps' business
+            excess = (abs(reach) - abs(asset.target) * self.equity / asset.unit_value) * (
+                asset.unit_value
+            )
+            slack = _REL * self.scale + self._qty_tol(asset) * asset.unit_value
+            if self.config.rounding is Rounding.CLOSEST:
+                slack += (asset.increment or 0.0) * asset.unit_value
+            if excess > slack and self._due(asset, excess - slack):
+                ids = [o.order_id for o in may_fill]
+                _fail(
+                    f"{asset.name!r}: position, orders and the kept pending orders {ids!r} "
+                    f"may fill to {reach!r}, beyond the target by {excess!r} of value"
+                )
+
     def _check_shorts(self) -> None:
-        if self.config.allow_short:
+        if self.allow_short:
             return
         for asset in self.assets.values():
             for order in asset.orders:
@@ -1125,7 +1184,7 @@ class _Checker:
                 ),
                 SkipReason.DIRECTION: config.direction is not TradeDirection.BOTH,
                 SkipReason.SHORT_NOT_ALLOWED: (
-                    not config.allow_short and asset.requested is not None and asset.requested < 0.0
+                    not self.allow_short and asset.requested is not None and asset.requested < 0.0
                 ),
                 SkipReason.CAPPED: (
                     asset.requested is not None and abs(asset.requested) > config.max_single_weight
