@@ -1,8 +1,9 @@
 """Hypothesis's ``hypothesis`` entry point: ``st.from_type`` for the library's values.
 
 Hypothesis calls :func:`register_type_strategies` while it is itself being imported, which
-may happen in the middle of importing :mod:`rebalancing.testing`. So this module imports
-nothing at load time and resolves each strategy lazily, when ``from_type`` first needs it.
+may happen in the middle of importing :mod:`rebalancing._strategies` (which imports
+Hypothesis). So this module imports nothing at load time and resolves each strategy
+lazily, when ``from_type`` first needs it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ if TYPE_CHECKING:
 
 def _lazily(name: str) -> Callable[[type], SearchStrategy[Any]]:
     def resolve(_: type) -> SearchStrategy[Any]:
-        from . import testing  # noqa: PLC0415 - see the module docstring
+        from . import _strategies  # noqa: PLC0415 - see the module docstring
 
-        strategy: SearchStrategy[Any] = getattr(testing, name)()
+        strategy: SearchStrategy[Any] = getattr(_strategies, name)()
         return strategy
 
     return resolve

@@ -692,7 +692,12 @@ class _Planner:
         for line in self.lines.values():
             if line.price is None or not line.active:
                 continue
-            reached = line.exposure + math.fsum(side.sign * q for side, q, _ in line.legs)
+            # Where the asset ends once every kept pending order fills (counted or not).
+            reached = math.fsum(
+                [line.current]
+                + [o.signed_quantity for o in line.kept_working]
+                + [side.sign * q for side, q, _ in line.legs]
+            )
             gaps.append(abs(reached - line.desired) * line.unit_value)
         return math.fsum(gaps)
 
