@@ -1673,3 +1673,21 @@ class TestClosestFunding:
 
         assert [("sell", "A", 1), ("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
         assert 10.0 == plan.projected_cash
+
+    def test_a_sell_down_blocked_by_the_direction_does_not_count_as_closer(self):
+        """BUY_ONLY: selling A down is blocked, so that try ends where the other does;
+        the asset was not skipped for its direction, it is at its nearest holding."""
+        snap = PortfolioSnapshot(0.0, {"A": 3}, {"A": 10.0, "C": 10.0}, margin=True)
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            rounding=Rounding.CLOSEST,
+            direction=TradeDirection.BUY_ONLY,
+        )
+
+        # A wants 2.6 units (nearest 3, held), C 0.8 (nearest 1, $10 of the $4 allowed).
+        plan = compute_trades(snap, {"A": 26 / 30, "C": 8 / 30}, config)
+
+        assert [] == trades(plan)
+        assert SkipReason.DIRECTION != plan.decision("A").skip_reason
+        assert SkipReason.CASH_LIMITED == plan.decision("C").skip_reason

@@ -690,7 +690,10 @@ class _Planner:
         """Distance to target of the holdings the plan reaches: sum of |value gaps|."""
         gaps = []
         for line in self.lines.values():
-            if line.price is None or not line.active:
+            # Every priced line counts, active or not: one that a try blocks (a sell
+            # under BUY_ONLY) still ends where it is, and lines left alone add the same
+            # to both tries.
+            if line.price is None:
                 continue
             # Where the asset ends once every kept pending order fills (counted or not).
             reached = math.fsum(
