@@ -5,7 +5,7 @@ import math
 
 import attrs
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from rebalancing import (
@@ -178,6 +178,15 @@ IDEMPOTENT_CONFIGS = rebalance_configs(
 )
 
 
+LOTS_WITHOUT_THRESHOLDS = RebalanceConfig(
+    min_trade_value=0.0,
+    min_weight_change=0.0,
+    allow_fractional=False,
+    cancel_before_rebalance=False,
+    account_for_pending=False,
+)
+
+
 class TestIdempotence:
     @given(
         plan_inputs(
@@ -213,6 +222,33 @@ class TestIdempotence:
                 max_gross_leverage=None,
                 close_untargeted=True,
             ),
+        )
+    )
+    # Regressions found by the randomised run: a snapping tolerance relative to the unit
+    # count rounded 255,219,920.98 units up to 255,219,921 (over target, and over the
+    # cash), so funding cut another buy by a whole lot, and planning again bought it.
+    @example(
+        inputs=(
+            PortfolioSnapshot(
+                0.0,
+                {"0": 572469.0},
+                {"0": 3.0, "AAPL": 1.0, "BRK.B": 1.0, "ES": 0.00390625},
+                lot_sizes={"0": 0.001, "BRK.B": 0.001},
+            ),
+            {"ES": 0.5804988662131519, "BRK.B": 0.1292517006802721, "0": 0.29024943310657597},
+            LOTS_WITHOUT_THRESHOLDS,
+        )
+    )
+    @example(
+        inputs=(
+            PortfolioSnapshot(
+                0.0,
+                {"0": 572468.3166995686},
+                {"0": 3.0, "AAPL": 1.0, "BRK.B": 3.0, "ES": 0.001},
+                lot_sizes={"0": 0.001, "BRK.B": 0.001},
+            ),
+            {"ES": 0.7457627118644068, "BRK.B": 0.1864406779661017, "0": 0.06779661016949153},
+            LOTS_WITHOUT_THRESHOLDS,
         )
     )
     def test_whole_units_and_lots_land_within_one_increment(self, inputs):

@@ -24,7 +24,9 @@ __all__ = ["compute_trades"]
 
 #: Weight changes below this (fraction of equity) are floating-point noise, not trades.
 NOISE = 1e-9
-#: Tolerance when dividing a quantity into whole units or lots.
+#: Relative float noise of a quantity divided into whole units or lots.
+_FLOAT_NOISE = 1e-12
+#: Tolerance when a budget cut (with its margin) is divided into whole units or lots.
 _UNIT_EPS = 1e-9
 #: Equity at or below this share of cash + gross position value (or this many units of
 #: currency) is treated as non-positive: weights against it would be noise.
@@ -171,11 +173,16 @@ def constrain_targets(
     return effective, notes
 
 
-def _units(quantity: float, increment: float) -> float:
-    """``quantity / increment`` with float noise (3 * 0.1 / 0.1) snapped to whole numbers."""
+def _units(quantity: float, increment: float, tolerance: float = _FLOAT_NOISE) -> float:
+    """``quantity / increment`` with float noise (3 * 0.1 / 0.1) snapped to whole numbers.
+
+    ``tolerance`` is relative to the ratio: float noise by default, which is a few parts
+    in 1e16 (a wider default once snapped 255,219,920.98 units up to 255,219,921, over
+    the target). Funding passes the wider ``_UNIT_EPS`` to absorb its budget margin.
+    """
     ratio = quantity / increment
     nearest = round(ratio)
-    if abs(ratio - nearest) <= _UNIT_EPS * max(1.0, abs(ratio)):
+    if abs(ratio - nearest) <= tolerance * max(1.0, abs(ratio)):
         return float(nearest)
     return ratio
 
@@ -808,7 +815,7 @@ class _Planner:
         quantity = amount / line.unit_value
         if line.increment is not None:
             # Snap float noise (54.999999995 units) up; the budget margin absorbs it.
-            quantity = math.floor(_units(quantity, line.increment)) * line.increment
+            quantity = math.floor(_units(quantity, line.increment, _UNIT_EPS)) * line.increment
         return max(quantity, 0.0)
 
     def _set_buy(self, line: _Line, quantity: float) -> None:
