@@ -410,6 +410,19 @@ BAD_CASES = [
     case("no holdings", {}, ["--targets", "t.csv"], "plan needs --holdings (or --example)"),
     case("no files", {}, [], "plan needs --holdings and --targets"),
     case(
+        "example with files",
+        {},
+        ["--example", "--holdings", "h.csv", "--targets", "t.csv"],
+        "--example plans the bundled example account and cannot be combined with --holdings "
+        "and --targets; drop --example",
+    ),
+    case(
+        "example with targets",
+        {},
+        ["--example", "--targets", "t.csv"],
+        "cannot be combined with --targets;",
+    ),
+    case(
         "bad quantity",
         {"h.csv": "asset,quantity,price\nA,10,100\nB,ten,50\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],

@@ -921,7 +921,10 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument(
         "--example",
         action="store_true",
-        help="use the bundled example portfolio for any file not given",
+        help=(
+            "plan the bundled example account (its holdings, targets and config); "
+            "not with --holdings or --targets"
+        ),
     )
     plan.add_argument(
         "--format", choices=tuple(_RENDERERS), default="table", help="output format (table)"
@@ -944,6 +947,14 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         InputError: for any bad file or value, with the one-line message to show.
     """
     fields = _config_fields()
+    if args.example:
+        given = [flag for flag in ("holdings", "targets") if getattr(args, flag) is not None]
+        if given:
+            flags = " and ".join(f"--{flag}" for flag in given)
+            _fail(
+                f"--example plans the bundled example account and cannot be combined with "
+                f"{flags}; drop --example to plan your own files"
+            )
     with contextlib.ExitStack() as stack:
 
         def pick(given: Path | None, example: str) -> tuple[Path | None, str | None]:
