@@ -525,6 +525,34 @@ BAD_CASES = [
         "t.json, line 1, 'A': a weight is a fraction of equity between -1 and 1",
     ),
     case(
+        "target differs from a holding only by case",
+        {"t.csv": "asset,weight\nA,0.4\nb,0.4\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 3: the target 'b' matches 'B' (held at h.csv, line 3) only by case; "
+        "asset names are case-sensitive",
+    ),
+    case(
+        "json target differs from a holding only by case",
+        {"t.json": '{"A": 0.4,\n "b": 0.4}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 2, 'b': the target 'b' matches 'B' (held at h.csv, line 3) only by case",
+    ),
+    case(
+        "target differs from a json position only by case",
+        {
+            "h.json": '{"cash": 10, "positions": {"B": 1}, "prices": {"B": 5}}',
+            "t.csv": "asset,weight\nb,0.4\n",
+        },
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "the target 'b' matches 'B' (held at h.json, line 1, positions['B']) only by case",
+    ),
+    case(
+        "target differs from a price only by case",
+        {"p.csv": "asset,price\nC,5\n", "t.csv": "asset,weight\nA,0.4\nc,0.1\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
+        "t.csv, line 3: the target 'c' matches 'C' (priced at p.csv, line 2) only by case",
+    ),
+    case(
         "cash target",
         {"t.csv": "asset,weight\nA,0.5\nCash,0.5\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],

@@ -412,6 +412,7 @@ def _holdings_object(source: _Source, data: dict[str, Any], book: _Book) -> None
         asset = _asset(key, where_position(key))
         book.positions[asset] = _number(value, where_position(key))
         book.origin[("unpriced", asset)] = where_position(key)
+        book.origin[("holding", asset)] = where_position(key)
     for key, value in prices.items():
         asset = _asset(key, where_price(key))
         price = _price(value, where_price(key))
@@ -431,6 +432,7 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
                 _fail(f"{source.where()}: no targets (the object is empty)")
             for key, value in data.items():
                 asset = _asset(key, where(key))
+                book.origin[("target", asset)] = where(key)
                 book.targets[asset] = _weight(value, where(key))
             return
         if not isinstance(data, list):
@@ -456,7 +458,8 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
             book.origin[("target price", asset)] = row.where("price")
 
 
-def _read_prices(path: Path) -> dict[str, float]:
+def _read_prices(path: Path, book: _Book) -> dict[str, float]:
+    """The prices file's prices; notes where each one is in ``book.origin``."""
     source = _read(path)
     prices: dict[str, float] = {}
     if _is_json(path, source):
@@ -467,7 +470,9 @@ def _read_prices(path: Path) -> dict[str, float]:
                 price = _price(value, where(key))
                 if price is None:
                     _fail(f"{where(key)}: expected a price > 0, got {_show(value)}")
-                prices[_asset(key, where(key))] = price
+                asset = _asset(key, where(key))
+                prices[asset] = price
+                book.origin[("override", asset)] = where(key)
             return prices
         if not isinstance(data, list):
             _fail(f"{source.where()}: expected an object of asset -> price or a list of rows")
@@ -484,7 +489,29 @@ def _read_prices(path: Path) -> dict[str, float]:
         if price is None:
             _fail(f"{row.where('price')}: the price is empty")
         prices[asset] = price
+        book.origin[("override", asset)] = row.where(None)
     return prices
+
+
+def _check_case(book: _Book) -> None:
+    """Refuse a target spelled like a held or priced asset except for case (``vti``, ``VTI``).
+
+    Asset names are case-sensitive, so such a target would be a new, unpriced asset while
+    the holding it was meant for is sold.
+    """
+    known: dict[str, str] = {}
+    for kind, label in (("holding", "held"), ("override", "priced"), ("price", "priced")):
+        for (origin_kind, asset), where in book.origin.items():
+            if origin_kind == kind and asset != CASH_ROW:
+                known.setdefault(asset, f"{label} at {where}")
+    for target in sorted(book.targets):
+        for name in sorted(known):
+            if name != target and name.casefold() == target.casefold():
+                _fail(
+                    f"{book.origin[('target', target)]}: the target {target!r} matches "
+                    f"{name!r} ({known[name]}) only by case; asset names are case-sensitive, "
+                    "so spell them the same in every file"
+                )
 
 
 def _merge_prices(book: _Book, overrides: Mapping[str, float]) -> dict[str, float]:
@@ -975,13 +1002,14 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         book = _Book()
         _read_holdings(holdings, book, holdings_name)
         _read_targets(targets, book, targets_name)
-        overrides = _read_prices(args.prices) if args.prices is not None else {}
+        overrides = _read_prices(args.prices, book) if args.prices is not None else {}
         values = _read_config(config_path, config_name) if config_path is not None else {}
     for name in fields:
         if name in vars(args):
             values[name] = getattr(args, name)
     if args.cash is not None:
         book.cash = args.cash
+    _check_case(book)
     prices = _merge_prices(book, overrides)
     try:
         config = RebalanceConfig(**values)
