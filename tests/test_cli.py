@@ -388,6 +388,37 @@ class TestInputs:
 
         assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
 
+    def test_margin_allows_a_weight_above_one(self, capsys, tmp_path, monkeypatch):
+        """With `--margin` and `--max-single-weight 2`, a weight of 1.5 is planned (borrowing)."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,1.5\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv", "--margin",
+            "--max-single-weight", "2",
+        )  # fmt: skip
+
+        assert [("sell", "B", 20), ("buy", "A", 35)] == self.orders(doc)
+        assert -1_500.0 == doc["projected_cash"]
+
+    def test_margin_and_allow_short_plan_a_short(self, capsys, tmp_path, monkeypatch):
+        """A negative weight with `--allow-short --margin` is a short sale, as asked."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.4\nB,-10%\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+            "--allow-short", "--margin",
+        )  # fmt: skip
+
+        assert [("sell", "B", 20), ("sell", "B", 6), ("buy", "A", 2)] == self.orders(doc)
+
+    def test_negative_noise_is_a_zero_weight(self, capsys, tmp_path, monkeypatch):
+        """An optimizer's -1e-17 is not a short: the weight counts as 0 and B is closed."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.4\nB,-1e-17\n"}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert [("sell", "B", 20), ("buy", "A", 2)] == self.orders(doc)
+
     def test_optional_field_flag_takes_none(self, capsys, tmp_path, monkeypatch):
         """An optional field's flag accepts `none`, undoing the config file's value."""
         monkeypatch.chdir(tmp_path)
@@ -522,7 +553,8 @@ BAD_CASES = [
         "percent as a number",
         {"t.json": '{"A": 60, "B": 40}'},
         ["--holdings", "h.csv", "--targets", "t.json"],
-        "t.json, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+        "t.json, line 1, 'A': a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a cash account (--margin allows more), got 60 for 'A'",
     ),
     case(
         "target differs from a holding only by case",
@@ -552,6 +584,43 @@ BAD_CASES = [
         ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
         "t.csv, line 3: the target 'c' matches 'C' (priced at p.csv, line 2) only by case",
     ),
+    case(
+        "negative weight without --allow-short",
+        {"t.csv": "asset,weight\nA,0.4\nB,-10%\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 3, weight: the negative weight '-10%' of 'B' asks for a short position; "
+        "pass --allow-short (and --margin) to plan it, or give 0 to close the holding",
+    ),
+    case(
+        "negative weight in a cash account",
+        {"t.json": '{"A": 0.4,\n "B": -0.1}'},
+        ["--holdings", "h.csv", "--targets", "t.json", "--allow-short"],
+        "t.json, line 2, 'B': the negative weight -0.1 of 'B' asks for a short position, which "
+        "needs a margin account; pass --margin",
+    ),
+    case(
+        "weight above 1 in a cash account",
+        {"t.csv": "asset,weight\nA,1.5\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--max-single-weight", "2"],
+        "t.csv, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a cash account (--margin allows more), got '1.5' for 'A'",
+    ),
+    case(
+        "weight above max_single_weight in a margin account",
+        {"t.csv": "asset,weight\nA,150%\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--margin"],
+        "t.csv, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a margin account with max_single_weight 1 (--max-single-weight allows more), "
+        "got '150%' for 'A'",
+    ),
+    case(
+        "percentage without % in a margin account",
+        {"t.csv": "asset,weight\nA,60\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--margin", "--allow-short",
+         "--max-single-weight", "2"],
+        "a weight is a fraction of equity (0.25 or 25%) between -2 and 2 in a margin account "
+        "with max_single_weight 2",
+    ),  # fmt: skip
     case(
         "cash target",
         {"t.csv": "asset,weight\nA,0.5\nCash,0.5\n"},
@@ -784,13 +853,13 @@ BAD_CASES = [
         "sniffed json without extension",
         {"targets": '{"A": 2}'},
         ["--holdings", "h.csv", "--targets", "targets"],
-        "targets, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+        "targets, line 1, 'A': a weight is a fraction of equity (0.25 or 25%) between 0 and 1",
     ),
     case(
         "sniffed csv without extension",
         {"targets": "asset\tweight\nA\t2\n"},
         ["--holdings", "h.csv", "--targets", "targets"],
-        "targets, line 2, weight: a weight is a fraction of equity between -1 and 1",
+        "targets, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and",
     ),
     case(
         "config flag not a number",

@@ -42,7 +42,7 @@ from typing import Any, NoReturn, TextIO
 import attrs
 
 from ._config import RebalanceConfig
-from ._plan import compute_trades
+from ._plan import NOISE, compute_trades
 from ._result import Decision, RebalancePlan, SkipReason
 from ._snapshot import PortfolioSnapshot
 from ._version import __version__
@@ -330,15 +330,48 @@ def _price(value: object, where: str) -> float | None:
 
 
 def _weight(value: object, where: str) -> float:
+    """A weight as a number; its range is checked once the config is known."""
     if isinstance(value, str) and not value.strip():
         _fail(f"{where}: the weight is empty")
-    weight = _number(value, where, percent=True)
-    if abs(weight) > 1.0:
-        _fail(
-            f"{where}: a weight is a fraction of equity between -1 and 1 "
-            f"(0.25 or 25%), got {_show(value)}"
-        )
-    return weight
+    return _number(value, where, percent=True)
+
+
+def _check_weights(book: _Book, config: RebalanceConfig, *, margin: bool) -> None:
+    """Refuse weights that would plan something other than what they say.
+
+    A negative weight is a short: without ``allow_short`` the planner would treat it as 0
+    and sell the holding, and a cash account cannot short at all. A weight above 1
+    borrows, which only a margin account can, up to ``max_single_weight``; beyond that
+    it is most likely a percentage written without ``%``.
+    """
+    limit = max(1.0, config.max_single_weight) if margin else 1.0
+    for asset in sorted(book.targets):
+        weight = book.targets[asset]
+        where = book.origin[("weight", asset)]
+        shown = book.shown[asset]
+        if weight < -NOISE and not config.allow_short:
+            _fail(
+                f"{where}: the negative weight {shown} of {asset!r} asks for a short "
+                "position; pass --allow-short (and --margin) to plan it, or give 0 to "
+                "close the holding"
+            )
+        if weight < -NOISE and not margin:
+            _fail(
+                f"{where}: the negative weight {shown} of {asset!r} asks for a short "
+                "position, which needs a margin account; pass --margin"
+            )
+        if abs(weight) > limit:
+            low = f"-{limit:g}" if config.allow_short else "0"
+            account = (
+                f"in a margin account with max_single_weight {config.max_single_weight:g} "
+                "(--max-single-weight allows more)"
+                if margin
+                else "in a cash account (--margin allows more)"
+            )
+            _fail(
+                f"{where}: a weight is a fraction of equity (0.25 or 25%) between {low} and "
+                f"{limit:g} {account}, got {shown} for {asset!r}"
+            )
 
 
 @attrs.define
@@ -351,6 +384,13 @@ class _Book:
     targets: dict[str, float] = attrs.Factory(dict)
     target_prices: dict[str, float] = attrs.Factory(dict)
     origin: dict[tuple[str, str], str] = attrs.Factory(dict)
+    #: asset -> its weight as written in the targets file, for messages.
+    shown: dict[str, str] = attrs.Factory(dict)
+
+    def add_target(self, asset: str, value: object, where: str) -> None:
+        self.targets[asset] = _weight(value, where)
+        self.origin[("weight", asset)] = where
+        self.shown[asset] = _show(value)
 
     def note(self, kind: str, asset: str, where: str) -> None:
         previous = self.origin.get((kind, asset))
@@ -433,7 +473,7 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
             for key, value in data.items():
                 asset = _asset(key, where(key))
                 book.origin[("target", asset)] = where(key)
-                book.targets[asset] = _weight(value, where(key))
+                book.add_target(asset, value, where(key))
             return
         if not isinstance(data, list):
             _fail(
@@ -451,7 +491,7 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
                 "the weights may sum to less than 1 and the rest stays cash"
             )
         book.note("target", asset, row.where(None))
-        book.targets[asset] = _weight(row.cells.get("weight"), row.where("weight"))
+        book.add_target(asset, row.cells.get("weight"), row.where("weight"))
         price = _price(row.cells.get("price"), row.where("price"))
         if price is not None:
             book.target_prices[asset] = price
@@ -954,6 +994,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     plan.add_argument(
+        "--margin",
+        action="store_true",
+        help=(
+            "the account may borrow: weights may sum to more than 1 (up to "
+            "--max-gross-leverage), one weight may reach --max-single-weight, and with "
+            "--allow-short weights may be negative. Without it (a cash account) the plan "
+            "never borrows: cash stays at or above 0 (or --cash-buffer), weights summing "
+            "to more than 1 are scaled down to 1, and shorts are refused"
+        ),
+    )
+    plan.add_argument(
         "--format", choices=tuple(_RENDERERS), default="table", help="output format (table)"
     )
     _add_config_flags(plan)
@@ -1013,7 +1064,11 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     prices = _merge_prices(book, overrides)
     try:
         config = RebalanceConfig(**values)
-        snapshot = PortfolioSnapshot(book.cash or 0.0, book.positions, prices)
+    except RebalancingError as exc:
+        _fail(str(exc))
+    _check_weights(book, config, margin=args.margin)
+    try:
+        snapshot = PortfolioSnapshot(book.cash or 0.0, book.positions, prices, margin=args.margin)
         plan = compute_trades(snapshot, book.targets, config)
     except RebalancingError as exc:
         _fail(str(exc))
