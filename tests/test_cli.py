@@ -316,6 +316,38 @@ class TestInputs:
 
         assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
 
+    def test_broker_column_names(self, capsys, tmp_path, monkeypatch):
+        """Brokers' column names (Symbol/Ticker, Shares/Qty, Last/Close) work in any case."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": "Symbol,Description,Qty,Last\nA,Alpha,10,100\nB,Beta,20,50\nCash,,1000,\n",
+            "h2.csv": "TICKER,SHARES,CLOSE\nA,10,100\nB,20,50\nCASH,1000,\n",
+            "h.json": json.dumps(
+                [{"Symbol": "A", "Shares": 10, "Close": 100}, {"ticker": "B", "qty": 20,
+                  "last": 50}, {"symbol": "CASH", "quantity": 1000}]
+            ),  # fmt: skip
+            "t.csv": "Ticker,Weight\nA,0.4\nB,0.4\n",
+            "p.csv": "Symbol,Close\nA,100\n",
+        }
+        for holdings in ("h.csv", "h2.csv", "h.json"):
+            doc = self.plan(
+                capsys, tmp_path, files, "--holdings", holdings, "--targets", "t.csv",
+                "--prices", "p.csv",
+            )  # fmt: skip
+
+            assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_a_column_wins_over_its_alias(self, capsys, tmp_path, monkeypatch):
+        """`price` is the price even when the export also has a `Close` column."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": "asset,quantity,price,close\nA,10,100,1\nB,20,50,1\nCASH,1000,,\n",
+            "t.csv": TARGETS,
+        }
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert 3_000.0 == doc["equity"]
+
     def test_config_file_then_flags(self, capsys, tmp_path, monkeypatch):
         """Flags override the config file, which overrides the defaults."""
         monkeypatch.chdir(tmp_path)
@@ -461,9 +493,10 @@ BAD_CASES = [
     ),
     case(
         "missing column",
-        {"h.csv": "asset,qty,price\nA,10,100\n"},
+        {"h.csv": "asset,amount,price\nA,10,100\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],
-        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity required)",
+        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity "
+        "required; quantity may also be named shares or qty), got 'asset,amount,price'",
     ),
     case(
         "twice",
@@ -621,6 +654,19 @@ BAD_CASES = [
         "a weight is a fraction of equity (0.25 or 25%) between -2 and 2 in a margin account "
         "with max_single_weight 2",
     ),  # fmt: skip
+    case(
+        "two aliases of one column",
+        {"h.csv": "Symbol,Shares,Last,Close\nA,10,100,99\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: both 'last' and 'close' could be the price column; name one of them "
+        "'price'",
+    ),
+    case(
+        "json rows with two aliases",
+        {"h.json": '[{"symbol": "A", "ticker": "A", "qty": 1}]'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, item 1: both 'symbol' and 'ticker' could be the asset column",
+    ),
     case(
         "cash target",
         {"t.csv": "asset,weight\nA,0.5\nCash,0.5\n"},

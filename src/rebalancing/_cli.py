@@ -58,6 +58,12 @@ CASH_ROW = "cash"
 _HOLDINGS_COLUMNS = ("asset", "quantity", "price")
 _TARGETS_COLUMNS = ("asset", "weight", "price")
 _PRICES_COLUMNS = ("asset", "price")
+#: Other names for the columns, as brokers' exports spell them (matched in any case).
+_ALIASES = {
+    "asset": ("symbol", "ticker"),
+    "quantity": ("shares", "qty"),
+    "price": ("last", "close"),
+}
 #: Config fields about pending orders: accepted, but the command line has none.
 _PENDING_FIELDS = ("account_for_pending", "cancel_before_rebalance")
 
@@ -209,6 +215,36 @@ def _line_locator(source: _Source, line: int) -> Callable[[str | None], str]:
     return lambda field: source.where(line, field)
 
 
+def _canonical(names: list[str], columns: Sequence[str], where: str) -> list[str]:
+    """Lower-case column names with brokers' aliases (``Symbol``, ``Qty``) renamed.
+
+    An alias stands in for a column only when the column itself is absent; two aliases
+    of one absent column are ambiguous.
+    """
+    renamed = list(names)
+    for column in columns:
+        if column in names:
+            continue
+        present = [name for name in names if name in _ALIASES.get(column, ())]
+        if len(present) > 1:
+            _fail(
+                f"{where}: both {present[0]!r} and {present[1]!r} could be the {column} "
+                f"column; name one of them {column!r}"
+            )
+        if present:
+            renamed[names.index(present[0])] = column
+    return renamed
+
+
+def _alias_hint(columns: Sequence[str]) -> str:
+    """``; quantity may also be named shares or qty`` for the columns that have aliases."""
+    return "".join(
+        f"; {column} may also be named {' or '.join(_ALIASES[column])}"
+        for column in columns
+        if column in _ALIASES
+    )
+
+
 def _header(
     source: _Source, line: int, cells: list[str], columns: Sequence[str], required: Sequence[str]
 ) -> list[str]:
@@ -218,22 +254,28 @@ def _header(
         if name in seen and name in columns:
             _fail(f"{source.where(line)}: the header has the column {name!r} twice")
         seen.add(name)
+    names = _canonical(names, columns, source.where(line))
     missing = [name for name in required if name not in names]
     if missing:
         got = ",".join(cell.strip() for cell in cells)
         _fail(
             f"{source.where(line)}: the header must name the columns {','.join(columns)} "
-            f"({' and '.join(missing)} required), got {got!r}"
+            f"({' and '.join(missing)} required{_alias_hint(missing)}), got {got!r}"
         )
     return names
 
 
-def _json_rows(source: _Source, data: list[Any], required: Sequence[str]) -> list[_Row]:
+def _json_rows(
+    source: _Source, data: list[Any], columns: Sequence[str], required: Sequence[str]
+) -> list[_Row]:
     rows: list[_Row] = []
     for index, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             _fail(f"{source.where()}: item {index} must be an object, got {_json_type(item)}")
-        cells = {str(key).lower(): value for key, value in item.items()}
+        names = _canonical(
+            [str(key).lower() for key in item], columns, f"{source.where()}, item {index}"
+        )
+        cells = dict(zip(names, item.values(), strict=True))
         for name in required:
             if name not in cells:
                 _fail(f"{source.where()}: item {index} has no {name!r}")
@@ -408,7 +450,7 @@ def _read_holdings(path: Path, book: _Book, name: str | None = None) -> None:
             return
         if not isinstance(data, list):
             _fail(f"{source.where()}: expected a list of rows or an object, got {_json_type(data)}")
-        rows = _json_rows(source, data, ("asset", "quantity"))
+        rows = _json_rows(source, data, _HOLDINGS_COLUMNS, ("asset", "quantity"))
     else:
         rows = _csv_rows(source, _HOLDINGS_COLUMNS, ("asset", "quantity"))
     for row in rows:
@@ -480,7 +522,7 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
                 f"{source.where()}: expected an object of asset -> weight or a list of rows, "
                 f"got {_json_type(data)}"
             )
-        rows = _json_rows(source, data, ("asset", "weight"))
+        rows = _json_rows(source, data, _TARGETS_COLUMNS, ("asset", "weight"))
     else:
         rows = _csv_rows(source, _TARGETS_COLUMNS, ("asset", "weight"))
     for row in rows:
@@ -516,7 +558,7 @@ def _read_prices(path: Path, book: _Book) -> dict[str, float]:
             return prices
         if not isinstance(data, list):
             _fail(f"{source.where()}: expected an object of asset -> price or a list of rows")
-        rows = _json_rows(source, data, _PRICES_COLUMNS)
+        rows = _json_rows(source, data, _PRICES_COLUMNS, _PRICES_COLUMNS)
     else:
         rows = _csv_rows(source, _PRICES_COLUMNS, _PRICES_COLUMNS)
     seen: dict[str, str] = {}
