@@ -412,6 +412,54 @@ class TestInputs:
             "15.00% (relative_band 0.25 x target)"
         ) in out
 
+    def test_skip_explains_the_rounded_trade(self, capsys, tmp_path, monkeypatch):
+        """The explanation gives the change that was compared: the rounded trade's, not the gap.
+
+        A is 1.85 points under target, but whole shares (380 each) move it by only 0.95.
+        """
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,42,380\nCASH,24040,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4175\n"})
+        status, out, _ = run_inline(capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert 0 == status
+        assert (
+            "change 0.95% (1 unit; 1.85% before rounding) is below min_weight_change 1.00%"
+        ) in out
+
+    def test_skip_explains_the_rounded_trade_value(self, capsys, tmp_path, monkeypatch):
+        """A trade too small in value names its rounded value and the unrounded one."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,42,380\nCASH,24040,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4175\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--min-weight-change",
+            "0", "--min-trade-value", "500", "--format", "json",
+        )  # fmt: skip
+
+        assert 0 == status
+        assert [
+            "trade 380.00 (1 unit; 740.00 before rounding) is below min_trade_value 500.00"
+        ] == [s["explanation"] for s in json.loads(out)["skipped"]]
+
+    def test_skip_explains_rounding_to_lots_and_closest(self, capsys, tmp_path, monkeypatch):
+        """Lots and CLOSEST rounding are the ones the planner used for the compared change."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,400,10\nCASH,5600,\n"})
+        write(tmp_path, {"lots.csv": "asset,weight\nA,0.5417\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4684\n"})
+        args = ("plan", "--holdings", "h.csv", "--min-weight-change", "0.11")
+        _, lots, _ = run_inline(
+            capsys, *args, "--targets", "lots.csv", "--round-lots", "--lot-size", "100"
+        )
+        args = ("plan", "--holdings", "h.csv", "--targets", "t.csv", "--min-weight-change", "0.06")
+        _, down, _ = run_inline(capsys, *args)
+        _, closest, _ = run_inline(capsys, *args, "--rounding", "closest")
+
+        assert "change 10.42% (100 units; 12.50% before rounding) is below" in lots
+        assert "change 5.10% (49 units; 5.17% before rounding) is below" in down
+        assert "change 5.21% (50 units; 5.17% before rounding) is below" in closest
+
     def test_zero_quantity_needs_no_price(self, capsys, tmp_path, monkeypatch):
         """A holdings row with quantity 0 may leave the price empty: it is not held."""
         monkeypatch.chdir(tmp_path)

@@ -41,8 +41,8 @@ from typing import Any, NoReturn, TextIO
 
 import attrs
 
-from ._config import RebalanceConfig
-from ._plan import NOISE, compute_trades
+from ._config import RebalanceConfig, Rounding
+from ._plan import NOISE, compute_trades, round_holding, round_nearest
 from ._result import Decision, RebalancePlan, SkipReason
 from ._snapshot import PortfolioSnapshot
 from ._version import __version__
@@ -787,24 +787,67 @@ def _percent(value: float) -> str:
     return "0.00%" if text == "-0.00%" else text
 
 
-def _reason(decision: Decision, config: RebalanceConfig) -> str:
-    reason = decision.skip_reason
+def _compared_trade(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> float:
+    """The trade's notional that the thresholds were checked on, for a skipped asset.
+
+    The planner compares the trade it would send, after rounding to whole units or lots,
+    not ``|target - current|``: this redoes that rounding with the planner's own functions
+    (the command line has no pending orders, multipliers or per-asset lots). When the
+    rounded trade is empty, the planner compared the unrounded one.
+    """
+    unit_value = decision.price or 0.0
+    current = decision.current_quantity
+    desired = decision.target_weight * plan.equity / unit_value
+    increment = None if config.allow_fractional else 1.0
+    if increment is not None and config.round_lots:
+        increment = float(config.lot_size)
+    final = round_holding(current, desired, increment)
+    if config.rounding is Rounding.CLOSEST:
+        nearest = round_nearest(current, desired, increment)
+        if abs(nearest) * unit_value <= config.max_single_weight * plan.equity:
+            final = nearest
+    if abs(final) * unit_value <= NOISE * plan.equity:
+        final = 0.0
+    if final == current:
+        return abs(desired - current) * unit_value
+    return abs(final - current) * unit_value
+
+
+def _threshold_text(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> str:
+    """Why a trade was too small, with the figures the planner compared."""
+    value = _compared_trade(decision, plan, config)
+    change = value / plan.equity
     wanted = abs(decision.target_weight - decision.current_weight)
-    small = (
-        f"change {_percent(wanted)} is below min_weight_change {_percent(config.min_weight_change)}"
-    )
-    if config.relative_band is not None:
-        relative = config.relative_band * abs(decision.target_weight)
-        small = (
-            f"change {_percent(wanted)} is inside both bands: "
-            f"{_percent(config.min_weight_change)} (min_weight_change) and {_percent(relative)} "
-            f"(relative_band {config.relative_band:g} x target)"
+    by_value = decision.skip_reason is SkipReason.TRADE_VALUE_TOO_SMALL
+    rounded = ""
+    if not math.isclose(change, wanted, rel_tol=1e-9, abs_tol=1e-12):
+        units = round(value / (decision.price or 1.0), 6)
+        noun = "unit" if units == 1 else "units"
+        before = _money(wanted * plan.equity) if by_value else _percent(wanted)
+        rounded = f" ({_quantity(units)} {noun}; {before} before rounding)"
+    if by_value:
+        return (
+            f"trade {_money(value)}{rounded} is below min_trade_value "
+            f"{_money(config.min_trade_value)}"
         )
+    if config.relative_band is None:
+        return (
+            f"change {_percent(change)}{rounded} is below min_weight_change "
+            f"{_percent(config.min_weight_change)}"
+        )
+    relative = config.relative_band * abs(decision.target_weight)
+    return (
+        f"change {_percent(change)}{rounded} is inside both bands: "
+        f"{_percent(config.min_weight_change)} (min_weight_change) and {_percent(relative)} "
+        f"(relative_band {config.relative_band:g} x target)"
+    )
+
+
+def _reason(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> str:
+    reason = decision.skip_reason
+    if reason in (SkipReason.WEIGHT_CHANGE_TOO_SMALL, SkipReason.TRADE_VALUE_TOO_SMALL):
+        return _threshold_text(decision, plan, config)
     texts = {
-        SkipReason.WEIGHT_CHANGE_TOO_SMALL: small,
-        SkipReason.TRADE_VALUE_TOO_SMALL: (
-            f"trade is below min_trade_value {_money(config.min_trade_value)}"
-        ),
         SkipReason.ROUNDS_TO_ZERO: "the trade rounds to zero units",
         SkipReason.AT_TARGET: "already at target",
         SkipReason.PENDING_COVERS: "pending orders already cover it",
@@ -871,7 +914,7 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
                 decision.asset,
                 _percent(decision.current_weight),
                 _percent(decision.target_weight),
-                _reason(decision, config),
+                _reason(decision, plan, config),
             ]
             for decision in skipped
         )
@@ -917,7 +960,7 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
             "target_weight": decision.target_weight,
             "projected_weight": decision.projected_weight,
             "reason": decision.skip_reason.value if decision.skip_reason else None,
-            "explanation": _reason(decision, config),
+            "explanation": _reason(decision, plan, config),
         }
 
 
