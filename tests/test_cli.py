@@ -4,6 +4,7 @@ Most cases run twice: once as a real process (exit status, one-line errors, no
 traceback) and once in-process through `main()` so that coverage sees the code.
 """
 
+import argparse
 import csv
 import io
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rebalancing._cli import main
+from rebalancing._cli import build_parser, main
 from rebalancing._version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +139,38 @@ class TestExample:
             status = main(["plan", "--example"])
 
         assert 1 == status
+
+    def test_help_shows_defaults_and_units(self, capsys):
+        """`plan --help`: no doubled %, every config flag with its default, rates in bp."""
+        status, out, _ = run_inline(capsys, "plan", "--help")
+        flat = " ".join(out.split())
+
+        assert 0 == status
+        assert "%%" not in out
+        assert "weights like 0.25 or 25%." in flat
+        assert "(0.001 is 10 bp, 0.1%)" in flat
+        assert "currency; closes are exempt (default: 100)" in flat
+        assert "--max-gross-leverage X|none cap on" in flat
+        assert "(default: none)" in flat
+
+    def test_help_names_no_library_internals(self, capsys):
+        """The help speaks of flags and files, not of the library's classes and fields."""
+        _, out, _ = run_inline(capsys, "plan", "--help")
+
+        for internal in ("RebalanceConfig", "PortfolioSnapshot", "None", "``", ":class:"):
+            assert internal not in out
+
+    def test_every_config_flag_shows_its_default(self):
+        """Each config option's help ends with its default, even a field added later."""
+        parser = build_parser()
+        plan = parser._subparsers._group_actions[0].choices["plan"]
+        config = next(g for g in plan._action_groups if g.title == "config options")
+        helps = {a.dest: a.help for a in config._group_actions if a.help != argparse.SUPPRESS}
+
+        assert len(helps) >= 15
+        assert {name: True for name in helps} == {
+            name: "(default: " in text for name, text in helps.items()
+        }
 
     def test_version(self, capsys):
         """`--version` prints the version and exits 0."""

@@ -629,6 +629,61 @@ def _config_fields() -> dict[str, attrs.Attribute[Any]]:
     return {field.name: field for field in attrs.fields(RebalanceConfig)}
 
 
+#: Help for each config flag, in the command line's terms: units, what the value means.
+#: (argparse expands ``%`` in help, hence ``%%``.) The default is appended.
+_FLAG_HELP = {
+    "min_trade_value": "skip a trade worth less than X, in the account's currency; closes "
+    "are exempt",
+    "min_weight_change": "skip a trade that moves the asset's weight by less than X, a "
+    "fraction of equity (0.01 is 1 point); closes are exempt",
+    "allow_fractional": "trade fractional units (default: whole units)",
+    "round_lots": "trade in multiples of --lot-size units",
+    "lot_size": "units per lot, with --round-lots",
+    "allow_short": "allow negative weights (short positions; needs --margin); without it a "
+    "negative weight is refused",
+    "max_single_weight": "cap on each asset's weight, a fraction of equity; a weight above "
+    "the cap is planned at the cap (above 1 needs --margin)",
+    "max_gross_leverage": "cap on the sum of the weights' sizes (1.5 is 150%% of equity); "
+    "the targets are scaled down to it; none: no cap",
+    "close_untargeted": "sell holdings that have no target; --no-close-untargeted leaves "
+    "them alone (rebalance one sleeve)",
+    "cash_buffer": "fraction of equity kept as cash (0.02 keeps 2%%); the targets scale "
+    "by 1 - X",
+    "cost_rate": "estimated cost per unit of traded value, commission and slippage "
+    "(0.001 is 10 bp, 0.1%%); counted so buys stay funded",
+    "cost_per_order": "estimated fixed cost per order, in the account's currency",
+    "rounding": "down: each holding at or under its target; closest: the whole units "
+    "closest to target that the cash allows",
+    "relative_band": "a trade is also due when its weight change reaches X times the "
+    "target weight (the 5/25 rule is --min-weight-change 0.05 --relative-band 0.25); "
+    "none: off",
+    "direction": "both; buy-only invests cash without selling; sell-only raises cash "
+    "without buying",
+}
+
+
+def _shown_default(field: attrs.Attribute[Any]) -> str:
+    """A field's default as the command line spells it."""
+    default = field.default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, enum.Enum):
+        return str(default.value).replace("_", "-")
+    if isinstance(default, int | float):
+        return f"{default:g}"
+    return str(default)  # pragma: no cover - every field is a number, flag or enum
+
+
+def _flag_help(name: str, field: attrs.Attribute[Any], fallback: Mapping[str, str]) -> str:
+    """The flag's help text with its default; from the docstring for a field not listed."""
+    text = _FLAG_HELP.get(name) or fallback.get(name, "")
+    if "(default:" in text:
+        return text
+    return f"{text} (default: {_shown_default(field)})"
+
+
 def _field_help() -> dict[str, str]:
     """One-line help per field, from the Args section of RebalanceConfig's docstring."""
     helps: dict[str, str] = {}
@@ -729,13 +784,15 @@ class _ConfigFlag:
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "config options", "override the config file; each is a RebalanceConfig field"
+        "config options",
+        "each overrides the same setting of the --config file (min_trade_value there is "
+        "--min-trade-value here)",
     )
     helps = _field_help()
     for name, field in _config_fields().items():
         flag = "--" + name.replace("_", "-")
         kind: object = field.type
-        text = helps.get(name, "")
+        text = _flag_help(name, field, helps)
         if name in _PENDING_FIELDS:
             text = argparse.SUPPRESS  # the command line has no pending orders
         if kind in (bool, bool | None):
@@ -1051,8 +1108,9 @@ def build_parser() -> argparse.ArgumentParser:
             "other asset does not trade. Nothing is sent anywhere."
         ),
         epilog=(
-            "Holdings CSV: asset,quantity,price (a row with asset CASH holds the cash). "
-            "Targets CSV: asset,weight[,price] with weights like 0.25 or 25%%. "
+            "Holdings CSV: asset,quantity,price (a row with asset CASH holds the cash; "
+            "brokers' Symbol, Shares, Qty, Last, Close columns work too). "
+            "Targets CSV: asset,weight[,price] with weights like 0.25 or 25%. "
             "Prices CSV: asset,price. JSON works too. "
             "Exit status 2 means bad input."
         ),
@@ -1061,7 +1119,10 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--holdings", type=Path, metavar="FILE", help="holdings CSV or JSON")
     files.add_argument("--targets", type=Path, metavar="FILE", help="target weights CSV or JSON")
     files.add_argument(
-        "--prices", type=Path, metavar="FILE", help="prices CSV or JSON; override all others"
+        "--prices",
+        type=Path,
+        metavar="FILE",
+        help="prices CSV (asset,price) or JSON; they win over the holdings' and targets' prices",
     )
     files.add_argument(
         "--cash",
@@ -1069,7 +1130,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="cash balance; replaces a CASH row in the holdings (default: that row, else 0)",
     )
-    files.add_argument("--config", type=Path, metavar="FILE", help="RebalanceConfig as TOML/JSON")
+    files.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings as TOML or JSON, named like the config options below with _ "
+        "(min_trade_value = 50); the options override it",
+    )
     files.add_argument(
         "--example",
         action="store_true",
@@ -1078,7 +1145,7 @@ def build_parser() -> argparse.ArgumentParser:
             "not with --holdings or --targets"
         ),
     )
-    plan.add_argument(
+    files.add_argument(
         "--margin",
         action="store_true",
         help=(
@@ -1090,7 +1157,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     plan.add_argument(
-        "--format", choices=tuple(_RENDERERS), default="table", help="output format (table)"
+        "--format",
+        choices=tuple(_RENDERERS),
+        default="table",
+        help="table to read, csv or json for programs (default: table)",
     )
     _add_config_flags(plan)
     return parser
