@@ -205,6 +205,43 @@ class TestFormats:
         assert 60_956.6 == pytest.approx(document["equity"])
         assert document["projected_cash"] >= 0.0
 
+    def test_money_has_no_float_noise(self, capsys, tmp_path, monkeypatch):
+        """12 x 190.2 is 2282.4 in CSV and JSON (the float product is 2282.3999999999996)."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,12,190.2\nCASH,0.1,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nB,0.5\n"})
+        args = ("plan", "--holdings", "h.csv", "--targets", "t.csv")
+        _, csv_out, _ = run_inline(capsys, *args, "--format", "csv")
+        _, json_out, _ = run_inline(capsys, *args, "--format", "json", "--cost-rate", "0.001")
+        document = json.loads(json_out)
+
+        assert 2282.3999999999996 == 12 * 190.2
+        assert "A,sell,12,190.2,2282.4,0.9999561884,0.0,0.0," in csv_out.splitlines()
+        assert (2282.4, 2282.5) == (document["orders"][0]["value"], document["equity"])
+        assert 0.1 - 2.28 == pytest.approx(document["projected_cash"] - 2282.4)
+
+    def test_json_orders_have_action_and_cost(self, capsys):
+        """Each JSON order says what it does to the position and its estimated cost."""
+        _, out, _ = run_inline(
+            capsys, "plan", "--example", "--format", "json", "--cost-rate", "0.001",
+            "--cost-per-order", "1",
+        )  # fmt: skip
+        orders = json.loads(out)["orders"]
+
+        assert [("VXUS", "sell", "reduce", 3.47), ("BND", "buy", "increase", 2.3),
+                ("VNQ", "buy", "open", 4.0)] == [
+            (o["asset"], o["side"], o["action"], o["estimated_cost"]) for o in orders
+        ]  # fmt: skip
+
+    def test_table_shows_a_price_with_its_decimals(self, capsys, tmp_path, monkeypatch):
+        """A price below a cent keeps its digits in the table (0.0123, not 0.01)."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,10000,0.0123\n"})
+        write(tmp_path, {"t.json": '{"B": 0.5}'})
+        _, out, _ = run_inline(capsys, "plan", "--holdings", "h.csv", "--targets", "t.json")
+
+        assert re.search(r"SELL\s+A\s+10,000\s+0\.0123\s+123\.00", out)
+
     def test_table_columns_are_aligned(self, capsys):
         """Every row of the orders table has its columns at the same offsets as the header."""
         _, out, _ = run_inline(capsys, "plan", "--example")

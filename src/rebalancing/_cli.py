@@ -839,6 +839,23 @@ def _money(value: float) -> str:
     return "0.00" if text == "-0.00" else text
 
 
+def _price_text(value: float) -> str:
+    """A price with cents, and more decimals only when it has them (0.0123)."""
+    text = f"{value:,.6f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def _cents(value: float) -> float:
+    """An amount of money for CSV and JSON: rounded to cents, without float noise."""
+    return round(value, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _fraction(value: float) -> float:
+    """A weight for CSV and JSON: 10 decimals (1e-10 of equity), without float noise."""
+    return round(value, 10) + 0.0
+
+
 def _percent(value: float) -> str:
     text = f"{value * 100:.2f}%"
     return "0.00%" if text == "-0.00%" else text
@@ -950,7 +967,7 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
                     order.side.value.upper(),
                     order.asset,
                     _quantity(order.quantity),
-                    _money(order.price),
+                    _price_text(order.price),
                     _money(order.value),
                     _percent(decision.current_weight),
                     "->",
@@ -996,12 +1013,14 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
         yield {
             "asset": order.asset,
             "side": order.side.value,
+            "action": order.action.value,
             "quantity": order.quantity,
-            "price": order.price,
-            "value": order.value,
-            "current_weight": decision.current_weight,
-            "target_weight": decision.target_weight,
-            "projected_weight": decision.projected_weight,
+            "price": _fraction(order.price),
+            "value": _cents(order.value),
+            "estimated_cost": _cents(order.estimated_cost),
+            "current_weight": _fraction(decision.current_weight),
+            "target_weight": _fraction(decision.target_weight),
+            "projected_weight": _fraction(decision.projected_weight),
             "reason": None,
         }
     for decision in plan.decisions:
@@ -1011,11 +1030,11 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
             "asset": decision.asset,
             "side": None,
             "quantity": None,
-            "price": decision.price,
+            "price": None if decision.price is None else _fraction(decision.price),
             "value": None,
-            "current_weight": decision.current_weight,
-            "target_weight": decision.target_weight,
-            "projected_weight": decision.projected_weight,
+            "current_weight": _fraction(decision.current_weight),
+            "target_weight": _fraction(decision.target_weight),
+            "projected_weight": _fraction(decision.projected_weight),
             "reason": decision.skip_reason.value if decision.skip_reason else None,
             "explanation": _reason(decision, plan, config),
         }
@@ -1052,12 +1071,12 @@ def _render_json(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> N
             for r in records
             if not r["side"]
         ],
-        "equity": plan.equity,
-        "cash_before": plan.cash_before,
-        "projected_cash": plan.projected_cash,
-        "traded_value": plan.traded_value,
-        "estimated_costs": plan.estimated_costs,
-        "turnover": plan.turnover,
+        "equity": _cents(plan.equity),
+        "cash_before": _cents(plan.cash_before),
+        "projected_cash": _cents(plan.projected_cash),
+        "traded_value": _cents(plan.traded_value),
+        "estimated_costs": _cents(plan.estimated_costs),
+        "turnover": _fraction(plan.turnover),
     }
     json.dump(document, out, indent=2)
     out.write("\n")
