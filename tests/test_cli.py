@@ -168,7 +168,7 @@ class TestExample:
         helps = {a.dest: a.help for a in config._group_actions if a.help != argparse.SUPPRESS}
 
         assert len(helps) >= 15
-        assert {name: True for name in helps} == {
+        assert dict.fromkeys(helps, True) == {
             name: "(default: " in text for name, text in helps.items()
         }
 
@@ -393,9 +393,12 @@ class TestInputs:
             "h.csv": "Symbol,Description,Qty,Last\nA,Alpha,10,100\nB,Beta,20,50\nCash,,1000,\n",
             "h2.csv": "TICKER,SHARES,CLOSE\nA,10,100\nB,20,50\nCASH,1000,\n",
             "h.json": json.dumps(
-                [{"Symbol": "A", "Shares": 10, "Close": 100}, {"ticker": "B", "qty": 20,
-                  "last": 50}, {"symbol": "CASH", "quantity": 1000}]
-            ),  # fmt: skip
+                [
+                    {"Symbol": "A", "Shares": 10, "Close": 100},
+                    {"ticker": "B", "qty": 20, "last": 50},
+                    {"symbol": "CASH", "quantity": 1000},
+                ]
+            ),
             "t.csv": "Ticker,Weight\nA,0.4\nB,0.4\n",
             "p.csv": "Symbol,Close\nA,100\n",
         }
@@ -767,11 +770,19 @@ BAD_CASES = [
     case(
         "percentage without % in a margin account",
         {"t.csv": "asset,weight\nA,60\n"},
-        ["--holdings", "h.csv", "--targets", "t.csv", "--margin", "--allow-short",
-         "--max-single-weight", "2"],
+        [
+            "--holdings",
+            "h.csv",
+            "--targets",
+            "t.csv",
+            "--margin",
+            "--allow-short",
+            "--max-single-weight",
+            "2",
+        ],
         "a weight is a fraction of equity (0.25 or 25%) between -2 and 2 in a margin account "
         "with max_single_weight 2",
-    ),  # fmt: skip
+    ),
     case(
         "two aliases of one column",
         {"h.csv": "Symbol,Shares,Last,Close\nA,10,100,99\n"},

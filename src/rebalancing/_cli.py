@@ -647,8 +647,7 @@ _FLAG_HELP = {
     "the targets are scaled down to it; none: no cap",
     "close_untargeted": "sell holdings that have no target; --no-close-untargeted leaves "
     "them alone (rebalance one sleeve)",
-    "cash_buffer": "fraction of equity kept as cash (0.02 keeps 2%%); the targets scale "
-    "by 1 - X",
+    "cash_buffer": "fraction of equity kept as cash (0.02 keeps 2%%); the targets scale by 1 - X",
     "cost_rate": "estimated cost per unit of traded value, commission and slippage "
     "(0.001 is 10 bp, 0.1%%); counted so buys stay funded",
     "cost_per_order": "estimated fixed cost per order, in the account's currency",
