@@ -533,6 +533,44 @@ class TestInputs:
         assert "change 5.10% (49 units; 5.17% before rounding) is below" in down
         assert "change 5.21% (50 units; 5.17% before rounding) is below" in closest
 
+    @pytest.mark.parametrize(
+        "example",
+        [
+            pytest.param(
+                ("A,42,380\nCASH,24040,\n", "0.404", [],
+                 "change 0.50% is below min_weight_change 1.00%"),
+                id="no whole unit fits: the unrounded gap was compared",
+            ),
+            pytest.param(
+                ("A,100,1\nCASH,19999999900,\n", "0.000000001025", [],
+                 "change 0.00% (100 units; 0.00% before rounding) is below min_weight_change"),
+                id="a dust remainder is a close",
+            ),
+            pytest.param(
+                ("A,10,100\nCASH,1000,\n", "0.98",
+                 ["--rounding", "closest", "--max-single-weight", "0.98", "--min-weight-change",
+                  "0.5"],
+                 "change 45.00% (9 units; 48.00% before rounding) is below min_weight_change"),
+                id="closest never rounds above the cap",
+            ),
+        ],
+    )  # fmt: skip
+    def test_skip_explanation_edges(self, capsys, tmp_path, monkeypatch, example):
+        """The compared trade follows the planner's rounding at its edges too."""
+        holdings, weight, flags, explanation = example
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\n" + holdings})
+        write(tmp_path, {"t.csv": f"asset,weight\nA,{weight}\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--format", "json",
+            *flags,
+        )  # fmt: skip
+
+        assert 0 == status
+        assert [explanation] == [
+            s["explanation"][: len(explanation)] for s in json.loads(out)["skipped"]
+        ]
+
     def test_zero_quantity_needs_no_price(self, capsys, tmp_path, monkeypatch):
         """A holdings row with quantity 0 may leave the price empty: it is not held."""
         monkeypatch.chdir(tmp_path)
