@@ -525,11 +525,16 @@ class TestInputs:
         _, lots, _ = run_inline(
             capsys, *args, "--targets", "lots.csv", "--round-lots", "--lot-size", "100"
         )
+        _, fractional_lots, _ = run_inline(
+            capsys, *args, "--targets", "lots.csv", "--round-lots", "--lot-size", "100",
+            "--allow-fractional",
+        )  # fmt: skip
         args = ("plan", "--holdings", "h.csv", "--targets", "t.csv", "--min-weight-change", "0.06")
         _, down, _ = run_inline(capsys, *args)
         _, closest, _ = run_inline(capsys, *args, "--rounding", "closest")
 
         assert "change 10.42% (100 units; 12.50% before rounding) is below" in lots
+        assert "change 10.42% (100 units; 12.50% before rounding) is below" in fractional_lots
         assert "change 5.10% (49 units; 5.17% before rounding) is below" in down
         assert "change 5.21% (50 units; 5.17% before rounding) is below" in closest
 

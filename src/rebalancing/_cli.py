@@ -866,13 +866,16 @@ def _compared_trade(decision: Decision, plan: RebalancePlan, config: RebalanceCo
     The planner compares the trade it would send, after rounding to whole units or lots,
     not ``|target - current|``: this redoes that rounding with the planner's own functions
     (the command line has no pending orders, multipliers or per-asset lots). When the
-    rounded trade is empty, the planner compared the unrounded one.
+    rounded trade is empty, the planner compared the unrounded one. One approximation:
+    under ``Rounding.CLOSEST``, when cash is short the planner re-checks sells rounded
+    down, which may sell one unit more than the figure quoted here; both are below the
+    threshold, since the asset was skipped.
     """
     unit_value = decision.price or 0.0
     current = decision.current_quantity
     desired = decision.target_weight * plan.equity / unit_value
     increment = None if config.allow_fractional else 1.0
-    if increment is not None and config.round_lots:
+    if config.round_lots:  # lots apply to fractional accounts too
         increment = float(config.lot_size)
     final = round_holding(current, desired, increment)
     if config.rounding is Rounding.CLOSEST:
