@@ -1,15 +1,27 @@
-"""Hypothesis profiles for the test suite.
+"""Hypothesis profiles and the CI seed for the test suite.
 
-- ``default``: Hypothesis's own (100 examples), used locally.
-- ``ci``: Hypothesis's built-in profile, loaded by Hypothesis itself whenever ``CI`` is
-  set (derandomized, no deadline, no example database). We do not override it.
+- ``default``: Hypothesis's own (100 examples, a fresh random seed each run), used locally.
+- ``ci-explore``: loaded whenever ``CI`` is set. Hypothesis's built-in ``ci`` profile (no
+  deadline, no example database, failure blobs printed) but not derandomized: the seed
+  comes from the commit under test (see :func:`commit_seed`), so every commit draws new
+  examples and a property that fails only on unlucky draws is eventually found, while a
+  run stays reproducible for its commit. The seed and how to replay it are printed at the
+  top of the run.
 - ``dev``: quick local iterations: ``pytest --hypothesis-profile=dev``.
 - ``mutation``: 20 derandomized examples, so every mutant sees the same inputs and a
   run over all the mutants takes about 15 minutes on two cores
   (``nox -s mutation`` selects it).
 """
 
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 # mutmut calls the same test methods from several runner instances; that is not flakiness.
@@ -21,3 +33,62 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.differing_executors],
 )
+settings.register_profile("ci-explore", parent=settings.get_profile("ci"), derandomize=False)
+if os.environ.get("CI"):
+    settings.load_profile("ci-explore")
+
+_SEED_ORIGIN = pytest.StashKey[str]()
+
+
+def commit_seed(root=ROOT):
+    """(seed, where it came from): from the git commit, else from the source files.
+
+    The same commit (or, without git, the same ``src`` and ``tests`` files) always gives
+    the same seed; any change gives another.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, as a developer runs it
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        digest = hashlib.sha256()
+        for path in sorted((root / "src").rglob("*.py")) + sorted((root / "tests").rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+        return int(digest.hexdigest()[:8], 16), "the source files (no git commit found)"
+    commit = done.stdout.strip()
+    return int(commit[:8], 16), f"commit {commit[:12]}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Under CI, seed Hypothesis from the commit unless ``--hypothesis-seed`` is given.
+
+    Runs before Hypothesis's own plugin reads the option.
+    """
+    if not os.environ.get("CI"):
+        return
+    if config.getoption("hypothesis_seed", None) is None:
+        seed, origin = commit_seed()
+        config.option.hypothesis_seed = str(seed)
+    else:
+        origin = "--hypothesis-seed"
+    config.stash[_SEED_ORIGIN] = origin
+
+
+def pytest_report_header(config):
+    """The CI seed, where it came from and how to replay the run locally."""
+    origin = config.stash.get(_SEED_ORIGIN, None)
+    if origin is None:
+        return None
+    seed = config.getoption("hypothesis_seed")
+    return (
+        f"hypothesis seed {seed} (from {origin}); replay: "
+        f"CI=true python3 -m pytest --hypothesis-seed={seed} "
+        f"(or CI=true python3 -m nox -s tests -- --hypothesis-seed={seed})"
+    )

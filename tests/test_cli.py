@@ -4,6 +4,7 @@ Most cases run twice: once as a real process (exit status, one-line errors, no
 traceback) and once in-process through `main()` so that coverage sees the code.
 """
 
+import argparse
 import csv
 import io
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rebalancing._cli import main
+from rebalancing._cli import build_parser, main
 from rebalancing._version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +140,38 @@ class TestExample:
 
         assert 1 == status
 
+    def test_help_shows_defaults_and_units(self, capsys):
+        """`plan --help`: no doubled %, every config flag with its default, rates in bp."""
+        status, out, _ = run_inline(capsys, "plan", "--help")
+        flat = " ".join(out.split())
+
+        assert 0 == status
+        assert "%%" not in out
+        assert "weights like 0.25 or 25%." in flat
+        assert "(0.001 is 10 bp, 0.1%)" in flat
+        assert "currency; closes are exempt (default: 100)" in flat
+        assert "--max-gross-leverage X|none cap on" in flat
+        assert "(default: none)" in flat
+
+    def test_help_names_no_library_internals(self, capsys):
+        """The help speaks of flags and files, not of the library's classes and fields."""
+        _, out, _ = run_inline(capsys, "plan", "--help")
+
+        for internal in ("RebalanceConfig", "PortfolioSnapshot", "None", "``", ":class:"):
+            assert internal not in out
+
+    def test_every_config_flag_shows_its_default(self):
+        """Each config option's help ends with its default, even a field added later."""
+        parser = build_parser()
+        plan = parser._subparsers._group_actions[0].choices["plan"]
+        config = next(g for g in plan._action_groups if g.title == "config options")
+        helps = {a.dest: a.help for a in config._group_actions if a.help != argparse.SUPPRESS}
+
+        assert len(helps) >= 15
+        assert dict.fromkeys(helps, True) == {
+            name: "(default: " in text for name, text in helps.items()
+        }
+
     def test_version(self, capsys):
         """`--version` prints the version and exits 0."""
         status, out, _ = run_inline(capsys, "--version")
@@ -171,6 +204,43 @@ class TestFormats:
         assert 2_500.0 == document["cash_before"]
         assert 60_956.6 == pytest.approx(document["equity"])
         assert document["projected_cash"] >= 0.0
+
+    def test_money_has_no_float_noise(self, capsys, tmp_path, monkeypatch):
+        """12 x 190.2 is 2282.4 in CSV and JSON (the float product is 2282.3999999999996)."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,12,190.2\nCASH,0.1,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nB,0.5\n"})
+        args = ("plan", "--holdings", "h.csv", "--targets", "t.csv")
+        _, csv_out, _ = run_inline(capsys, *args, "--format", "csv")
+        _, json_out, _ = run_inline(capsys, *args, "--format", "json", "--cost-rate", "0.001")
+        document = json.loads(json_out)
+
+        assert 2282.3999999999996 == 12 * 190.2
+        assert "A,sell,12,190.2,2282.4,0.9999561884,0.0,0.0," in csv_out.splitlines()
+        assert (2282.4, 2282.5) == (document["orders"][0]["value"], document["equity"])
+        assert 0.1 - 2.28 == pytest.approx(document["projected_cash"] - 2282.4)
+
+    def test_json_orders_have_action_and_cost(self, capsys):
+        """Each JSON order says what it does to the position and its estimated cost."""
+        _, out, _ = run_inline(
+            capsys, "plan", "--example", "--format", "json", "--cost-rate", "0.001",
+            "--cost-per-order", "1",
+        )  # fmt: skip
+        orders = json.loads(out)["orders"]
+
+        assert [("VXUS", "sell", "reduce", 3.47), ("BND", "buy", "increase", 2.3),
+                ("VNQ", "buy", "open", 4.0)] == [
+            (o["asset"], o["side"], o["action"], o["estimated_cost"]) for o in orders
+        ]  # fmt: skip
+
+    def test_table_shows_a_price_with_its_decimals(self, capsys, tmp_path, monkeypatch):
+        """A price below a cent keeps its digits in the table (0.0123, not 0.01)."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,10000,0.0123\n"})
+        write(tmp_path, {"t.json": '{"B": 0.5}'})
+        _, out, _ = run_inline(capsys, "plan", "--holdings", "h.csv", "--targets", "t.json")
+
+        assert re.search(r"SELL\s+A\s+10,000\s+0\.0123\s+123\.00", out)
 
     def test_table_columns_are_aligned(self, capsys):
         """Every row of the orders table has its columns at the same offsets as the header."""
@@ -316,6 +386,41 @@ class TestInputs:
 
         assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
 
+    def test_broker_column_names(self, capsys, tmp_path, monkeypatch):
+        """Brokers' column names (Symbol/Ticker, Shares/Qty, Last/Close) work in any case."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": "Symbol,Description,Qty,Last\nA,Alpha,10,100\nB,Beta,20,50\nCash,,1000,\n",
+            "h2.csv": "TICKER,SHARES,CLOSE\nA,10,100\nB,20,50\nCASH,1000,\n",
+            "h.json": json.dumps(
+                [
+                    {"Symbol": "A", "Shares": 10, "Close": 100},
+                    {"ticker": "B", "qty": 20, "last": 50},
+                    {"symbol": "CASH", "quantity": 1000},
+                ]
+            ),
+            "t.csv": "Ticker,Weight\nA,0.4\nB,0.4\n",
+            "p.csv": "Symbol,Close\nA,100\n",
+        }
+        for holdings in ("h.csv", "h2.csv", "h.json"):
+            doc = self.plan(
+                capsys, tmp_path, files, "--holdings", holdings, "--targets", "t.csv",
+                "--prices", "p.csv",
+            )  # fmt: skip
+
+            assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_a_column_wins_over_its_alias(self, capsys, tmp_path, monkeypatch):
+        """`price` is the price even when the export also has a `Close` column."""
+        monkeypatch.chdir(tmp_path)
+        files = {
+            "h.csv": "asset,quantity,price,close\nA,10,100,1\nB,20,50,1\nCASH,1000,,\n",
+            "t.csv": TARGETS,
+        }
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert 3_000.0 == doc["equity"]
+
     def test_config_file_then_flags(self, capsys, tmp_path, monkeypatch):
         """Flags override the config file, which overrides the defaults."""
         monkeypatch.chdir(tmp_path)
@@ -380,6 +485,97 @@ class TestInputs:
             "15.00% (relative_band 0.25 x target)"
         ) in out
 
+    def test_skip_explains_the_rounded_trade(self, capsys, tmp_path, monkeypatch):
+        """The explanation gives the change that was compared: the rounded trade's, not the gap.
+
+        A is 1.85 points under target, but whole shares (380 each) move it by only 0.95.
+        """
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,42,380\nCASH,24040,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4175\n"})
+        status, out, _ = run_inline(capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert 0 == status
+        assert (
+            "change 0.95% (1 unit; 1.85% before rounding) is below min_weight_change 1.00%"
+        ) in out
+
+    def test_skip_explains_the_rounded_trade_value(self, capsys, tmp_path, monkeypatch):
+        """A trade too small in value names its rounded value and the unrounded one."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,42,380\nCASH,24040,\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4175\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--min-weight-change",
+            "0", "--min-trade-value", "500", "--format", "json",
+        )  # fmt: skip
+
+        assert 0 == status
+        assert [
+            "trade 380.00 (1 unit; 740.00 before rounding) is below min_trade_value 500.00"
+        ] == [s["explanation"] for s in json.loads(out)["skipped"]]
+
+    def test_skip_explains_rounding_to_lots_and_closest(self, capsys, tmp_path, monkeypatch):
+        """Lots and CLOSEST rounding are the ones the planner used for the compared change."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\nA,400,10\nCASH,5600,\n"})
+        write(tmp_path, {"lots.csv": "asset,weight\nA,0.5417\n"})
+        write(tmp_path, {"t.csv": "asset,weight\nA,0.4684\n"})
+        args = ("plan", "--holdings", "h.csv", "--min-weight-change", "0.11")
+        _, lots, _ = run_inline(
+            capsys, *args, "--targets", "lots.csv", "--round-lots", "--lot-size", "100"
+        )
+        _, fractional_lots, _ = run_inline(
+            capsys, *args, "--targets", "lots.csv", "--round-lots", "--lot-size", "100",
+            "--allow-fractional",
+        )  # fmt: skip
+        args = ("plan", "--holdings", "h.csv", "--targets", "t.csv", "--min-weight-change", "0.06")
+        _, down, _ = run_inline(capsys, *args)
+        _, closest, _ = run_inline(capsys, *args, "--rounding", "closest")
+
+        assert "change 10.42% (100 units; 12.50% before rounding) is below" in lots
+        assert "change 10.42% (100 units; 12.50% before rounding) is below" in fractional_lots
+        assert "change 5.10% (49 units; 5.17% before rounding) is below" in down
+        assert "change 5.21% (50 units; 5.17% before rounding) is below" in closest
+
+    @pytest.mark.parametrize(
+        "example",
+        [
+            pytest.param(
+                ("A,42,380\nCASH,24040,\n", "0.404", [],
+                 "change 0.50% is below min_weight_change 1.00%"),
+                id="no whole unit fits: the unrounded gap was compared",
+            ),
+            pytest.param(
+                ("A,100,1\nCASH,19999999900,\n", "0.000000001025", [],
+                 "change 0.00% (100 units; 0.00% before rounding) is below min_weight_change"),
+                id="a dust remainder is a close",
+            ),
+            pytest.param(
+                ("A,10,100\nCASH,1000,\n", "0.98",
+                 ["--rounding", "closest", "--max-single-weight", "0.98", "--min-weight-change",
+                  "0.5"],
+                 "change 45.00% (9 units; 48.00% before rounding) is below min_weight_change"),
+                id="closest never rounds above the cap",
+            ),
+        ],
+    )  # fmt: skip
+    def test_skip_explanation_edges(self, capsys, tmp_path, monkeypatch, example):
+        """The compared trade follows the planner's rounding at its edges too."""
+        holdings, weight, flags, explanation = example
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": "asset,quantity,price\n" + holdings})
+        write(tmp_path, {"t.csv": f"asset,weight\nA,{weight}\n"})
+        status, out, _ = run_inline(
+            capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--format", "json",
+            *flags,
+        )  # fmt: skip
+
+        assert 0 == status
+        assert [explanation] == [
+            s["explanation"][: len(explanation)] for s in json.loads(out)["skipped"]
+        ]
+
     def test_zero_quantity_needs_no_price(self, capsys, tmp_path, monkeypatch):
         """A holdings row with quantity 0 may leave the price empty: it is not held."""
         monkeypatch.chdir(tmp_path)
@@ -387,6 +583,37 @@ class TestInputs:
         doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
 
         assert [("buy", "A", 2), ("buy", "B", 4)] == self.orders(doc)
+
+    def test_margin_allows_a_weight_above_one(self, capsys, tmp_path, monkeypatch):
+        """With `--margin` and `--max-single-weight 2`, a weight of 1.5 is planned (borrowing)."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,1.5\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv", "--margin",
+            "--max-single-weight", "2",
+        )  # fmt: skip
+
+        assert [("sell", "B", 20), ("buy", "A", 35)] == self.orders(doc)
+        assert -1_500.0 == doc["projected_cash"]
+
+    def test_margin_and_allow_short_plan_a_short(self, capsys, tmp_path, monkeypatch):
+        """A negative weight with `--allow-short --margin` is a short sale, as asked."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.4\nB,-10%\n"}
+        doc = self.plan(
+            capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv",
+            "--allow-short", "--margin",
+        )  # fmt: skip
+
+        assert [("sell", "B", 20), ("sell", "B", 6), ("buy", "A", 2)] == self.orders(doc)
+
+    def test_negative_noise_is_a_zero_weight(self, capsys, tmp_path, monkeypatch):
+        """An optimizer's -1e-17 is not a short: the weight counts as 0 and B is closed."""
+        monkeypatch.chdir(tmp_path)
+        files = {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,0.4\nB,-1e-17\n"}
+        doc = self.plan(capsys, tmp_path, files, "--holdings", "h.csv", "--targets", "t.csv")
+
+        assert [("sell", "B", 20), ("buy", "A", 2)] == self.orders(doc)
 
     def test_optional_field_flag_takes_none(self, capsys, tmp_path, monkeypatch):
         """An optional field's flag accepts `none`, undoing the config file's value."""
@@ -410,6 +637,19 @@ BAD_CASES = [
     case("no holdings", {}, ["--targets", "t.csv"], "plan needs --holdings (or --example)"),
     case("no files", {}, [], "plan needs --holdings and --targets"),
     case(
+        "example with files",
+        {},
+        ["--example", "--holdings", "h.csv", "--targets", "t.csv"],
+        "--example plans the bundled example account and cannot be combined with --holdings "
+        "and --targets; drop --example",
+    ),
+    case(
+        "example with targets",
+        {},
+        ["--example", "--targets", "t.csv"],
+        "cannot be combined with --targets;",
+    ),
+    case(
         "bad quantity",
         {"h.csv": "asset,quantity,price\nA,10,100\nB,ten,50\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],
@@ -417,9 +657,10 @@ BAD_CASES = [
     ),
     case(
         "missing column",
-        {"h.csv": "asset,qty,price\nA,10,100\n"},
+        {"h.csv": "asset,amount,price\nA,10,100\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],
-        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity required)",
+        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity "
+        "required; quantity may also be named shares or qty), got 'asset,amount,price'",
     ),
     case(
         "twice",
@@ -509,7 +750,94 @@ BAD_CASES = [
         "percent as a number",
         {"t.json": '{"A": 60, "B": 40}'},
         ["--holdings", "h.csv", "--targets", "t.json"],
-        "t.json, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+        "t.json, line 1, 'A': a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a cash account (--margin allows more), got 60 for 'A'",
+    ),
+    case(
+        "target differs from a holding only by case",
+        {"t.csv": "asset,weight\nA,0.4\nb,0.4\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 3: the target 'b' matches 'B' (held at h.csv, line 3) only by case; "
+        "asset names are case-sensitive",
+    ),
+    case(
+        "json target differs from a holding only by case",
+        {"t.json": '{"A": 0.4,\n "b": 0.4}'},
+        ["--holdings", "h.csv", "--targets", "t.json"],
+        "t.json, line 2, 'b': the target 'b' matches 'B' (held at h.csv, line 3) only by case",
+    ),
+    case(
+        "target differs from a json position only by case",
+        {
+            "h.json": '{"cash": 10, "positions": {"B": 1}, "prices": {"B": 5}}',
+            "t.csv": "asset,weight\nb,0.4\n",
+        },
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "the target 'b' matches 'B' (held at h.json, line 1, positions['B']) only by case",
+    ),
+    case(
+        "target differs from a price only by case",
+        {"p.csv": "asset,price\nC,5\n", "t.csv": "asset,weight\nA,0.4\nc,0.1\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
+        "t.csv, line 3: the target 'c' matches 'C' (priced at p.csv, line 2) only by case",
+    ),
+    case(
+        "negative weight without --allow-short",
+        {"t.csv": "asset,weight\nA,0.4\nB,-10%\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 3, weight: the negative weight '-10%' of 'B' asks for a short position; "
+        "pass --allow-short (and --margin) to plan it, or give 0 to close the holding",
+    ),
+    case(
+        "negative weight in a cash account",
+        {"t.json": '{"A": 0.4,\n "B": -0.1}'},
+        ["--holdings", "h.csv", "--targets", "t.json", "--allow-short"],
+        "t.json, line 2, 'B': the negative weight -0.1 of 'B' asks for a short position, which "
+        "needs a margin account; pass --margin",
+    ),
+    case(
+        "weight above 1 in a cash account",
+        {"t.csv": "asset,weight\nA,1.5\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--max-single-weight", "2"],
+        "t.csv, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a cash account (--margin allows more), got '1.5' for 'A'",
+    ),
+    case(
+        "weight above max_single_weight in a margin account",
+        {"t.csv": "asset,weight\nA,150%\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--margin"],
+        "t.csv, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and 1 "
+        "in a margin account with max_single_weight 1 (--max-single-weight allows more), "
+        "got '150%' for 'A'",
+    ),
+    case(
+        "percentage without % in a margin account",
+        {"t.csv": "asset,weight\nA,60\n"},
+        [
+            "--holdings",
+            "h.csv",
+            "--targets",
+            "t.csv",
+            "--margin",
+            "--allow-short",
+            "--max-single-weight",
+            "2",
+        ],
+        "a weight is a fraction of equity (0.25 or 25%) between -2 and 2 in a margin account "
+        "with max_single_weight 2",
+    ),
+    case(
+        "two aliases of one column",
+        {"h.csv": "Symbol,Shares,Last,Close\nA,10,100,99\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: both 'last' and 'close' could be the price column; name one of them "
+        "'price'",
+    ),
+    case(
+        "json rows with two aliases",
+        {"h.json": '[{"symbol": "A", "ticker": "A", "qty": 1}]'},
+        ["--holdings", "h.json", "--targets", "t.csv"],
+        "h.json, item 1: both 'symbol' and 'ticker' could be the asset column",
     ),
     case(
         "cash target",
@@ -743,13 +1071,13 @@ BAD_CASES = [
         "sniffed json without extension",
         {"targets": '{"A": 2}'},
         ["--holdings", "h.csv", "--targets", "targets"],
-        "targets, line 1, 'A': a weight is a fraction of equity between -1 and 1",
+        "targets, line 1, 'A': a weight is a fraction of equity (0.25 or 25%) between 0 and 1",
     ),
     case(
         "sniffed csv without extension",
         {"targets": "asset\tweight\nA\t2\n"},
         ["--holdings", "h.csv", "--targets", "targets"],
-        "targets, line 2, weight: a weight is a fraction of equity between -1 and 1",
+        "targets, line 2, weight: a weight is a fraction of equity (0.25 or 25%) between 0 and",
     ),
     case(
         "config flag not a number",

@@ -41,8 +41,8 @@ from typing import Any, NoReturn, TextIO
 
 import attrs
 
-from ._config import RebalanceConfig
-from ._plan import compute_trades
+from ._config import RebalanceConfig, Rounding
+from ._plan import NOISE, compute_trades, round_holding, round_nearest
 from ._result import Decision, RebalancePlan, SkipReason
 from ._snapshot import PortfolioSnapshot
 from ._version import __version__
@@ -58,6 +58,12 @@ CASH_ROW = "cash"
 _HOLDINGS_COLUMNS = ("asset", "quantity", "price")
 _TARGETS_COLUMNS = ("asset", "weight", "price")
 _PRICES_COLUMNS = ("asset", "price")
+#: Other names for the columns, as brokers' exports spell them (matched in any case).
+_ALIASES = {
+    "asset": ("symbol", "ticker"),
+    "quantity": ("shares", "qty"),
+    "price": ("last", "close"),
+}
 #: Config fields about pending orders: accepted, but the command line has none.
 _PENDING_FIELDS = ("account_for_pending", "cancel_before_rebalance")
 
@@ -209,6 +215,36 @@ def _line_locator(source: _Source, line: int) -> Callable[[str | None], str]:
     return lambda field: source.where(line, field)
 
 
+def _canonical(names: list[str], columns: Sequence[str], where: str) -> list[str]:
+    """Lower-case column names with brokers' aliases (``Symbol``, ``Qty``) renamed.
+
+    An alias stands in for a column only when the column itself is absent; two aliases
+    of one absent column are ambiguous.
+    """
+    renamed = list(names)
+    for column in columns:
+        if column in names:
+            continue
+        present = [name for name in names if name in _ALIASES.get(column, ())]
+        if len(present) > 1:
+            _fail(
+                f"{where}: both {present[0]!r} and {present[1]!r} could be the {column} "
+                f"column; name one of them {column!r}"
+            )
+        if present:
+            renamed[names.index(present[0])] = column
+    return renamed
+
+
+def _alias_hint(columns: Sequence[str]) -> str:
+    """``; quantity may also be named shares or qty`` for the columns that have aliases."""
+    return "".join(
+        f"; {column} may also be named {' or '.join(_ALIASES[column])}"
+        for column in columns
+        if column in _ALIASES
+    )
+
+
 def _header(
     source: _Source, line: int, cells: list[str], columns: Sequence[str], required: Sequence[str]
 ) -> list[str]:
@@ -218,22 +254,28 @@ def _header(
         if name in seen and name in columns:
             _fail(f"{source.where(line)}: the header has the column {name!r} twice")
         seen.add(name)
+    names = _canonical(names, columns, source.where(line))
     missing = [name for name in required if name not in names]
     if missing:
         got = ",".join(cell.strip() for cell in cells)
         _fail(
             f"{source.where(line)}: the header must name the columns {','.join(columns)} "
-            f"({' and '.join(missing)} required), got {got!r}"
+            f"({' and '.join(missing)} required{_alias_hint(missing)}), got {got!r}"
         )
     return names
 
 
-def _json_rows(source: _Source, data: list[Any], required: Sequence[str]) -> list[_Row]:
+def _json_rows(
+    source: _Source, data: list[Any], columns: Sequence[str], required: Sequence[str]
+) -> list[_Row]:
     rows: list[_Row] = []
     for index, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             _fail(f"{source.where()}: item {index} must be an object, got {_json_type(item)}")
-        cells = {str(key).lower(): value for key, value in item.items()}
+        names = _canonical(
+            [str(key).lower() for key in item], columns, f"{source.where()}, item {index}"
+        )
+        cells = dict(zip(names, item.values(), strict=True))
         for name in required:
             if name not in cells:
                 _fail(f"{source.where()}: item {index} has no {name!r}")
@@ -330,15 +372,48 @@ def _price(value: object, where: str) -> float | None:
 
 
 def _weight(value: object, where: str) -> float:
+    """A weight as a number; its range is checked once the config is known."""
     if isinstance(value, str) and not value.strip():
         _fail(f"{where}: the weight is empty")
-    weight = _number(value, where, percent=True)
-    if abs(weight) > 1.0:
-        _fail(
-            f"{where}: a weight is a fraction of equity between -1 and 1 "
-            f"(0.25 or 25%), got {_show(value)}"
-        )
-    return weight
+    return _number(value, where, percent=True)
+
+
+def _check_weights(book: _Book, config: RebalanceConfig, *, margin: bool) -> None:
+    """Refuse weights that would plan something other than what they say.
+
+    A negative weight is a short: without ``allow_short`` the planner would treat it as 0
+    and sell the holding, and a cash account cannot short at all. A weight above 1
+    borrows, which only a margin account can, up to ``max_single_weight``; beyond that
+    it is most likely a percentage written without ``%``.
+    """
+    limit = max(1.0, config.max_single_weight) if margin else 1.0
+    for asset in sorted(book.targets):
+        weight = book.targets[asset]
+        where = book.origin[("weight", asset)]
+        shown = book.shown[asset]
+        if weight < -NOISE and not config.allow_short:
+            _fail(
+                f"{where}: the negative weight {shown} of {asset!r} asks for a short "
+                "position; pass --allow-short (and --margin) to plan it, or give 0 to "
+                "close the holding"
+            )
+        if weight < -NOISE and not margin:
+            _fail(
+                f"{where}: the negative weight {shown} of {asset!r} asks for a short "
+                "position, which needs a margin account; pass --margin"
+            )
+        if abs(weight) > limit:
+            low = f"-{limit:g}" if config.allow_short else "0"
+            account = (
+                f"in a margin account with max_single_weight {config.max_single_weight:g} "
+                "(--max-single-weight allows more)"
+                if margin
+                else "in a cash account (--margin allows more)"
+            )
+            _fail(
+                f"{where}: a weight is a fraction of equity (0.25 or 25%) between {low} and "
+                f"{limit:g} {account}, got {shown} for {asset!r}"
+            )
 
 
 @attrs.define
@@ -351,6 +426,13 @@ class _Book:
     targets: dict[str, float] = attrs.Factory(dict)
     target_prices: dict[str, float] = attrs.Factory(dict)
     origin: dict[tuple[str, str], str] = attrs.Factory(dict)
+    #: asset -> its weight as written in the targets file, for messages.
+    shown: dict[str, str] = attrs.Factory(dict)
+
+    def add_target(self, asset: str, value: object, where: str) -> None:
+        self.targets[asset] = _weight(value, where)
+        self.origin[("weight", asset)] = where
+        self.shown[asset] = _show(value)
 
     def note(self, kind: str, asset: str, where: str) -> None:
         previous = self.origin.get((kind, asset))
@@ -368,7 +450,7 @@ def _read_holdings(path: Path, book: _Book, name: str | None = None) -> None:
             return
         if not isinstance(data, list):
             _fail(f"{source.where()}: expected a list of rows or an object, got {_json_type(data)}")
-        rows = _json_rows(source, data, ("asset", "quantity"))
+        rows = _json_rows(source, data, _HOLDINGS_COLUMNS, ("asset", "quantity"))
     else:
         rows = _csv_rows(source, _HOLDINGS_COLUMNS, ("asset", "quantity"))
     for row in rows:
@@ -412,6 +494,7 @@ def _holdings_object(source: _Source, data: dict[str, Any], book: _Book) -> None
         asset = _asset(key, where_position(key))
         book.positions[asset] = _number(value, where_position(key))
         book.origin[("unpriced", asset)] = where_position(key)
+        book.origin[("holding", asset)] = where_position(key)
     for key, value in prices.items():
         asset = _asset(key, where_price(key))
         price = _price(value, where_price(key))
@@ -431,14 +514,15 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
                 _fail(f"{source.where()}: no targets (the object is empty)")
             for key, value in data.items():
                 asset = _asset(key, where(key))
-                book.targets[asset] = _weight(value, where(key))
+                book.origin[("target", asset)] = where(key)
+                book.add_target(asset, value, where(key))
             return
         if not isinstance(data, list):
             _fail(
                 f"{source.where()}: expected an object of asset -> weight or a list of rows, "
                 f"got {_json_type(data)}"
             )
-        rows = _json_rows(source, data, ("asset", "weight"))
+        rows = _json_rows(source, data, _TARGETS_COLUMNS, ("asset", "weight"))
     else:
         rows = _csv_rows(source, _TARGETS_COLUMNS, ("asset", "weight"))
     for row in rows:
@@ -449,14 +533,15 @@ def _read_targets(path: Path, book: _Book, name: str | None = None) -> None:
                 "the weights may sum to less than 1 and the rest stays cash"
             )
         book.note("target", asset, row.where(None))
-        book.targets[asset] = _weight(row.cells.get("weight"), row.where("weight"))
+        book.add_target(asset, row.cells.get("weight"), row.where("weight"))
         price = _price(row.cells.get("price"), row.where("price"))
         if price is not None:
             book.target_prices[asset] = price
             book.origin[("target price", asset)] = row.where("price")
 
 
-def _read_prices(path: Path) -> dict[str, float]:
+def _read_prices(path: Path, book: _Book) -> dict[str, float]:
+    """The prices file's prices; notes where each one is in ``book.origin``."""
     source = _read(path)
     prices: dict[str, float] = {}
     if _is_json(path, source):
@@ -467,11 +552,13 @@ def _read_prices(path: Path) -> dict[str, float]:
                 price = _price(value, where(key))
                 if price is None:
                     _fail(f"{where(key)}: expected a price > 0, got {_show(value)}")
-                prices[_asset(key, where(key))] = price
+                asset = _asset(key, where(key))
+                prices[asset] = price
+                book.origin[("override", asset)] = where(key)
             return prices
         if not isinstance(data, list):
             _fail(f"{source.where()}: expected an object of asset -> price or a list of rows")
-        rows = _json_rows(source, data, _PRICES_COLUMNS)
+        rows = _json_rows(source, data, _PRICES_COLUMNS, _PRICES_COLUMNS)
     else:
         rows = _csv_rows(source, _PRICES_COLUMNS, _PRICES_COLUMNS)
     seen: dict[str, str] = {}
@@ -484,7 +571,29 @@ def _read_prices(path: Path) -> dict[str, float]:
         if price is None:
             _fail(f"{row.where('price')}: the price is empty")
         prices[asset] = price
+        book.origin[("override", asset)] = row.where(None)
     return prices
+
+
+def _check_case(book: _Book) -> None:
+    """Refuse a target spelled like a held or priced asset except for case (``vti``, ``VTI``).
+
+    Asset names are case-sensitive, so such a target would be a new, unpriced asset while
+    the holding it was meant for is sold.
+    """
+    known: dict[str, str] = {}
+    for kind, label in (("holding", "held"), ("override", "priced"), ("price", "priced")):
+        for (origin_kind, asset), where in book.origin.items():
+            if origin_kind == kind and asset != CASH_ROW:
+                known.setdefault(asset, f"{label} at {where}")
+    for target in sorted(book.targets):
+        for name in sorted(known):
+            if name != target and name.casefold() == target.casefold():
+                _fail(
+                    f"{book.origin[('target', target)]}: the target {target!r} matches "
+                    f"{name!r} ({known[name]}) only by case; asset names are case-sensitive, "
+                    "so spell them the same in every file"
+                )
 
 
 def _merge_prices(book: _Book, overrides: Mapping[str, float]) -> dict[str, float]:
@@ -518,6 +627,60 @@ def _merge_prices(book: _Book, overrides: Mapping[str, float]) -> dict[str, floa
 def _config_fields() -> dict[str, attrs.Attribute[Any]]:
     attrs.resolve_types(RebalanceConfig)
     return {field.name: field for field in attrs.fields(RebalanceConfig)}
+
+
+#: Help for each config flag, in the command line's terms: units, what the value means.
+#: (argparse expands ``%`` in help, hence ``%%``.) The default is appended.
+_FLAG_HELP = {
+    "min_trade_value": "skip a trade worth less than X, in the account's currency; closes "
+    "are exempt",
+    "min_weight_change": "skip a trade that moves the asset's weight by less than X, a "
+    "fraction of equity (0.01 is 1 point); closes are exempt",
+    "allow_fractional": "trade fractional units (default: whole units)",
+    "round_lots": "trade in multiples of --lot-size units",
+    "lot_size": "units per lot, with --round-lots",
+    "allow_short": "allow negative weights (short positions; needs --margin); without it a "
+    "negative weight is refused",
+    "max_single_weight": "cap on each asset's weight, a fraction of equity; a weight above "
+    "the cap is planned at the cap (above 1 needs --margin)",
+    "max_gross_leverage": "cap on the sum of the weights' sizes (1.5 is 150%% of equity); "
+    "the targets are scaled down to it; none: no cap",
+    "close_untargeted": "sell holdings that have no target; --no-close-untargeted leaves "
+    "them alone (rebalance one sleeve)",
+    "cash_buffer": "fraction of equity kept as cash (0.02 keeps 2%%); the targets scale by 1 - X",
+    "cost_rate": "estimated cost per unit of traded value, commission and slippage "
+    "(0.001 is 10 bp, 0.1%%); counted so buys stay funded",
+    "cost_per_order": "estimated fixed cost per order, in the account's currency",
+    "rounding": "down: each holding at or under its target; closest: the whole units "
+    "closest to target that the cash allows",
+    "relative_band": "a trade is also due when its weight change reaches X times the "
+    "target weight (the 5/25 rule is --min-weight-change 0.05 --relative-band 0.25); "
+    "none: off",
+    "direction": "both; buy-only invests cash without selling; sell-only raises cash "
+    "without buying",
+}
+
+
+def _shown_default(field: attrs.Attribute[Any]) -> str:
+    """A field's default as the command line spells it."""
+    default = field.default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, enum.Enum):
+        return str(default.value).replace("_", "-")
+    if isinstance(default, int | float):
+        return f"{default:g}"
+    return str(default)  # pragma: no cover - every field is a number, flag or enum
+
+
+def _flag_help(name: str, field: attrs.Attribute[Any], fallback: Mapping[str, str]) -> str:
+    """The flag's help text with its default; from the docstring for a field not listed."""
+    text = _FLAG_HELP.get(name) or fallback.get(name, "")
+    if "(default:" in text:
+        return text
+    return f"{text} (default: {_shown_default(field)})"
 
 
 def _field_help() -> dict[str, str]:
@@ -620,13 +783,15 @@ class _ConfigFlag:
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "config options", "override the config file; each is a RebalanceConfig field"
+        "config options",
+        "each overrides the same setting of the --config file (min_trade_value there is "
+        "--min-trade-value here)",
     )
     helps = _field_help()
     for name, field in _config_fields().items():
         flag = "--" + name.replace("_", "-")
         kind: object = field.type
-        text = helps.get(name, "")
+        text = _flag_help(name, field, helps)
         if name in _PENDING_FIELDS:
             text = argparse.SUPPRESS  # the command line has no pending orders
         if kind in (bool, bool | None):
@@ -673,29 +838,92 @@ def _money(value: float) -> str:
     return "0.00" if text == "-0.00" else text
 
 
+def _price_text(value: float) -> str:
+    """A price with cents, and more decimals only when it has them (0.0123)."""
+    text = f"{value:,.6f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def _cents(value: float) -> float:
+    """An amount of money for CSV and JSON: rounded to cents, without float noise."""
+    return round(value, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _fraction(value: float) -> float:
+    """A weight for CSV and JSON: 10 decimals (1e-10 of equity), without float noise."""
+    return round(value, 10) + 0.0
+
+
 def _percent(value: float) -> str:
     text = f"{value * 100:.2f}%"
     return "0.00%" if text == "-0.00%" else text
 
 
-def _reason(decision: Decision, config: RebalanceConfig) -> str:
-    reason = decision.skip_reason
+def _compared_trade(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> float:
+    """The trade's notional that the thresholds were checked on, for a skipped asset.
+
+    The planner compares the trade it would send, after rounding to whole units or lots,
+    not ``|target - current|``: this redoes that rounding with the planner's own functions
+    (the command line has no pending orders, multipliers or per-asset lots). When the
+    rounded trade is empty, the planner compared the unrounded one. One approximation:
+    under ``Rounding.CLOSEST``, when cash is short the planner re-checks sells rounded
+    down, which may sell one unit more than the figure quoted here; both are below the
+    threshold, since the asset was skipped.
+    """
+    unit_value = decision.price or 0.0
+    current = decision.current_quantity
+    desired = decision.target_weight * plan.equity / unit_value
+    increment = None if config.allow_fractional else 1.0
+    if config.round_lots:  # lots apply to fractional accounts too
+        increment = float(config.lot_size)
+    final = round_holding(current, desired, increment)
+    if config.rounding is Rounding.CLOSEST:
+        nearest = round_nearest(current, desired, increment)
+        if abs(nearest) * unit_value <= config.max_single_weight * plan.equity:
+            final = nearest
+    if abs(final) * unit_value <= NOISE * plan.equity:
+        final = 0.0
+    if final == current:
+        return abs(desired - current) * unit_value
+    return abs(final - current) * unit_value
+
+
+def _threshold_text(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> str:
+    """Why a trade was too small, with the figures the planner compared."""
+    value = _compared_trade(decision, plan, config)
+    change = value / plan.equity
     wanted = abs(decision.target_weight - decision.current_weight)
-    small = (
-        f"change {_percent(wanted)} is below min_weight_change {_percent(config.min_weight_change)}"
-    )
-    if config.relative_band is not None:
-        relative = config.relative_band * abs(decision.target_weight)
-        small = (
-            f"change {_percent(wanted)} is inside both bands: "
-            f"{_percent(config.min_weight_change)} (min_weight_change) and {_percent(relative)} "
-            f"(relative_band {config.relative_band:g} x target)"
+    by_value = decision.skip_reason is SkipReason.TRADE_VALUE_TOO_SMALL
+    rounded = ""
+    if not math.isclose(change, wanted, rel_tol=1e-9, abs_tol=1e-12):
+        units = round(value / (decision.price or 1.0), 6)
+        noun = "unit" if units == 1 else "units"
+        before = _money(wanted * plan.equity) if by_value else _percent(wanted)
+        rounded = f" ({_quantity(units)} {noun}; {before} before rounding)"
+    if by_value:
+        return (
+            f"trade {_money(value)}{rounded} is below min_trade_value "
+            f"{_money(config.min_trade_value)}"
         )
+    if config.relative_band is None:
+        return (
+            f"change {_percent(change)}{rounded} is below min_weight_change "
+            f"{_percent(config.min_weight_change)}"
+        )
+    relative = config.relative_band * abs(decision.target_weight)
+    return (
+        f"change {_percent(change)}{rounded} is inside both bands: "
+        f"{_percent(config.min_weight_change)} (min_weight_change) and {_percent(relative)} "
+        f"(relative_band {config.relative_band:g} x target)"
+    )
+
+
+def _reason(decision: Decision, plan: RebalancePlan, config: RebalanceConfig) -> str:
+    reason = decision.skip_reason
+    if reason in (SkipReason.WEIGHT_CHANGE_TOO_SMALL, SkipReason.TRADE_VALUE_TOO_SMALL):
+        return _threshold_text(decision, plan, config)
     texts = {
-        SkipReason.WEIGHT_CHANGE_TOO_SMALL: small,
-        SkipReason.TRADE_VALUE_TOO_SMALL: (
-            f"trade is below min_trade_value {_money(config.min_trade_value)}"
-        ),
         SkipReason.ROUNDS_TO_ZERO: "the trade rounds to zero units",
         SkipReason.AT_TARGET: "already at target",
         SkipReason.PENDING_COVERS: "pending orders already cover it",
@@ -741,7 +969,7 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
                     order.side.value.upper(),
                     order.asset,
                     _quantity(order.quantity),
-                    _money(order.price),
+                    _price_text(order.price),
                     _money(order.value),
                     _percent(decision.current_weight),
                     "->",
@@ -762,7 +990,7 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
                 decision.asset,
                 _percent(decision.current_weight),
                 _percent(decision.target_weight),
-                _reason(decision, config),
+                _reason(decision, plan, config),
             ]
             for decision in skipped
         )
@@ -787,12 +1015,14 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
         yield {
             "asset": order.asset,
             "side": order.side.value,
+            "action": order.action.value,
             "quantity": order.quantity,
-            "price": order.price,
-            "value": order.value,
-            "current_weight": decision.current_weight,
-            "target_weight": decision.target_weight,
-            "projected_weight": decision.projected_weight,
+            "price": _fraction(order.price),
+            "value": _cents(order.value),
+            "estimated_cost": _cents(order.estimated_cost),
+            "current_weight": _fraction(decision.current_weight),
+            "target_weight": _fraction(decision.target_weight),
+            "projected_weight": _fraction(decision.projected_weight),
             "reason": None,
         }
     for decision in plan.decisions:
@@ -802,13 +1032,13 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
             "asset": decision.asset,
             "side": None,
             "quantity": None,
-            "price": decision.price,
+            "price": None if decision.price is None else _fraction(decision.price),
             "value": None,
-            "current_weight": decision.current_weight,
-            "target_weight": decision.target_weight,
-            "projected_weight": decision.projected_weight,
+            "current_weight": _fraction(decision.current_weight),
+            "target_weight": _fraction(decision.target_weight),
+            "projected_weight": _fraction(decision.projected_weight),
             "reason": decision.skip_reason.value if decision.skip_reason else None,
-            "explanation": _reason(decision, config),
+            "explanation": _reason(decision, plan, config),
         }
 
 
@@ -843,12 +1073,12 @@ def _render_json(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> N
             for r in records
             if not r["side"]
         ],
-        "equity": plan.equity,
-        "cash_before": plan.cash_before,
-        "projected_cash": plan.projected_cash,
-        "traded_value": plan.traded_value,
-        "estimated_costs": plan.estimated_costs,
-        "turnover": plan.turnover,
+        "equity": _cents(plan.equity),
+        "cash_before": _cents(plan.cash_before),
+        "projected_cash": _cents(plan.projected_cash),
+        "traded_value": _cents(plan.traded_value),
+        "estimated_costs": _cents(plan.estimated_costs),
+        "turnover": _fraction(plan.turnover),
     }
     json.dump(document, out, indent=2)
     out.write("\n")
@@ -899,8 +1129,9 @@ def build_parser() -> argparse.ArgumentParser:
             "other asset does not trade. Nothing is sent anywhere."
         ),
         epilog=(
-            "Holdings CSV: asset,quantity,price (a row with asset CASH holds the cash). "
-            "Targets CSV: asset,weight[,price] with weights like 0.25 or 25%%. "
+            "Holdings CSV: asset,quantity,price (a row with asset CASH holds the cash; "
+            "brokers' Symbol, Shares, Qty, Last, Close columns work too). "
+            "Targets CSV: asset,weight[,price] with weights like 0.25 or 25%. "
             "Prices CSV: asset,price. JSON works too. "
             "Exit status 2 means bad input."
         ),
@@ -909,7 +1140,10 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--holdings", type=Path, metavar="FILE", help="holdings CSV or JSON")
     files.add_argument("--targets", type=Path, metavar="FILE", help="target weights CSV or JSON")
     files.add_argument(
-        "--prices", type=Path, metavar="FILE", help="prices CSV or JSON; override all others"
+        "--prices",
+        type=Path,
+        metavar="FILE",
+        help="prices CSV (asset,price) or JSON; they win over the holdings' and targets' prices",
     )
     files.add_argument(
         "--cash",
@@ -917,14 +1151,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="cash balance; replaces a CASH row in the holdings (default: that row, else 0)",
     )
-    files.add_argument("--config", type=Path, metavar="FILE", help="RebalanceConfig as TOML/JSON")
+    files.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings as TOML or JSON, named like the config options below with _ "
+        "(min_trade_value = 50); the options override it",
+    )
     files.add_argument(
         "--example",
         action="store_true",
-        help="use the bundled example portfolio for any file not given",
+        help=(
+            "plan the bundled example account (its holdings, targets and config); "
+            "not with --holdings or --targets"
+        ),
+    )
+    files.add_argument(
+        "--margin",
+        action="store_true",
+        help=(
+            "the account may borrow: weights may sum to more than 1 (up to "
+            "--max-gross-leverage), one weight may reach --max-single-weight, and with "
+            "--allow-short weights may be negative. Without it (a cash account) the plan "
+            "never borrows: cash stays at or above 0 (or --cash-buffer), weights summing "
+            "to more than 1 are scaled down to 1, and shorts are refused"
+        ),
     )
     plan.add_argument(
-        "--format", choices=tuple(_RENDERERS), default="table", help="output format (table)"
+        "--format",
+        choices=tuple(_RENDERERS),
+        default="table",
+        help="table to read, csv or json for programs (default: table)",
     )
     _add_config_flags(plan)
     return parser
@@ -944,6 +1201,14 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         InputError: for any bad file or value, with the one-line message to show.
     """
     fields = _config_fields()
+    if args.example:
+        given = [flag for flag in ("holdings", "targets") if getattr(args, flag) is not None]
+        if given:
+            flags = " and ".join(f"--{flag}" for flag in given)
+            _fail(
+                f"--example plans the bundled example account and cannot be combined with "
+                f"{flags}; drop --example to plan your own files"
+            )
     with contextlib.ExitStack() as stack:
 
         def pick(given: Path | None, example: str) -> tuple[Path | None, str | None]:
@@ -964,17 +1229,22 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         book = _Book()
         _read_holdings(holdings, book, holdings_name)
         _read_targets(targets, book, targets_name)
-        overrides = _read_prices(args.prices) if args.prices is not None else {}
+        overrides = _read_prices(args.prices, book) if args.prices is not None else {}
         values = _read_config(config_path, config_name) if config_path is not None else {}
     for name in fields:
         if name in vars(args):
             values[name] = getattr(args, name)
     if args.cash is not None:
         book.cash = args.cash
+    _check_case(book)
     prices = _merge_prices(book, overrides)
     try:
         config = RebalanceConfig(**values)
-        snapshot = PortfolioSnapshot(book.cash or 0.0, book.positions, prices)
+    except RebalancingError as exc:
+        _fail(str(exc))
+    _check_weights(book, config, margin=args.margin)
+    try:
+        snapshot = PortfolioSnapshot(book.cash or 0.0, book.positions, prices, margin=args.margin)
         plan = compute_trades(snapshot, book.targets, config)
     except RebalancingError as exc:
         _fail(str(exc))
