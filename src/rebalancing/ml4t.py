@@ -143,6 +143,11 @@ class RebalanceConfig(_CoreConfig):
 # -- reading the broker -------------------------------------------------------------------
 
 
+def _name(asset: Any) -> Any:
+    """``asset`` as a plain ``str`` if it is a ``str`` of any subclass, else unchanged."""
+    return str(asset) if isinstance(asset, str) else asset
+
+
 def _usable(value: object) -> float | None:
     """``value`` as a price if it is a finite real number > 0, else ``None``."""
     if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -242,7 +247,8 @@ def snapshot_from_broker(
         for order in broker.pending_orders
         if (converted := _pending_order(order)) is not None
     ]
-    universe: set[str] = set(data if assets is None else assets)
+    # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
+    universe: set[str] = {_name(asset) for asset in (data if assets is None else assets)}
     universe.update(positions)
     universe.update(order.asset for order in pending)
     prices: dict[str, float] = {}
@@ -532,11 +538,15 @@ class TargetWeightExecutor:
 
 
 def _names(target_weights: object) -> list[str]:
-    """The asset names among the targets' keys (the core reports anything else)."""
+    """The asset names among the targets' keys, as plain ``str`` (the core reports the rest).
+
+    Any ``str`` subclass is a name: ``numpy.str_`` keys (``dict(zip(np.array(tickers),
+    weights))``) and string enums are priced like plain strings.
+    """
     keys = getattr(target_weights, "keys", None)
     if not callable(keys):
         return []
-    return [key for key in keys() if type(key) is str]
+    return [str(key) for key in keys() if isinstance(key, str)]
 
 
 def _check_config(config: object) -> _CoreConfig:
