@@ -22,6 +22,7 @@ Needs the optional extra: ``pip install 'rebalancing[ml4t]'``.
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import numbers
 from collections.abc import Iterable, Mapping
@@ -48,7 +49,7 @@ try:
     )
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without ml4t
     msg = (
-        "rebalancing.ml4t needs ml4t-backtest (>= 0.1.0b5), which is not installed: "
+        "rebalancing.ml4t needs ml4t-backtest (0.1.0b5), which is not installed: "
         "pip install 'rebalancing[ml4t]'"
     )
     raise ImportError(msg) from exc
@@ -59,16 +60,30 @@ from ._plan import compute_trades
 from ._result import Action, Decision, Order, RebalancePlan
 from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
 from ._validation import enum_value
-from .exceptions import InvalidConfigError
+from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
 __all__ = [
+    "ML4T_VERSION",
+    "TESTED_ML4T_VERSIONS",
     "RebalanceConfig",
     "RebalanceMode",
     "TargetWeightExecutor",
+    "UnsupportedBrokerError",
     "WeightProvider",
     "estimate_costs",
     "snapshot_from_broker",
 ]
+
+#: The ml4t-backtest releases the ``ml4t`` nox session tests this adapter with; the
+#: ``rebalancing[ml4t]`` extra pins the same range. Later releases (0.1.x final, 0.2)
+#: need Python 3.12+ and are untested: anything the adapter does not understand on them
+#: raises :class:`~rebalancing.UnsupportedBrokerError` naming the installed version.
+TESTED_ML4T_VERSIONS = ">=0.1.0b5,<0.1.0b6"
+try:
+    #: The installed ml4t-backtest version, named in every UnsupportedBrokerError.
+    ML4T_VERSION: str = importlib.metadata.version("ml4t-backtest")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable, not installed
+    ML4T_VERSION = "unknown (not installed as a distribution)"
 
 _KINDS: dict[str, OrderKind] = {
     "market": OrderKind.MARKET,
@@ -78,6 +93,37 @@ _KINDS: dict[str, OrderKind] = {
     "trailing_stop": OrderKind.TRAILING_STOP,
 }
 _CORE_FIELDS = tuple(field.name for field in attrs.fields(_CoreConfig))
+
+
+def _unsupported(what: str) -> UnsupportedBrokerError:
+    """The error for something of the broker's that this adapter does not understand."""
+    msg = (
+        f"rebalancing.ml4t does not understand {what} (ml4t-backtest {ML4T_VERSION} is "
+        f"installed; the adapter is tested with ml4t-backtest{TESTED_ML4T_VERSIONS}): "
+        "install a tested version with pip install 'rebalancing[ml4t]'"
+    )
+    return UnsupportedBrokerError(msg)
+
+
+def _attribute(owner: Any, name: str, where: str = "broker") -> Any:
+    """``owner.name``, or an error naming ``where.name`` and the installed ml4t version.
+
+    Every read of the broker (and of its orders and positions) goes through here, so a
+    release that renames or drops an attribute fails loudly instead of being read as a
+    default.
+    """
+    try:
+        return getattr(owner, name)
+    except AttributeError:
+        raise _unsupported(f"{where}.{name}: there is no such attribute") from None
+
+
+def _mapping(owner: Any, name: str, where: str = "broker") -> Mapping[Any, Any]:
+    """``owner.name``, which must be a mapping (the broker's price and position tables)."""
+    value = _attribute(owner, name, where)
+    if not isinstance(value, Mapping):
+        raise _unsupported(f"{where}.{name}: expected a mapping, got {type(value).__name__}")
+    return value
 
 
 class WeightProvider(Protocol):
@@ -175,36 +221,47 @@ def _close(data: Mapping[str, Any], asset: str) -> float | None:
 def _mark(broker: Any, asset: str) -> float | None:
     """The broker's last mark for ``asset``: current close, last close, position price."""
     for source in ("_current_prices", "_last_prices"):
-        price = _usable(getattr(broker, source, {}).get(asset))
+        price = _usable(_mapping(broker, source).get(asset))
         if price is not None:
             return price
-    position = broker.positions.get(asset)
+    position = _mapping(broker, "positions").get(asset)
     if position is not None:
         for attribute in ("current_price", "entry_price"):
-            price = _usable(getattr(position, attribute, None))
+            price = _usable(_attribute(position, attribute, "Position"))
             if price is not None:
                 return price
     return None
 
 
 def _pending_order(order: Any) -> PendingOrder | None:
-    """The broker's pending order as the core sees it, with its real kind."""
-    quantity = float(order.quantity)
+    """The broker's pending order as the core sees it, with its real kind.
+
+    Raises:
+        UnsupportedBrokerError: an order type or side this adapter does not know.
+    """
+    order_id = _attribute(order, "order_id", "Order")
+    quantity = float(_attribute(order, "quantity", "Order"))
     if not quantity > 0.0:
         return None
-    kind = _KINDS.get(str(getattr(order.order_type, "value", order.order_type)))
-    limit = order.limit_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT) else None
-    stop = order.stop_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+    order_type = _attribute(order, "order_type", "Order")
+    kind = _KINDS.get(str(getattr(order_type, "value", order_type)))
+    if kind is None:
+        raise _unsupported(f"the order type {order_type!r} of pending order {order_id!r}")
+    side = _attribute(order, "side", "Order")
+    if side not in (OrderSide.BUY, OrderSide.SELL):
+        raise _unsupported(f"the side {side!r} of pending order {order_id!r}")
     needs_limit = kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT)
     needs_stop = kind in (OrderKind.STOP, OrderKind.STOP_LIMIT)
-    if kind is None or (needs_limit and limit is None) or (needs_stop and stop is None):
-        # Unknown type, or a price missing: the broker will not fill it as placed, so
-        # it is resting (never exposure); a trailing stop is the core's price-free kind.
+    limit = _attribute(order, "limit_price", "Order") if needs_limit else None
+    stop = _attribute(order, "stop_price", "Order") if needs_stop else None
+    if (needs_limit and limit is None) or (needs_stop and stop is None):
+        # A known kind without its price: the broker will not fill it as placed, so it
+        # is resting (never exposure); a trailing stop is the core's price-free kind.
         kind, limit, stop = OrderKind.TRAILING_STOP, None, None
     return PendingOrder(
-        str(order.order_id),
-        order.asset,
-        Side.BUY if order.side == OrderSide.BUY else Side.SELL,
+        str(order_id),
+        _attribute(order, "asset", "Order"),
+        Side.BUY if side == OrderSide.BUY else Side.SELL,
         quantity,
         kind=kind,
         limit_price=limit,
@@ -231,20 +288,25 @@ def snapshot_from_broker(
             ``None`` prices every asset in ``data``.
 
     Returns:
-        The snapshot: cash, positions, prices, multipliers, pending orders, and
-        ``fractional`` from ``broker.share_type``.
+        The snapshot: cash, positions, prices, multipliers, pending orders,
+        ``fractional`` from ``broker.share_type`` and ``margin`` from the broker's
+        account policy (``broker.account.policy.allow_leverage``: a margin account may
+        borrow; cash and crypto-style accounts may not).
 
     Raises:
         MissingPriceError: a held or pending asset has no price anywhere.
+        UnsupportedBrokerError: the broker lacks an attribute the adapter reads, or has
+            an order type, share type or account policy it does not know; the message
+            names it and the installed ml4t-backtest version.
     """
-    positions = {
-        asset: float(position.quantity)
-        for asset, position in broker.positions.items()
-        if position.quantity != 0
+    quantities = {
+        asset: float(_attribute(position, "quantity", "Position"))
+        for asset, position in _mapping(broker, "positions").items()
     }
+    positions = {asset: quantity for asset, quantity in quantities.items() if quantity != 0}
     pending = [
         converted
-        for order in broker.pending_orders
+        for order in _attribute(broker, "pending_orders")
         if (converted := _pending_order(order)) is not None
     ]
     # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
@@ -254,7 +316,8 @@ def snapshot_from_broker(
     prices: dict[str, float] = {}
     multipliers: dict[str, float] = {}
     # ml4t's multipliers come from contract specs: without any, every one is 1.
-    has_specs = getattr(broker, "_contract_specs", True) != {}
+    has_specs = bool(_mapping(broker, "_contract_specs"))
+    get_multiplier = _attribute(broker, "get_multiplier")
     for asset in universe:
         price = _close(data, asset)
         if price is None:
@@ -262,17 +325,30 @@ def snapshot_from_broker(
         if price is not None:
             prices[asset] = price
         if has_specs:
-            multiplier = float(broker.get_multiplier(asset))
+            multiplier = float(get_multiplier(asset))
             if multiplier != 1.0:
                 multipliers[asset] = multiplier
+    share_type = _attribute(broker, "share_type")
+    if share_type not in (ShareType.FRACTIONAL, ShareType.INTEGER):
+        raise _unsupported(f"broker.share_type {share_type!r}")
     return PortfolioSnapshot(
-        float(broker.cash),
+        float(_attribute(broker, "cash")),
         positions,
         prices,
         multipliers=multipliers,
         pending_orders=pending,
-        fractional=getattr(broker, "share_type", ShareType.FRACTIONAL) == ShareType.FRACTIONAL,
+        fractional=share_type == ShareType.FRACTIONAL,
+        margin=_margin(broker),
     )
+
+
+def _margin(broker: Any) -> bool:
+    """Whether the broker's account policy lets the account borrow (a margin account)."""
+    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
+    allow_leverage = _attribute(policy, "allow_leverage", "broker.account.policy")
+    if not isinstance(allow_leverage, bool):
+        raise _unsupported(f"broker.account.policy.allow_leverage {allow_leverage!r}")
+    return allow_leverage
 
 
 def estimate_costs(
@@ -304,14 +380,14 @@ def estimate_costs(
     smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
     per_value = 1.0 / min(1.0, smallest_multiplier)
 
-    slippage: Any = getattr(broker, "slippage_model", None)
+    slippage: Any = _attribute(broker, "slippage_model")
     slip = 0.0
     if type(slippage) is PercentageSlippage:
         slip = float(slippage.rate)
     elif type(slippage) is FixedSlippage and prices:
         slip = float(slippage.amount) / cheapest_price
 
-    commission: Any = getattr(broker, "commission_model", None)
+    commission: Any = _attribute(broker, "commission_model")
     rate, fixed, per_unit = 0.0, 0.0, 0.0
     if type(commission) is PercentageCommission:
         rate = float(commission.rate)
@@ -381,8 +457,9 @@ class TargetWeightExecutor:
                 config = config.core(cost_rate=rate, cost_per_order=fixed)
             else:
                 config = config.core()
-        cash_account = not getattr(broker, "allow_leverage", False) and not getattr(
-            broker, "allow_short_selling", False
+        # TODO(core-margin): remove once the core scales cash accounts  # noqa: FIX002, TD003
+        cash_account = not _attribute(broker, "allow_leverage") and not _attribute(
+            broker, "allow_short_selling"
         )
         if cash_account and config.max_gross_leverage is None:
             config = attrs.evolve(config, max_gross_leverage=1.0)
@@ -489,8 +566,10 @@ class TargetWeightExecutor:
             return _submit(broker, plan.cancels, plan.orders)
         first = [order for order in plan.orders if order.action.reduces_risk]
         submitted = _submit(broker, plan.cancels, first)
+        # ml4t's way to fill within the bar (a private method: read it strictly).
+        process_orders = _attribute(broker, "_process_orders")
         if submitted:
-            broker._process_orders()  # noqa: SLF001 - ml4t's way to fill within the bar
+            process_orders()
         fresh = snapshot_from_broker(broker, data, assets=snapshot.prices)
         targets: Mapping[str, float] = target_weights  # valid: the first plan checked them
         if mode is RebalanceMode.HYBRID and fresh.equity > 0.0 and snapshot.equity > 0.0:
@@ -505,7 +584,7 @@ class TargetWeightExecutor:
         second = compute_trades(fresh, targets, config)
         more = _submit(broker, second.cancels, second.orders)
         if more:
-            broker._process_orders()  # noqa: SLF001
+            process_orders()
         return submitted + more
 
     # -- shims for code written against ml4t's executor ----------------------------------
@@ -559,11 +638,13 @@ def _check_config(config: object) -> _CoreConfig:
 
 
 def _submit(broker: Any, cancels: Iterable[str], orders: Iterable[Order]) -> list[Any]:
+    cancel_order = _attribute(broker, "cancel_order")
+    submit_order = _attribute(broker, "submit_order")
     for order_id in cancels:
-        broker.cancel_order(order_id)
+        cancel_order(order_id)
     sent = []
     for order in orders:
-        placed = broker.submit_order(order.asset, order.quantity, _side(order.side))
+        placed = submit_order(order.asset, order.quantity, _side(order.side))
         if placed is not None:
             sent.append(placed)
     return sent
