@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -63,6 +64,7 @@ from ._validation import enum_value
 from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
 __all__ = [
+    "MAX_ESTIMATED_COST_RATE",
     "ML4T_VERSION",
     "TESTED_ML4T_VERSIONS",
     "RebalanceConfig",
@@ -84,6 +86,12 @@ try:
     ML4T_VERSION: str = importlib.metadata.version("ml4t-backtest")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable, not installed
     ML4T_VERSION = "unknown (not installed as a distribution)"
+
+#: The largest cost rate :func:`estimate_costs` derives. The core needs a rate below 1;
+#: a per-share fee on a sub-dollar price can exceed the price itself (ml4t's
+#: ``PerShareCommission(0.005)`` at $0.004 is 125% of the traded value). Such an
+#: estimate is capped here, with a warning, rather than rejected by the config.
+MAX_ESTIMATED_COST_RATE = 0.5
 
 _KINDS: dict[str, OrderKind] = {
     "market": OrderKind.MARKET,
@@ -180,7 +188,7 @@ class RebalanceConfig(_CoreConfig):
         values = {name: getattr(self, name) for name in _CORE_FIELDS}
         if self.costs_from_broker:
             if values["cost_rate"] == 0.0:
-                values["cost_rate"] = min(cost_rate, 1.0)
+                values["cost_rate"] = min(cost_rate, MAX_ESTIMATED_COST_RATE)
             if values["cost_per_order"] == 0.0:
                 values["cost_per_order"] = cost_per_order
         return _CoreConfig(**values)
@@ -402,8 +410,18 @@ def estimate_costs(
         per_unit = float(commission.per_block)
     unit_rate = per_unit / cheapest_unit if unit_values and per_unit else 0.0
     # Commission is charged on the slipped fill price.
-    cost_rate = slip + (rate * per_value) * (1.0 + slip) + unit_rate
-    return max(cost_rate, 0.0), max(fixed, 0.0)
+    cost_rate = max(slip + (rate * per_value) * (1.0 + slip) + unit_rate, 0.0)
+    if cost_rate > MAX_ESTIMATED_COST_RATE:
+        msg = (
+            f"the broker's costs are estimated at {cost_rate:.4g} of the traded value "
+            f"(commission {type(commission).__name__}, slippage {type(slippage).__name__}, "
+            f"cheapest unit {cheapest_unit:.6g}); capped at MAX_ESTIMATED_COST_RATE = "
+            f"{MAX_ESTIMATED_COST_RATE}: set RebalanceConfig(cost_rate=...) to budget "
+            "otherwise, or keep such assets out of the targets"
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        cost_rate = MAX_ESTIMATED_COST_RATE
+    return cost_rate, max(fixed, 0.0)
 
 
 # -- the executor -------------------------------------------------------------------------
