@@ -17,6 +17,12 @@ Conventions: quantities are signed (short < 0); a price is the ``close`` of the 
 not > 0); equity is cash plus every position valued at those prices times the contract
 multiplier from ``broker.get_multiplier``.
 
+When the broker fills at the next bar's open (ml4t's ``Engine`` default), the plan keeps
+a gap headroom in cash (``RebalanceConfig.gap_headroom``) so that buys sized at this
+bar's close still fit. Anything of the broker's that the adapter does not understand
+raises :class:`~rebalancing.UnsupportedBrokerError` naming it and the installed
+ml4t-backtest version (:data:`ML4T_VERSION`; tested: :data:`TESTED_ML4T_VERSIONS`).
+
 Needs the optional extra: ``pip install 'rebalancing[ml4t]'``.
 """
 
@@ -46,6 +52,7 @@ try:
         TieredCommission,
     )
     from ml4t.backtest.types import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        ExecutionMode,
         OrderSide,
     )
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without ml4t
@@ -55,7 +62,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     )
     raise ImportError(msg) from exc
 
-from ._config import Flag
+from ._config import Flag, Number, _plain
 from ._config import RebalanceConfig as _CoreConfig
 from ._plan import compute_trades
 from ._result import Action, Decision, Order, RebalancePlan
@@ -65,7 +72,9 @@ from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
 __all__ = [
     "MAX_ESTIMATED_COST_RATE",
+    "MAX_GAP_HEADROOM",
     "ML4T_VERSION",
+    "NEXT_BAR_GAP_HEADROOM",
     "TESTED_ML4T_VERSIONS",
     "RebalanceConfig",
     "RebalanceMode",
@@ -92,6 +101,15 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable
 #: ``PerShareCommission(0.005)`` at $0.004 is 125% of the traded value). Such an
 #: estimate is capped here, with a warning, rather than rejected by the config.
 MAX_ESTIMATED_COST_RATE = 0.5
+
+#: The ``gap_headroom`` used when the config leaves it at ``None`` and the broker fills
+#: market orders at the next bar's open (ml4t's ``Engine`` default): cash is kept for an
+#: adverse move of 5% between this bar's close and the next open on every order (buys
+#: up, sells down). Measured with ``benchmarks/next_bar.py``; see docs/ml4t.md.
+NEXT_BAR_GAP_HEADROOM = 0.05
+
+#: The most cash, as a fraction of equity, that the gap headroom ever keeps back.
+MAX_GAP_HEADROOM = 0.5
 
 _KINDS: dict[str, OrderKind] = {
     "market": OrderKind.MARKET,
@@ -163,6 +181,16 @@ class RebalanceConfig(_CoreConfig):
             broker's commission and slippage models (:func:`estimate_costs`) wherever
             the config leaves them at 0. Set ``False`` to use exactly the config's
             values.
+        gap_headroom: Cash kept for the move between the bar's close, which the plan
+            prices at, and the price the broker fills at, as a fraction of the value
+            traded: the plan keeps ``gap_headroom * traded value`` in cash beyond what
+            it leaves anyway (so a buy that opens that much higher, or a sell that
+            opens that much lower, still fits), by raising the cash buffer for this
+            plan (:attr:`~rebalancing.RebalancePlan.cash_floor` shows it, and each
+            scaled decision lists ``cash_buffer`` among its adjustments). ``None``
+            follows the broker's fill timing: :data:`NEXT_BAR_GAP_HEADROOM` when it
+            fills at the next bar (``ExecutionMode.NEXT_BAR``), 0 when it fills in the
+            bar the orders are sent. ``0`` turns it off.
 
     Raises:
         InvalidConfigError: naming the field, what was expected and the value.
@@ -170,6 +198,9 @@ class RebalanceConfig(_CoreConfig):
 
     rebalance_mode: RebalanceMode = attrs.field(default=RebalanceMode.SNAPSHOT, converter=_to_mode)
     costs_from_broker: bool = attrs.field(default=True, validator=Flag())
+    gap_headroom: float | None = attrs.field(
+        default=None, converter=_plain, validator=Number(low=0.0, high=1.0, optional=True)
+    )
 
     def core(self, *, cost_rate: float = 0.0, cost_per_order: float = 0.0) -> _CoreConfig:
         """The core config, with costs left at 0 replaced by the estimates given.
@@ -483,14 +514,52 @@ class TargetWeightExecutor:
             config = attrs.evolve(config, max_gross_leverage=1.0)
         return config
 
+    def _gap_rate(self, broker: Any) -> float:
+        """The gap headroom rate: the config's, or the broker's fill timing's default."""
+        if not isinstance(self.config, RebalanceConfig):
+            return 0.0  # a plain core config is used exactly as given
+        if self.config.gap_headroom is not None:
+            return float(self.config.gap_headroom)
+        mode = _attribute(broker, "execution_mode")
+        if mode == ExecutionMode.NEXT_BAR:
+            return NEXT_BAR_GAP_HEADROOM
+        if mode == ExecutionMode.SAME_BAR:
+            return 0.0
+        raise _unsupported(f"broker.execution_mode {mode!r}")
+
+    def _plan_with_headroom(
+        self,
+        snapshot: PortfolioSnapshot,
+        targets: Mapping[str, float],
+        config: _CoreConfig,
+        broker: Any,
+    ) -> RebalancePlan:
+        """Plan; if it buys, keep ``rate * traded value`` in cash beyond what it leaves.
+
+        The headroom raises the cash buffer of a second plan by the part of the reserve
+        that the first plan's spare cash (projected cash above its floor) does not
+        already cover, so targets that leave cash cost nothing extra.
+        """
+        plan = compute_trades(snapshot, targets, config)
+        rate = self._gap_rate(broker)
+        buys = any(order.side is Side.BUY for order in plan.orders)
+        if rate == 0.0 or not buys or plan.equity <= 0.0:
+            return plan
+        needed = rate * plan.traded_value - (plan.projected_cash - plan.cash_floor)
+        if needed <= 0.0:
+            return plan
+        headroom = min(needed / plan.equity, MAX_GAP_HEADROOM)
+        buffer = 1.0 - (1.0 - config.cash_buffer) * (1.0 - headroom)
+        return compute_trades(snapshot, targets, attrs.evolve(config, cash_buffer=buffer))
+
     def _snapshot_and_plan(
         self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
     ) -> tuple[PortfolioSnapshot, RebalancePlan]:
         # compute_trades validates the targets (all of them, before anything is decided)
         # and the plan exists before anything is cancelled or sent: bad input fails whole.
         snapshot = snapshot_from_broker(broker, data, assets=_names(target_weights))
-        plan = compute_trades(snapshot, target_weights, self._core_config(broker, snapshot))
-        return snapshot, plan
+        config = self._core_config(broker, snapshot)
+        return snapshot, self._plan_with_headroom(snapshot, target_weights, config, broker)
 
     def plan(
         self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
@@ -599,7 +668,7 @@ class TargetWeightExecutor:
             cancel_before_rebalance=False,
             account_for_pending=True,
         )
-        second = compute_trades(fresh, targets, config)
+        second = self._plan_with_headroom(fresh, targets, config, broker)
         more = _submit(broker, second.cancels, second.orders)
         if more:
             process_orders()
