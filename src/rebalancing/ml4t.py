@@ -381,6 +381,21 @@ def snapshot_from_broker(
     )
 
 
+def _initial_margin(broker: Any) -> float | None:
+    """The account's initial margin rate in (0, 1]; None with per-contract margins.
+
+    With a fixed margin schedule (futures), leverage differs per contract: no single cap.
+    """
+    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
+    if _mapping(policy, "fixed_margin_schedule", "broker.account.policy"):
+        return None
+    raw = _attribute(policy, "initial_margin", "broker.account.policy")
+    initial = _usable(raw)
+    if initial is None or initial > 1.0:
+        raise _unsupported(f"broker.account.policy.initial_margin {raw!r}")
+    return initial
+
+
 def _margin(broker: Any) -> bool:
     """Whether the broker's account policy lets the account borrow (a margin account)."""
     policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
@@ -497,7 +512,10 @@ class TargetWeightExecutor:
 
         A cash account (no leverage, no short selling) cannot hold more than its equity,
         so unless ``max_gross_leverage`` is set the book is scaled to a gross of 1:
-        otherwise the broker would reject whichever buys come last.
+        otherwise the broker would reject whichever buys come last. A margin account
+        can hold about ``1 / initial_margin`` times its equity (2 under Reg T's 50%), so
+        the book is scaled to ``1 / (initial_margin + cost_rate)`` unless
+        ``max_gross_leverage`` is set or contracts have their own margins.
         """
         config = self.config
         if isinstance(config, RebalanceConfig):
@@ -512,6 +530,13 @@ class TargetWeightExecutor:
         )
         if cash_account and config.max_gross_leverage is None:
             config = attrs.evolve(config, max_gross_leverage=1.0)
+        if snapshot.margin and config.max_gross_leverage is None:
+            initial = _initial_margin(broker)
+            if initial is not None:
+                # Buying power is (equity - costs - margin held) / initial margin: with
+                # costs at cost_rate, a gross of 1 / (initial + cost_rate) uses it all.
+                limit = 1.0 / (initial + config.cost_rate)
+                config = attrs.evolve(config, max_gross_leverage=limit)
         return config
 
     def _gap_rate(self, broker: Any) -> float:

@@ -10,9 +10,11 @@ Each test removes or changes one thing on a *real* ml4t Broker, as a release mig
 import importlib.metadata
 import tomllib
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from ml4t.backtest import BacktestConfig, Broker, OrderSide
+from ml4t.backtest.models import PercentageCommission
 from ml4t_market import Market
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -220,3 +222,57 @@ class TestMarginFollowsTheAccountPolicy:
         market.broker.allow_leverage = False
 
         assert snapshot_from_broker(market.broker, market.data).margin
+
+
+class TestMarginAccountLimit:
+    """A margin account's book is scaled to what its initial margin lets it hold.
+
+    Found by the preview-parity property while adding the margin flag: targets summing to
+    2.5 on a Reg T account (50% initial margin) had the last buy rejected for buying power.
+    """
+
+    PRICES: ClassVar[dict[str, float]] = {f"A{i}": 5.0 for i in range(5)}
+
+    def market(self, **broker):
+        """A margin account with 100,000 in cash and five assets at 5.00."""
+        return Market(self.PRICES, allow_short_selling=True, allow_leverage=True, **broker)
+
+    @pytest.mark.parametrize("rate", [0.0, 0.0005, 0.003])
+    def test_book_above_the_limit_all_fills(self, rate):
+        """Five 50% targets are scaled to the buying power; no buy is rejected."""
+        market = self.market(commission_model=PercentageCommission(rate=rate))
+        executor = TargetWeightExecutor(RebalanceConfig(allow_short=True))
+
+        orders = executor.execute(dict.fromkeys(self.PRICES, 0.5), market.data, market.broker)
+        market.fill()
+
+        assert (5, []) == (len(orders), market.rejected())
+        gross = sum(q * 5.0 for q in market.positions().values()) / market.equity()
+        assert 1.99 < gross <= 2.0
+
+    def test_explicit_cap_wins(self):
+        """A max_gross_leverage set in the config is used as given."""
+        market = self.market()
+        executor = TargetWeightExecutor(RebalanceConfig(max_gross_leverage=1.5))
+
+        plan = executor.plan(dict.fromkeys(self.PRICES, 0.5), market.data, market.broker)
+
+        assert pytest.approx(150_000.0) == plan.traded_value
+
+    def test_contract_margins_have_no_single_cap(self):
+        """With a fixed margin schedule (futures) the book is not scaled."""
+        market = self.market(fixed_margin_schedule={"A0": (1_000.0, 500.0)})
+        targets = {"A0": 1.0, "A1": 1.0, "A2": 0.5}
+
+        plan = TargetWeightExecutor().plan(targets, market.data, market.broker)
+
+        # Without the schedule the same book is scaled to 2.0 (200,000).
+        assert pytest.approx(250_000.0) == plan.traded_value
+
+    def test_initial_margin_of_another_kind(self):
+        """An initial margin that is not a rate in (0, 1] is named."""
+        market = self.market()
+        market.broker.account.policy.initial_margin = "half"
+
+        with unsupported("initial_margin 'half'"):
+            TargetWeightExecutor().plan({"A0": 0.5}, market.data, market.broker)
