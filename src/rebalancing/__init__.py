@@ -17,6 +17,7 @@ from .exceptions import (
     InvalidTargetsError,
     MissingPriceError,
     RebalancingError,
+    UnsupportedBrokerError,
 )
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "Side",
     "SkipReason",
     "TradeDirection",
+    "UnsupportedBrokerError",
     "compute_trades",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidTargetsError",
     "MissingPriceError",
     "RebalancingError",
+    "UnsupportedBrokerError",
 ]
 
 
@@ -38,3 +39,11 @@ class InvalidTargetsError(RebalancingError, ValueError):
 
 class InvalidConfigError(RebalancingError, ValueError):
     """A :class:`~rebalancing.RebalanceConfig` field, or the config itself, is invalid."""
+
+
+class UnsupportedBrokerError(RebalancingError, TypeError):
+    """An adapter met a broker it does not understand (a missing attribute, an order type).
+
+    Raised instead of guessing, so a new release of the broker's package fails loudly;
+    the message names the attribute or value and the broker package's installed version.
+    """

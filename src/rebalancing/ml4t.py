@@ -17,13 +17,21 @@ Conventions: quantities are signed (short < 0); a price is the ``close`` of the 
 not > 0); equity is cash plus every position valued at those prices times the contract
 multiplier from ``broker.get_multiplier``.
 
+When the broker fills at the next bar's open (ml4t's ``Engine`` default), the plan keeps
+a gap headroom in cash (``RebalanceConfig.gap_headroom``) so that buys sized at this
+bar's close still fit. Anything of the broker's that the adapter does not understand
+raises :class:`~rebalancing.UnsupportedBrokerError` naming it and the installed
+ml4t-backtest version (:data:`ML4T_VERSION`; tested: :data:`TESTED_ML4T_VERSIONS`).
+
 Needs the optional extra: ``pip install 'rebalancing[ml4t]'``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -44,31 +52,64 @@ try:
         TieredCommission,
     )
     from ml4t.backtest.types import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        ExecutionMode,
         OrderSide,
     )
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without ml4t
     msg = (
-        "rebalancing.ml4t needs ml4t-backtest (>= 0.1.0b5), which is not installed: "
+        "rebalancing.ml4t needs ml4t-backtest (0.1.0b5), which is not installed: "
         "pip install 'rebalancing[ml4t]'"
     )
     raise ImportError(msg) from exc
 
-from ._config import Flag
+from ._config import Flag, Number, _plain
 from ._config import RebalanceConfig as _CoreConfig
 from ._plan import compute_trades
 from ._result import Action, Decision, Order, RebalancePlan
 from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
 from ._validation import enum_value
-from .exceptions import InvalidConfigError
+from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
 __all__ = [
+    "MAX_ESTIMATED_COST_RATE",
+    "MAX_GAP_HEADROOM",
+    "ML4T_VERSION",
+    "NEXT_BAR_GAP_HEADROOM",
+    "TESTED_ML4T_VERSIONS",
     "RebalanceConfig",
     "RebalanceMode",
     "TargetWeightExecutor",
+    "UnsupportedBrokerError",
     "WeightProvider",
     "estimate_costs",
     "snapshot_from_broker",
 ]
+
+#: The ml4t-backtest releases the ``ml4t`` nox session tests this adapter with; the
+#: ``rebalancing[ml4t]`` extra pins the same range. Later releases (0.1.x final, 0.2)
+#: need Python 3.12+ and are untested: anything the adapter does not understand on them
+#: raises :class:`~rebalancing.UnsupportedBrokerError` naming the installed version.
+TESTED_ML4T_VERSIONS = ">=0.1.0b5,<0.1.0b6"
+try:
+    #: The installed ml4t-backtest version, named in every UnsupportedBrokerError.
+    ML4T_VERSION: str = importlib.metadata.version("ml4t-backtest")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable, not installed
+    ML4T_VERSION = "unknown (not installed as a distribution)"
+
+#: The largest cost rate :func:`estimate_costs` derives. The core needs a rate below 1;
+#: a per-share fee on a sub-dollar price can exceed the price itself (ml4t's
+#: ``PerShareCommission(0.005)`` at $0.004 is 125% of the traded value). Such an
+#: estimate is capped here, with a warning, rather than rejected by the config.
+MAX_ESTIMATED_COST_RATE = 0.5
+
+#: The ``gap_headroom`` used when the config leaves it at ``None`` and the broker fills
+#: market orders at the next bar's open (ml4t's ``Engine`` default): cash is kept for an
+#: adverse move of 5% between this bar's close and the next open on every order (buys
+#: up, sells down). Measured with ``benchmarks/next_bar.py``; see docs/ml4t.md.
+NEXT_BAR_GAP_HEADROOM = 0.05
+
+#: The most cash, as a fraction of equity, that the gap headroom ever keeps back.
+MAX_GAP_HEADROOM = 0.5
 
 _KINDS: dict[str, OrderKind] = {
     "market": OrderKind.MARKET,
@@ -78,6 +119,37 @@ _KINDS: dict[str, OrderKind] = {
     "trailing_stop": OrderKind.TRAILING_STOP,
 }
 _CORE_FIELDS = tuple(field.name for field in attrs.fields(_CoreConfig))
+
+
+def _unsupported(what: str) -> UnsupportedBrokerError:
+    """The error for something of the broker's that this adapter does not understand."""
+    msg = (
+        f"rebalancing.ml4t does not understand {what} (ml4t-backtest {ML4T_VERSION} is "
+        f"installed; the adapter is tested with ml4t-backtest{TESTED_ML4T_VERSIONS}): "
+        "install a tested version with pip install 'rebalancing[ml4t]'"
+    )
+    return UnsupportedBrokerError(msg)
+
+
+def _attribute(owner: Any, name: str, where: str = "broker") -> Any:
+    """``owner.name``, or an error naming ``where.name`` and the installed ml4t version.
+
+    Every read of the broker (and of its orders and positions) goes through here, so a
+    release that renames or drops an attribute fails loudly instead of being read as a
+    default.
+    """
+    try:
+        return getattr(owner, name)
+    except AttributeError:
+        raise _unsupported(f"{where}.{name}: there is no such attribute") from None
+
+
+def _mapping(owner: Any, name: str, where: str = "broker") -> Mapping[Any, Any]:
+    """``owner.name``, which must be a mapping (the broker's price and position tables)."""
+    value = _attribute(owner, name, where)
+    if not isinstance(value, Mapping):
+        raise _unsupported(f"{where}.{name}: expected a mapping, got {type(value).__name__}")
+    return value
 
 
 class WeightProvider(Protocol):
@@ -109,6 +181,16 @@ class RebalanceConfig(_CoreConfig):
             broker's commission and slippage models (:func:`estimate_costs`) wherever
             the config leaves them at 0. Set ``False`` to use exactly the config's
             values.
+        gap_headroom: Cash kept for the move between the bar's close, which the plan
+            prices at, and the price the broker fills at, as a fraction of the value
+            traded: the plan keeps ``gap_headroom * traded value`` in cash beyond what
+            it leaves anyway (so a buy that opens that much higher, or a sell that
+            opens that much lower, still fits), by raising the cash buffer for this
+            plan (:attr:`~rebalancing.RebalancePlan.cash_floor` shows it, and each
+            scaled decision lists ``cash_buffer`` among its adjustments). ``None``
+            follows the broker's fill timing: :data:`NEXT_BAR_GAP_HEADROOM` when it
+            fills at the next bar (``ExecutionMode.NEXT_BAR``), 0 when it fills in the
+            bar the orders are sent. ``0`` turns it off.
 
     Raises:
         InvalidConfigError: naming the field, what was expected and the value.
@@ -116,6 +198,9 @@ class RebalanceConfig(_CoreConfig):
 
     rebalance_mode: RebalanceMode = attrs.field(default=RebalanceMode.SNAPSHOT, converter=_to_mode)
     costs_from_broker: bool = attrs.field(default=True, validator=Flag())
+    gap_headroom: float | None = attrs.field(
+        default=None, converter=_plain, validator=Number(low=0.0, high=1.0, optional=True)
+    )
 
     def core(self, *, cost_rate: float = 0.0, cost_per_order: float = 0.0) -> _CoreConfig:
         """The core config, with costs left at 0 replaced by the estimates given.
@@ -134,13 +219,18 @@ class RebalanceConfig(_CoreConfig):
         values = {name: getattr(self, name) for name in _CORE_FIELDS}
         if self.costs_from_broker:
             if values["cost_rate"] == 0.0:
-                values["cost_rate"] = min(cost_rate, 1.0)
+                values["cost_rate"] = min(cost_rate, MAX_ESTIMATED_COST_RATE)
             if values["cost_per_order"] == 0.0:
                 values["cost_per_order"] = cost_per_order
         return _CoreConfig(**values)
 
 
 # -- reading the broker -------------------------------------------------------------------
+
+
+def _name(asset: Any) -> Any:
+    """``asset`` as a plain ``str`` if it is a ``str`` of any subclass, else unchanged."""
+    return str(asset) if isinstance(asset, str) else asset
 
 
 def _usable(value: object) -> float | None:
@@ -170,36 +260,47 @@ def _close(data: Mapping[str, Any], asset: str) -> float | None:
 def _mark(broker: Any, asset: str) -> float | None:
     """The broker's last mark for ``asset``: current close, last close, position price."""
     for source in ("_current_prices", "_last_prices"):
-        price = _usable(getattr(broker, source, {}).get(asset))
+        price = _usable(_mapping(broker, source).get(asset))
         if price is not None:
             return price
-    position = broker.positions.get(asset)
+    position = _mapping(broker, "positions").get(asset)
     if position is not None:
         for attribute in ("current_price", "entry_price"):
-            price = _usable(getattr(position, attribute, None))
+            price = _usable(_attribute(position, attribute, "Position"))
             if price is not None:
                 return price
     return None
 
 
 def _pending_order(order: Any) -> PendingOrder | None:
-    """The broker's pending order as the core sees it, with its real kind."""
-    quantity = float(order.quantity)
+    """The broker's pending order as the core sees it, with its real kind.
+
+    Raises:
+        UnsupportedBrokerError: an order type or side this adapter does not know.
+    """
+    order_id = _attribute(order, "order_id", "Order")
+    quantity = float(_attribute(order, "quantity", "Order"))
     if not quantity > 0.0:
         return None
-    kind = _KINDS.get(str(getattr(order.order_type, "value", order.order_type)))
-    limit = order.limit_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT) else None
-    stop = order.stop_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+    order_type = _attribute(order, "order_type", "Order")
+    kind = _KINDS.get(str(getattr(order_type, "value", order_type)))
+    if kind is None:
+        raise _unsupported(f"the order type {order_type!r} of pending order {order_id!r}")
+    side = _attribute(order, "side", "Order")
+    if side not in (OrderSide.BUY, OrderSide.SELL):
+        raise _unsupported(f"the side {side!r} of pending order {order_id!r}")
     needs_limit = kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT)
     needs_stop = kind in (OrderKind.STOP, OrderKind.STOP_LIMIT)
-    if kind is None or (needs_limit and limit is None) or (needs_stop and stop is None):
-        # Unknown type, or a price missing: the broker will not fill it as placed, so
-        # it is resting (never exposure); a trailing stop is the core's price-free kind.
+    limit = _attribute(order, "limit_price", "Order") if needs_limit else None
+    stop = _attribute(order, "stop_price", "Order") if needs_stop else None
+    if (needs_limit and limit is None) or (needs_stop and stop is None):
+        # A known kind without its price: the broker will not fill it as placed, so it
+        # is resting (never exposure); a trailing stop is the core's price-free kind.
         kind, limit, stop = OrderKind.TRAILING_STOP, None, None
     return PendingOrder(
-        str(order.order_id),
-        order.asset,
-        Side.BUY if order.side == OrderSide.BUY else Side.SELL,
+        str(order_id),
+        _attribute(order, "asset", "Order"),
+        Side.BUY if side == OrderSide.BUY else Side.SELL,
         quantity,
         kind=kind,
         limit_price=limit,
@@ -226,29 +327,36 @@ def snapshot_from_broker(
             ``None`` prices every asset in ``data``.
 
     Returns:
-        The snapshot: cash, positions, prices, multipliers, pending orders, and
-        ``fractional`` from ``broker.share_type``.
+        The snapshot: cash, positions, prices, multipliers, pending orders,
+        ``fractional`` from ``broker.share_type`` and ``margin`` from the broker's
+        account policy (``broker.account.policy.allow_leverage``: a margin account may
+        borrow; cash and crypto-style accounts may not).
 
     Raises:
         MissingPriceError: a held or pending asset has no price anywhere.
+        UnsupportedBrokerError: the broker lacks an attribute the adapter reads, or has
+            an order type, share type or account policy it does not know; the message
+            names it and the installed ml4t-backtest version.
     """
-    positions = {
-        asset: float(position.quantity)
-        for asset, position in broker.positions.items()
-        if position.quantity != 0
+    quantities = {
+        asset: float(_attribute(position, "quantity", "Position"))
+        for asset, position in _mapping(broker, "positions").items()
     }
+    positions = {asset: quantity for asset, quantity in quantities.items() if quantity != 0}
     pending = [
         converted
-        for order in broker.pending_orders
+        for order in _attribute(broker, "pending_orders")
         if (converted := _pending_order(order)) is not None
     ]
-    universe: set[str] = set(data if assets is None else assets)
+    # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
+    universe: set[str] = {_name(asset) for asset in (data if assets is None else assets)}
     universe.update(positions)
     universe.update(order.asset for order in pending)
     prices: dict[str, float] = {}
     multipliers: dict[str, float] = {}
     # ml4t's multipliers come from contract specs: without any, every one is 1.
-    has_specs = getattr(broker, "_contract_specs", True) != {}
+    has_specs = bool(_mapping(broker, "_contract_specs"))
+    get_multiplier = _attribute(broker, "get_multiplier")
     for asset in universe:
         price = _close(data, asset)
         if price is None:
@@ -256,17 +364,45 @@ def snapshot_from_broker(
         if price is not None:
             prices[asset] = price
         if has_specs:
-            multiplier = float(broker.get_multiplier(asset))
+            multiplier = float(get_multiplier(asset))
             if multiplier != 1.0:
                 multipliers[asset] = multiplier
+    share_type = _attribute(broker, "share_type")
+    if share_type not in (ShareType.FRACTIONAL, ShareType.INTEGER):
+        raise _unsupported(f"broker.share_type {share_type!r}")
     return PortfolioSnapshot(
-        float(broker.cash),
+        float(_attribute(broker, "cash")),
         positions,
         prices,
         multipliers=multipliers,
         pending_orders=pending,
-        fractional=getattr(broker, "share_type", ShareType.FRACTIONAL) == ShareType.FRACTIONAL,
+        fractional=share_type == ShareType.FRACTIONAL,
+        margin=_margin(broker),
     )
+
+
+def _initial_margin(broker: Any) -> float | None:
+    """The account's initial margin rate in (0, 1]; None with per-contract margins.
+
+    With a fixed margin schedule (futures), leverage differs per contract: no single cap.
+    """
+    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
+    if _mapping(policy, "fixed_margin_schedule", "broker.account.policy"):
+        return None
+    raw = _attribute(policy, "initial_margin", "broker.account.policy")
+    initial = _usable(raw)
+    if initial is None or initial > 1.0:
+        raise _unsupported(f"broker.account.policy.initial_margin {raw!r}")
+    return initial
+
+
+def _margin(broker: Any) -> bool:
+    """Whether the broker's account policy lets the account borrow (a margin account)."""
+    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
+    allow_leverage = _attribute(policy, "allow_leverage", "broker.account.policy")
+    if not isinstance(allow_leverage, bool):
+        raise _unsupported(f"broker.account.policy.allow_leverage {allow_leverage!r}")
+    return allow_leverage
 
 
 def estimate_costs(
@@ -298,14 +434,14 @@ def estimate_costs(
     smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
     per_value = 1.0 / min(1.0, smallest_multiplier)
 
-    slippage: Any = getattr(broker, "slippage_model", None)
+    slippage: Any = _attribute(broker, "slippage_model")
     slip = 0.0
     if type(slippage) is PercentageSlippage:
         slip = float(slippage.rate)
     elif type(slippage) is FixedSlippage and prices:
         slip = float(slippage.amount) / cheapest_price
 
-    commission: Any = getattr(broker, "commission_model", None)
+    commission: Any = _attribute(broker, "commission_model")
     rate, fixed, per_unit = 0.0, 0.0, 0.0
     if type(commission) is PercentageCommission:
         rate = float(commission.rate)
@@ -320,8 +456,18 @@ def estimate_costs(
         per_unit = float(commission.per_block)
     unit_rate = per_unit / cheapest_unit if unit_values and per_unit else 0.0
     # Commission is charged on the slipped fill price.
-    cost_rate = slip + (rate * per_value) * (1.0 + slip) + unit_rate
-    return max(cost_rate, 0.0), max(fixed, 0.0)
+    cost_rate = max(slip + (rate * per_value) * (1.0 + slip) + unit_rate, 0.0)
+    if cost_rate > MAX_ESTIMATED_COST_RATE:
+        msg = (
+            f"the broker's costs are estimated at {cost_rate:.4g} of the traded value "
+            f"(commission {type(commission).__name__}, slippage {type(slippage).__name__}, "
+            f"cheapest unit {cheapest_unit:.6g}); capped at MAX_ESTIMATED_COST_RATE = "
+            f"{MAX_ESTIMATED_COST_RATE}: set RebalanceConfig(cost_rate=...) to budget "
+            "otherwise, or keep such assets out of the targets"
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        cost_rate = MAX_ESTIMATED_COST_RATE
+    return cost_rate, max(fixed, 0.0)
 
 
 # -- the executor -------------------------------------------------------------------------
@@ -366,7 +512,10 @@ class TargetWeightExecutor:
 
         A cash account (no leverage, no short selling) cannot hold more than its equity,
         so unless ``max_gross_leverage`` is set the book is scaled to a gross of 1:
-        otherwise the broker would reject whichever buys come last.
+        otherwise the broker would reject whichever buys come last. A margin account
+        can hold about ``1 / initial_margin`` times its equity (2 under Reg T's 50%), so
+        the book is scaled to ``1 / (initial_margin + cost_rate)`` unless
+        ``max_gross_leverage`` is set or contracts have their own margins.
         """
         config = self.config
         if isinstance(config, RebalanceConfig):
@@ -375,12 +524,58 @@ class TargetWeightExecutor:
                 config = config.core(cost_rate=rate, cost_per_order=fixed)
             else:
                 config = config.core()
-        cash_account = not getattr(broker, "allow_leverage", False) and not getattr(
-            broker, "allow_short_selling", False
+        # TODO(core-margin): remove once the core scales cash accounts  # noqa: FIX002, TD003
+        cash_account = not _attribute(broker, "allow_leverage") and not _attribute(
+            broker, "allow_short_selling"
         )
         if cash_account and config.max_gross_leverage is None:
             config = attrs.evolve(config, max_gross_leverage=1.0)
+        if snapshot.margin and config.max_gross_leverage is None:
+            initial = _initial_margin(broker)
+            if initial is not None:
+                # Buying power is (equity - costs - margin held) / initial margin: with
+                # costs at cost_rate, a gross of 1 / (initial + cost_rate) uses it all.
+                limit = 1.0 / (initial + config.cost_rate)
+                config = attrs.evolve(config, max_gross_leverage=limit)
         return config
+
+    def _gap_rate(self, broker: Any) -> float:
+        """The gap headroom rate: the config's, or the broker's fill timing's default."""
+        if not isinstance(self.config, RebalanceConfig):
+            return 0.0  # a plain core config is used exactly as given
+        if self.config.gap_headroom is not None:
+            return float(self.config.gap_headroom)
+        mode = _attribute(broker, "execution_mode")
+        if mode == ExecutionMode.NEXT_BAR:
+            return NEXT_BAR_GAP_HEADROOM
+        if mode == ExecutionMode.SAME_BAR:
+            return 0.0
+        raise _unsupported(f"broker.execution_mode {mode!r}")
+
+    def _plan_with_headroom(
+        self,
+        snapshot: PortfolioSnapshot,
+        targets: Mapping[str, float],
+        config: _CoreConfig,
+        broker: Any,
+    ) -> RebalancePlan:
+        """Plan; if it buys, keep ``rate * traded value`` in cash beyond what it leaves.
+
+        The headroom raises the cash buffer of a second plan by the part of the reserve
+        that the first plan's spare cash (projected cash above its floor) does not
+        already cover, so targets that leave cash cost nothing extra.
+        """
+        plan = compute_trades(snapshot, targets, config)
+        rate = self._gap_rate(broker)
+        buys = any(order.side is Side.BUY for order in plan.orders)
+        if rate == 0.0 or not buys or plan.equity <= 0.0:
+            return plan
+        needed = rate * plan.traded_value - (plan.projected_cash - plan.cash_floor)
+        if needed <= 0.0:
+            return plan
+        headroom = min(needed / plan.equity, MAX_GAP_HEADROOM)
+        buffer = 1.0 - (1.0 - config.cash_buffer) * (1.0 - headroom)
+        return compute_trades(snapshot, targets, attrs.evolve(config, cash_buffer=buffer))
 
     def _snapshot_and_plan(
         self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
@@ -388,8 +583,8 @@ class TargetWeightExecutor:
         # compute_trades validates the targets (all of them, before anything is decided)
         # and the plan exists before anything is cancelled or sent: bad input fails whole.
         snapshot = snapshot_from_broker(broker, data, assets=_names(target_weights))
-        plan = compute_trades(snapshot, target_weights, self._core_config(broker, snapshot))
-        return snapshot, plan
+        config = self._core_config(broker, snapshot)
+        return snapshot, self._plan_with_headroom(snapshot, target_weights, config, broker)
 
     def plan(
         self, target_weights: Mapping[str, float], data: Mapping[str, Any], broker: Any
@@ -483,8 +678,10 @@ class TargetWeightExecutor:
             return _submit(broker, plan.cancels, plan.orders)
         first = [order for order in plan.orders if order.action.reduces_risk]
         submitted = _submit(broker, plan.cancels, first)
+        # ml4t's way to fill within the bar (a private method: read it strictly).
+        process_orders = _attribute(broker, "_process_orders")
         if submitted:
-            broker._process_orders()  # noqa: SLF001 - ml4t's way to fill within the bar
+            process_orders()
         fresh = snapshot_from_broker(broker, data, assets=snapshot.prices)
         targets: Mapping[str, float] = target_weights  # valid: the first plan checked them
         if mode is RebalanceMode.HYBRID and fresh.equity > 0.0 and snapshot.equity > 0.0:
@@ -496,10 +693,10 @@ class TargetWeightExecutor:
             cancel_before_rebalance=False,
             account_for_pending=True,
         )
-        second = compute_trades(fresh, targets, config)
+        second = self._plan_with_headroom(fresh, targets, config, broker)
         more = _submit(broker, second.cancels, second.orders)
         if more:
-            broker._process_orders()  # noqa: SLF001
+            process_orders()
         return submitted + more
 
     # -- shims for code written against ml4t's executor ----------------------------------
@@ -532,11 +729,15 @@ class TargetWeightExecutor:
 
 
 def _names(target_weights: object) -> list[str]:
-    """The asset names among the targets' keys (the core reports anything else)."""
+    """The asset names among the targets' keys, as plain ``str`` (the core reports the rest).
+
+    Any ``str`` subclass is a name: ``numpy.str_`` keys (``dict(zip(np.array(tickers),
+    weights))``) and string enums are priced like plain strings.
+    """
     keys = getattr(target_weights, "keys", None)
     if not callable(keys):
         return []
-    return [key for key in keys() if type(key) is str]
+    return [str(key) for key in keys() if isinstance(key, str)]
 
 
 def _check_config(config: object) -> _CoreConfig:
@@ -549,11 +750,13 @@ def _check_config(config: object) -> _CoreConfig:
 
 
 def _submit(broker: Any, cancels: Iterable[str], orders: Iterable[Order]) -> list[Any]:
+    cancel_order = _attribute(broker, "cancel_order")
+    submit_order = _attribute(broker, "submit_order")
     for order_id in cancels:
-        broker.cancel_order(order_id)
+        cancel_order(order_id)
     sent = []
     for order in orders:
-        placed = broker.submit_order(order.asset, order.quantity, _side(order.side))
+        placed = submit_order(order.asset, order.quantity, _side(order.side))
         if placed is not None:
             sent.append(placed)
     return sent

@@ -1,5 +1,7 @@
 """Costs estimated from the broker's commission and slippage models keep every buy funded."""
 
+from typing import ClassVar
+
 import pytest
 from ml4t.backtest import AssetClass, ContractSpec, OrderStatus
 from ml4t.backtest.config import ShareType
@@ -18,6 +20,7 @@ from ml4t.backtest.models import (
 from ml4t_market import Market
 
 from rebalancing.ml4t import (
+    MAX_ESTIMATED_COST_RATE,
     RebalanceConfig,
     TargetWeightExecutor,
     estimate_costs,
@@ -129,3 +132,49 @@ class TestFundedWithRealFills:
         assert pytest.approx(0.01 / 101.3 * plan.orders[0].value + 7.0) == (
             plan.orders[0].estimated_cost
         )
+
+
+class TestSubDollarPrices:
+    """Issue 10.6: a per-share fee on a sub-dollar price no longer breaks the config."""
+
+    PRICES: ClassVar[dict[str, float]] = {"PENNY": 0.004, "A": 10.0}
+
+    def market(self):
+        """A broker charging $0.005 a share (at least $1) with a $0.004 asset."""
+        return Market(self.PRICES, commission_model=PerShareCommission(per_share=0.005))
+
+    def test_estimate_is_capped_with_a_warning(self):
+        """125% of the traded value is estimated at MAX_ESTIMATED_COST_RATE, and says so."""
+        market = self.market()
+        snapshot = snapshot_from_broker(market.broker, market.data)
+
+        with pytest.warns(RuntimeWarning, match=r"1\.25 of the traded value.*capped at"):
+            rate, fixed = estimate_costs(market.broker, snapshot)
+
+        assert (MAX_ESTIMATED_COST_RATE, 1.0) == (rate, fixed)
+        assert MAX_ESTIMATED_COST_RATE < 1.0
+
+    def test_plan_instead_of_an_error_about_cost_rate(self):
+        """It used to raise InvalidConfigError about cost_rate, a field the user never set."""
+        market = self.market()
+
+        with pytest.warns(RuntimeWarning, match="PerShareCommission"):
+            plan = TargetWeightExecutor().plan({"A": 0.5, "PENNY": 0.1}, market.data, market.broker)
+
+        assert [("A", 5000.0), ("PENNY", 2_500_000.0)] == [
+            (order.asset, order.quantity) for order in plan.orders
+        ]
+        assert plan.projected_cash >= 0.0
+
+    def test_core_caps_any_estimate_it_is_given(self):
+        """RebalanceConfig.core takes an estimate of 1 or more and caps it below 1."""
+        assert MAX_ESTIMATED_COST_RATE == RebalanceConfig().core(cost_rate=1.0).cost_rate
+
+    def test_explicit_rate_wins_without_a_warning(self):
+        """A cost_rate set in the config is used as is; the estimate is not consulted."""
+        market = self.market()
+        executor = TargetWeightExecutor(RebalanceConfig(cost_rate=0.01))
+
+        plan = executor.plan({"A": 0.5}, market.data, market.broker)
+
+        assert 0.01 * plan.orders[0].value + 1.0 == pytest.approx(plan.orders[0].estimated_cost)

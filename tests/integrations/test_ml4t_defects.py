@@ -252,7 +252,8 @@ class TestPendingOrders:
     def test_pending_buy_for_dropped_asset_is_cancelled(self):
         """A pending buy for an asset dropped from the targets is cancelled, not filled."""
         market = Market({"B": 100.0, "C": 100.0}, execution_mode=ExecutionMode.NEXT_BAR)
-        executor = TargetWeightExecutor(RebalanceConfig(**self.KEEP))
+        # The next bar opens at the close here: no gap headroom, so C takes the whole book.
+        executor = TargetWeightExecutor(RebalanceConfig(**self.KEEP, gap_headroom=0.0))
 
         first = executor.execute({"B": 1.0}, market.data, market.broker)
         executor.execute({"C": 1.0}, market.data, market.broker)

@@ -34,3 +34,7 @@ class TestComingFromMl4tPage:
         assert "AAA open" in printed
         assert "EEE close_position -600" in printed
         assert "total return" in printed
+        # The Engine example: the default headroom rejects nothing, none rejects some.
+        rejected = re.search(r"^(\d+) rejected without the headroom$", printed, re.MULTILINE)
+        assert rejected is not None
+        assert int(rejected.group(1)) > 0

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from ml4t.backtest import OrderSide, OrderType, Position, StopLoss
 from ml4t.backtest.config import RebalanceMode
@@ -148,3 +149,53 @@ class TestExecuteOdds:
             TargetWeightExecutor().execute(targets, market.data, market.broker)
 
         assert [] == market.broker.orders
+
+
+class TestNumpyNames:
+    """Issue 10.3: any str subclass (numpy.str_ from an array of tickers) is an asset name."""
+
+    TICKERS = np.array(["A", "B"])
+
+    def market(self):
+        """A holds 500 shares at 100 (half the book), B is priced at 50."""
+        market = Market({"A": 100.0, "B": 50.0})
+        market.hold("A", 500)
+        return market
+
+    @pytest.mark.parametrize(
+        "mode", [RebalanceMode.SNAPSHOT, RebalanceMode.INCREMENTAL, RebalanceMode.HYBRID]
+    )
+    def test_execute_buys_with_numpy_keys(self, mode):
+        """numpy.str_ keys are priced: the sell funds the buy (it used to sell only)."""
+        market = self.market()
+        targets = dict(zip(self.TICKERS, [0.2, 0.3], strict=True))
+        executor = TargetWeightExecutor(RebalanceConfig(rebalance_mode=mode))
+
+        orders = executor.execute(targets, market.data, market.broker)
+        market.fill()
+
+        assert [("sell", "A", 300.0), ("buy", "B", 600.0)] == sent(orders)
+        assert {"A": 200.0, "B": 600.0} == market.positions()
+        assert all(type(order.asset) is str for order in orders)
+
+    def test_preview_prices_numpy_keys(self):
+        """Preview shows the numpy-keyed buy with its price, as execute sends it."""
+        market = self.market()
+        targets = dict(zip(self.TICKERS, [0.2, 0.3], strict=True))
+
+        rows = TargetWeightExecutor().preview(targets, market.data, market.broker)
+
+        assert [("A", -300.0, None), ("B", 600.0, None)] == [
+            (row["asset"], row["shares"], row["skip_reason"]) for row in rows
+        ]
+        assert [str, str] == [type(row["asset"]) for row in rows]
+
+    def test_numpy_names_in_data_and_assets(self):
+        """A bar keyed by numpy.str_ and an array of assets price the plain names."""
+        market = self.market()
+        data = {np.str_(asset): bar for asset, bar in market.data.items()}
+
+        snapshot = snapshot_from_broker(market.broker, data, assets=self.TICKERS)
+
+        assert {"A": 100.0, "B": 50.0} == dict(snapshot.prices)
+        assert all(type(asset) is str for asset in snapshot.prices)
