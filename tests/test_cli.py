@@ -1189,3 +1189,36 @@ class TestDocs:
 
         assert "rebalancing" == program
         assert expected.rstrip() == "\n".join(line.rstrip() for line in shown.splitlines())
+
+
+class TestCashAccount:
+    FILES = {  # noqa: RUF012 - read only
+        "h.csv": "asset,quantity\nVTI,10\n",
+        "t.csv": "asset,weight\nVTI,60%\nBND,30%\nVXUS,20%\nGLD,10%\n",
+        "p.csv": "asset,price\nVTI,250\nBND,72\nVXUS,60\nGLD,190\n",
+    }
+    ARGS = ("--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv", "--cash", "20000")
+
+    def test_targets_over_one_never_overdraw_and_say_so(self, capsys, tmp_path, monkeypatch):
+        """Regression: 60/30/20/10% printed 'Projected cash -4,668.00' and exited 0."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, self.FILES)
+
+        status, out, err = run_inline(capsys, "plan", *self.ARGS)
+
+        assert (0, "") == (status, err)
+        cash = next(line for line in out.splitlines() if "Projected cash" in line)
+        assert float(cash.split()[-1].replace(",", "")) >= 0.0
+        assert "the targets sum to 120.00%; a cash account does not borrow" in out
+
+    def test_a_margin_account_borrows_and_no_note(self, capsys, tmp_path, monkeypatch):
+        """--margin: the same targets are a loan the user asked for."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, self.FILES)
+
+        status, out, _ = run_inline(capsys, "plan", *self.ARGS, "--margin")
+
+        assert 0 == status
+        cash = next(line for line in out.splitlines() if "Projected cash" in line)
+        assert float(cash.split()[-1].replace(",", "")) < 0.0
+        assert "does not borrow" not in out

@@ -43,7 +43,7 @@ import attrs
 
 from ._config import RebalanceConfig, Rounding
 from ._plan import NOISE, compute_trades, round_holding, round_nearest
-from ._result import Decision, RebalancePlan, SkipReason
+from ._result import Adjustment, Decision, RebalancePlan, SkipReason
 from ._snapshot import PortfolioSnapshot
 from ._version import __version__
 from .exceptions import RebalancingError
@@ -995,6 +995,7 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
             for decision in skipped
         )
         lines.extend(_table(rows, right={1, 2}))
+    lines.extend(_notes(plan))
     summary = [
         ["Equity", _money(plan.equity)],
         ["Cash before", _money(plan.cash_before)],
@@ -1007,6 +1008,19 @@ def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> 
     lines.append("")
     lines.extend(_table(summary, right={1}))
     out.write("\n".join(lines) + "\n")
+
+
+def _notes(plan: RebalancePlan) -> list[str]:
+    """What was done to the whole book before planning, said once under the tables."""
+    scaled = [d for d in plan.decisions if Adjustment.CASH_ACCOUNT in d.adjustments]
+    if not scaled:
+        return []
+    gross = math.fsum(abs(d.requested_weight or 0.0) for d in plan.decisions)
+    return [
+        "",
+        f"Note: the targets sum to {_percent(gross)}; a cash account does not borrow, so they",
+        "      were scaled to 100% (pass --margin for an account that may borrow).",
+    ]
 
 
 def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str, Any]]:

@@ -396,13 +396,21 @@ def _initial_margin(broker: Any) -> float | None:
     return initial
 
 
-def _margin(broker: Any) -> bool:
-    """Whether the broker's account policy lets the account borrow (a margin account)."""
+def _policy_flag(broker: Any, name: str) -> bool:
     policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
-    allow_leverage = _attribute(policy, "allow_leverage", "broker.account.policy")
-    if not isinstance(allow_leverage, bool):
-        raise _unsupported(f"broker.account.policy.allow_leverage {allow_leverage!r}")
-    return allow_leverage
+    flag = _attribute(policy, name, "broker.account.policy")
+    if not isinstance(flag, bool):
+        raise _unsupported(f"broker.account.policy.{name} {flag!r}")
+    return flag
+
+
+def _margin(broker: Any) -> bool:
+    """Whether the account may borrow (cash, or shares to short).
+
+    ml4t's margin account (leverage) and its crypto account (short selling without
+    leverage) may; its cash account may do neither.
+    """
+    return _policy_flag(broker, "allow_leverage") or _policy_flag(broker, "allow_short_selling")
 
 
 def estimate_costs(
@@ -508,14 +516,15 @@ class TargetWeightExecutor:
         return getattr(self.config, "rebalance_mode", RebalanceMode.SNAPSHOT)
 
     def _core_config(self, broker: Any, snapshot: PortfolioSnapshot) -> _CoreConfig:
-        """The config for the core: broker cost estimates, and the cash account's limit.
+        """The config for the core: broker cost estimates, and the account's gross limit.
 
-        A cash account (no leverage, no short selling) cannot hold more than its equity,
-        so unless ``max_gross_leverage`` is set the book is scaled to a gross of 1:
-        otherwise the broker would reject whichever buys come last. A margin account
-        can hold about ``1 / initial_margin`` times its equity (2 under Reg T's 50%), so
-        the book is scaled to ``1 / (initial_margin + cost_rate)`` unless
-        ``max_gross_leverage`` is set or contracts have their own margins.
+        A cash account (no leverage, no short selling) is the snapshot's
+        ``margin=False``: the core scales its book to a gross of 1. Unless
+        ``max_gross_leverage`` is set, an account that may short but not borrow (ml4t's
+        crypto account) is held to a gross of 1 too, and a margin account, which can
+        hold about ``1 / initial_margin`` times its equity (2 under Reg T's 50%), to
+        ``1 / (initial_margin + cost_rate)``, unless contracts have their own margins.
+        Past those limits the broker would reject whichever buys come last.
         """
         config = self.config
         if isinstance(config, RebalanceConfig):
@@ -524,20 +533,18 @@ class TargetWeightExecutor:
                 config = config.core(cost_rate=rate, cost_per_order=fixed)
             else:
                 config = config.core()
-        # TODO(core-margin): remove once the core scales cash accounts  # noqa: FIX002, TD003
-        cash_account = not _attribute(broker, "allow_leverage") and not _attribute(
-            broker, "allow_short_selling"
-        )
-        if cash_account and config.max_gross_leverage is None:
-            config = attrs.evolve(config, max_gross_leverage=1.0)
-        if snapshot.margin and config.max_gross_leverage is None:
-            initial = _initial_margin(broker)
-            if initial is not None:
-                # Buying power is (equity - costs - margin held) / initial margin: with
-                # costs at cost_rate, a gross of 1 / (initial + cost_rate) uses it all.
-                limit = 1.0 / (initial + config.cost_rate)
-                config = attrs.evolve(config, max_gross_leverage=limit)
-        return config
+        # A cash account (snapshot.margin is False) is the core's rule: gross <= 1.
+        if not snapshot.margin or config.max_gross_leverage is not None:
+            return config
+        if not _policy_flag(broker, "allow_leverage"):
+            # Short selling without leverage (ml4t's crypto account): shorts, gross <= 1.
+            return attrs.evolve(config, max_gross_leverage=1.0)
+        initial = _initial_margin(broker)
+        if initial is None:
+            return config
+        # Buying power is (equity - costs - margin held) / initial margin: with costs at
+        # cost_rate, a gross of 1 / (initial + cost_rate) uses it all.
+        return attrs.evolve(config, max_gross_leverage=1.0 / (initial + config.cost_rate))
 
     def _gap_rate(self, broker: Any) -> float:
         """The gap headroom rate: the config's, or the broker's fill timing's default."""

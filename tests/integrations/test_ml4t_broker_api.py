@@ -8,6 +8,7 @@ Each test removes or changes one thing on a *real* ml4t Broker, as a release mig
 """
 
 import importlib.metadata
+import math
 import tomllib
 from pathlib import Path
 from typing import ClassVar
@@ -20,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 import rebalancing
-from rebalancing import UnsupportedBrokerError
+from rebalancing import Adjustment, UnsupportedBrokerError
 from rebalancing.ml4t import (
     ML4T_VERSION,
     TESTED_ML4T_VERSIONS,
@@ -196,14 +197,15 @@ class TestMarginFollowsTheAccountPolicy:
         ("account", "margin"),
         [
             ({}, False),
-            ({"allow_short_selling": True}, False),
+            ({"allow_short_selling": True}, True),
             ({"allow_short_selling": True, "allow_leverage": True}, True),
             ({"allow_leverage": True}, True),
         ],
         ids=["cash", "crypto", "margin", "leverage-only"],
     )
     def test_broker_flags(self, account, margin):
-        """Cash and crypto-style accounts cannot borrow; margin accounts can."""
+        """A cash account cannot borrow; crypto-style accounts borrow shares to short,
+        margin accounts cash too."""
         market = Market({"A": 100.0}, **account)
 
         assert margin is snapshot_from_broker(market.broker, market.data).margin
@@ -222,6 +224,27 @@ class TestMarginFollowsTheAccountPolicy:
         market.broker.allow_leverage = False
 
         assert snapshot_from_broker(market.broker, market.data).margin
+
+
+class TestShortSellingWithoutLeverage:
+    """ml4t's crypto account (short selling, no leverage) may short but not lever up."""
+
+    def test_it_shorts(self):
+        market = Market({"A": 100.0, "B": 100.0}, allow_short_selling=True)
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+
+        plan = TargetWeightExecutor(config).plan({"A": 0.5, "B": -0.5}, market.data, market.broker)
+
+        assert [("sell", "B"), ("buy", "A")] == [(o.side.value, o.asset) for o in plan]
+
+    def test_its_gross_is_held_to_one(self):
+        market = Market({"A": 100.0, "B": 100.0}, allow_short_selling=True)
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, allow_short=True)
+
+        plan = TargetWeightExecutor(config).plan({"A": 0.8, "B": 0.8}, market.data, market.broker)
+
+        assert 1.0 == pytest.approx(math.fsum(o.value for o in plan) / plan.equity)
+        assert all(Adjustment.LEVERAGE_SCALED in d.adjustments for d in plan.decisions)
 
 
 class TestMarginAccountLimit:

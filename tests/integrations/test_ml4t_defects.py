@@ -330,15 +330,27 @@ class TestKeyOrder:
 class TestReversal:
     """A long-to-short move is a close and then an open."""
 
-    def test_cash_style_broker_reverses(self):
-        """Where ml4t's single reversal order was rejected, the close and the open fill."""
-        market = Market({"A": 100.0})
+    def test_short_selling_broker_reverses(self):
+        """Where ml4t's single reversal order was rejected, the close and the open fill
+        (an account that may short but not borrow cash, ml4t's crypto account)."""
+        market = Market({"A": 100.0}, allow_short_selling=True)
         market.hold("A", 900)
 
         orders = run(market, {"A": -0.3}, RebalanceConfig(allow_short=True))
 
         assert [("sell", "A", 900.0), ("sell", "A", 300.0)] == sent(orders)
         assert ({"A": -300.0}, []) == (market.positions(), market.rejected())
+
+    def test_a_cash_account_only_closes(self):
+        """A cash account cannot short, whatever allow_short says: the core clamps the
+        short target and only the close goes."""
+        market = Market({"A": 100.0})
+        market.hold("A", 900)
+
+        orders = run(market, {"A": -0.3}, RebalanceConfig(allow_short=True))
+
+        assert [("sell", "A", 900.0)] == sent(orders)
+        assert ({}, []) == (market.positions(), market.rejected())
 
     def test_short_to_long_in_margin_account(self):
         """A short becomes a long through a cover and a buy."""
