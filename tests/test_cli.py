@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
 from rebalancing._cli import build_parser, main
 from rebalancing._version import __version__
 
@@ -659,7 +660,7 @@ BAD_CASES = [
         "missing column",
         {"h.csv": "asset,amount,price\nA,10,100\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],
-        "h.csv, line 1: the header must name the columns asset,quantity,price (quantity "
+        "h.csv, line 1: the header must name the columns asset,quantity,price,account (quantity "
         "required; quantity may also be named shares or qty), got 'asset,amount,price'",
     ),
     case(
@@ -1222,3 +1223,87 @@ class TestCashAccount:
         cash = next(line for line in out.splitlines() if "Projected cash" in line)
         assert float(cash.split()[-1].replace(",", "")) < 0.0
         assert "does not borrow" not in out
+
+
+class TestAccounts:
+    """A holdings file with an account column plans every account to the same targets."""
+
+    HOLDINGS = (
+        "account,asset,quantity,price\n"
+        "IRA,CASH,5000,\nIRA,VTI,10,250\n"
+        "TAX,CASH,20000,\nTAX,BND,50,72\nTAX,VTI,0,250\n"
+    )
+    TARGETS = "asset,weight\nVTI,60%\nBND,40%\n"
+
+    def plan_files(self, capsys, tmp_path, monkeypatch, *args, holdings=HOLDINGS):
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": holdings, "t.csv": self.TARGETS})
+        return run_inline(capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", *args)
+
+    def test_each_account_is_planned_on_its_own(self, capsys, tmp_path, monkeypatch):
+        """Each account's orders are what compute_trades plans for that account alone."""
+        status, out, err = self.plan_files(capsys, tmp_path, monkeypatch, "--format", "json")
+
+        assert (0, "") == (status, err)
+        accounts = json.loads(out)["accounts"]
+        assert ["IRA", "TAX"] == [a["account"] for a in accounts]
+        prices = {"VTI": 250.0, "BND": 72.0}
+        for account, (cash, positions) in {
+            "IRA": (5000.0, {"VTI": 10}),
+            "TAX": (20000.0, {"BND": 50, "VTI": 0}),
+        }.items():
+            alone = compute_trades(
+                PortfolioSnapshot(cash, positions, prices),
+                {"VTI": 0.6, "BND": 0.4},
+                RebalanceConfig(),
+            )
+            document = next(a for a in accounts if a["account"] == account)
+            assert [(o.side.value, o.asset, o.quantity) for o in alone] == [
+                (o["side"], o["asset"], o["quantity"]) for o in document["orders"]
+            ]
+            assert round(alone.projected_cash, 2) == document["projected_cash"]
+
+    def test_the_table_is_grouped_by_account(self, capsys, tmp_path, monkeypatch):
+        status, out, _ = self.plan_files(capsys, tmp_path, monkeypatch)
+
+        assert 0 == status
+        assert out.index("Account IRA\n===========") < out.index("Account TAX\n===========")
+        assert 2 == out.count("Projected cash")
+
+    def test_csv_carries_the_account(self, capsys, tmp_path, monkeypatch):
+        status, out, _ = self.plan_files(capsys, tmp_path, monkeypatch, "--format", "csv")
+
+        assert 0 == status
+        rows = csv_rows(out)
+        assert {"IRA", "TAX"} == {row["account"] for row in rows}
+        assert "account" == out.splitlines()[0].split(",")[0]
+
+    @pytest.mark.parametrize(
+        ("holdings", "args", "fragment"),
+        [
+            (
+                "account,asset,quantity,price\nIRA,VTI,10,250\n,BND,5,72\n",
+                (),
+                "h.csv, line 3, account: the account is empty",
+            ),
+            (
+                "account,asset,quantity,price\nIRA,VTI,10,250\nIRA,VTI,5,250\n",
+                (),
+                "h.csv, line 3: 'VTI' appears twice (also at h.csv, line 2)",
+            ),
+            (
+                "account,asset,quantity,price\nIRA,VTI,10,250\nTAX,VTI,5,251\n",
+                (),
+                "the price of 'VTI' is 251.0 but h.csv, line 2, price says 250.0",
+            ),
+            (HOLDINGS, ("--cash", "100"), "--cash sets the cash of one account"),
+        ],
+        ids=["empty account", "twice in one account", "two prices", "--cash"],
+    )
+    def test_bad_account_rows_are_refused(  # noqa: PLR0917 - pytest passes fixtures so
+        self, capsys, tmp_path, monkeypatch, holdings, args, fragment
+    ):
+        status, out, err = self.plan_files(capsys, tmp_path, monkeypatch, *args, holdings=holdings)
+
+        assert (2, "") == (status, out)
+        assert fragment in err

@@ -39,6 +39,7 @@ import attrs
 
 from ._config import RebalanceConfig
 from ._plan import compute_trades
+from ._result import RebalancePlan
 from ._snapshot import PortfolioSnapshot
 from ._version import __version__
 from .exceptions import RebalancingError
@@ -369,12 +370,24 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     except RebalancingError as exc:
         _fail(str(exc))
     _check_weights(book, config, margin=args.margin)
-    try:
-        snapshot = PortfolioSnapshot(book.cash or 0.0, book.positions, prices, margin=args.margin)
-        plan = compute_trades(snapshot, book.targets, config)
-    except RebalancingError as exc:
-        _fail(str(exc))
-    _RENDERERS[args.format](plan, config, out)
+    if book.accounts and args.cash is not None:
+        _fail(
+            "--cash sets the cash of one account, but the holdings name several; give each "
+            "account a CASH row instead"
+        )
+    accounts: dict[str | None, tuple[float | None, dict[str, float]]] = (
+        {label: (account.cash, account.positions) for label, account in book.accounts.items()}
+        if book.accounts
+        else {None: (book.cash, book.positions)}
+    )
+    plans: list[tuple[str | None, RebalancePlan]] = []
+    for label, (cash, positions) in accounts.items():
+        try:
+            snapshot = PortfolioSnapshot(cash or 0.0, positions, prices, margin=args.margin)
+            plans.append((label, compute_trades(snapshot, book.targets, config)))
+        except RebalancingError as exc:
+            _fail(f"account {label!r}: {exc}" if label is not None else str(exc))
+    _RENDERERS[args.format](plans, config, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ EXIT_BAD_INPUT = 2
 #: Asset name (any case) of the holdings row that carries the cash balance.
 CASH_ROW = "cash"
 
-_HOLDINGS_COLUMNS = ("asset", "quantity", "price")
+_HOLDINGS_COLUMNS = ("asset", "quantity", "price", "account")
 _TARGETS_COLUMNS = ("asset", "weight", "price")
 _PRICES_COLUMNS = ("asset", "price")
 #: Other names for the columns, as brokers' exports spell them (matched in any case).

@@ -30,6 +30,7 @@ from ._cli_files import (
     _number,
     _price,
     _read,
+    _Row,
     _show,
     _Source,
     _weight,
@@ -77,11 +78,24 @@ def _check_weights(book: _Book, config: RebalanceConfig, *, margin: bool) -> Non
 
 
 @attrs.define
-class _Book:
-    """Holdings, targets and prices read so far, with where each value came from."""
+class _Account:
+    """One account's cash and positions, from the rows that name it."""
 
     cash: float | None = None
     positions: dict[str, float] = attrs.Factory(dict)
+
+
+@attrs.define
+class _Book:
+    """Holdings, targets and prices read so far, with where each value came from.
+
+    With an ``account`` column, ``accounts`` holds each account (in the order they first
+    appear) and ``positions`` every account's holdings together, for the checks.
+    """
+
+    cash: float | None = None
+    positions: dict[str, float] = attrs.Factory(dict)
+    accounts: dict[str, _Account] = attrs.Factory(dict)
     prices: dict[str, float] = attrs.Factory(dict)
     targets: dict[str, float] = attrs.Factory(dict)
     target_prices: dict[str, float] = attrs.Factory(dict)
@@ -113,24 +127,51 @@ def _read_holdings(path: Path, book: _Book, name: str | None = None) -> None:
         rows = _json_rows(source, data, _HOLDINGS_COLUMNS, ("asset", "quantity"))
     else:
         rows = _csv_rows(source, _HOLDINGS_COLUMNS, ("asset", "quantity"))
+    with_accounts = any(row.cells.get("account") not in (None, "") for row in rows)
     for row in rows:
         asset = _asset(row.cells.get("asset"), row.where("asset"))
+        account = _account(row) if with_accounts else None
+        holder = book if account is None else book.accounts.setdefault(account, _Account())
+        kind = "holding" if account is None else f"holding in {account}"
         if asset.lower() == CASH_ROW:
             price = row.cells.get("price")
             if _price(price, row.where("price")) not in (None, 1.0):
                 _fail(f"{row.where('price')}: the cash row takes no price, got {price!r}")
-            book.note("holding", CASH_ROW, row.where(None))
-            book.cash = _number(row.cells.get("quantity"), row.where("quantity"))
+            book.note(kind, CASH_ROW, row.where(None))
+            holder.cash = _number(row.cells.get("quantity"), row.where("quantity"))
             continue
-        book.note("holding", asset, row.where(None))
+        book.note(kind, asset, row.where(None))
+        book.origin.setdefault(("holding", asset), row.where(None))
         quantity = _number(row.cells.get("quantity"), row.where("quantity"))
         price = _price(row.cells.get("price"), row.where("price"))
-        book.positions[asset] = quantity
+        holder.positions[asset] = quantity
+        if account is not None:
+            book.positions[asset] = book.positions.get(asset, 0.0) + abs(quantity)
         if price is not None:
+            known = book.prices.get(asset)
+            if known is not None and not math.isclose(known, price, rel_tol=1e-9):
+                _fail(
+                    f"{row.where('price')}: the price of {asset!r} is {price!r} but "
+                    f"{book.origin[('price', asset)]} says {known!r}; give it once or use "
+                    "--prices"
+                )
             book.prices[asset] = price
-            book.origin[("price", asset)] = row.where("price")
+            book.origin.setdefault(("price", asset), row.where("price"))
         elif quantity != 0.0:
-            book.origin[("unpriced", asset)] = row.where("price")
+            book.origin.setdefault(("unpriced", asset), row.where("price"))
+
+
+def _account(row: _Row) -> str:
+    """The row's account: a non-blank name, once any row of the file names one."""
+    value = row.cells.get("account")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        _fail(
+            f"{row.where('account')}: the account is empty; once a row names its account, "
+            "every row must (a CASH row per account gives its cash)"
+        )
+    if not isinstance(value, str | int):
+        _fail(f"{row.where('account')}: expected an account name, got {_json_type(value)}")
+    return str(value).strip()
 
 
 def _holdings_object(source: _Source, data: dict[str, Any], book: _Book) -> None:

@@ -145,7 +145,17 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return lines
 
 
-def _render_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> None:
+def _render_table(
+    plans: list[tuple[str | None, RebalancePlan]], config: RebalanceConfig, out: TextIO
+) -> None:
+    for number, (account, plan) in enumerate(plans):
+        if account is not None:
+            heading = f"Account {account}"
+            out.write(("\n" if number else "") + f"{heading}\n{'=' * len(heading)}\n")
+        _render_plan_table(plan, config, out)
+
+
+def _render_plan_table(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> None:
     lines: list[str] = []
     if plan.orders:
         lines.append(f"Orders ({len(plan.orders)}), in the order to place them")
@@ -246,8 +256,12 @@ def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str,
         }
 
 
-def _render_csv(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> None:
+def _render_csv(
+    plans: list[tuple[str | None, RebalancePlan]], config: RebalanceConfig, out: TextIO
+) -> None:
+    accounts = plans[0][0] is not None
     columns = [
+        *(["account"] if accounts else []),
         "asset",
         "side",
         "quantity",
@@ -260,13 +274,28 @@ def _render_csv(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> No
     ]
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for record in _records(plan, config):
-        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+    for account, plan in plans:
+        for record in _records(plan, config):
+            row = {k: "" if v is None else v for k, v in record.items()}
+            writer.writerow({"account": account, **row} if accounts else row)
 
 
-def _render_json(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> None:
+def _render_json(
+    plans: list[tuple[str | None, RebalancePlan]], config: RebalanceConfig, out: TextIO
+) -> None:
+    if plans[0][0] is None:
+        document: dict[str, Any] = _document(plans[0][1], config)
+    else:
+        document = {
+            "accounts": [{"account": account, **_document(plan, config)} for account, plan in plans]
+        }
+    json.dump(document, out, indent=2)
+    out.write("\n")
+
+
+def _document(plan: RebalancePlan, config: RebalanceConfig) -> dict[str, Any]:
     records = list(_records(plan, config))
-    document = {
+    return {
         "orders": [
             {k: v for k, v in r.items() if k not in ("reason", "explanation")}
             for r in records
@@ -284,11 +313,11 @@ def _render_json(plan: RebalancePlan, config: RebalanceConfig, out: TextIO) -> N
         "estimated_costs": _cents(plan.estimated_costs),
         "turnover": _fraction(plan.turnover),
     }
-    json.dump(document, out, indent=2)
-    out.write("\n")
 
 
-_RENDERERS: dict[str, Callable[[RebalancePlan, RebalanceConfig, TextIO], None]] = {
+_RENDERERS: dict[
+    str, Callable[[list[tuple[str | None, RebalancePlan]], RebalanceConfig, TextIO], None]
+] = {
     "table": _render_table,
     "csv": _render_csv,
     "json": _render_json,
