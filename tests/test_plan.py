@@ -4,6 +4,7 @@ import math
 from collections import OrderedDict
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from rebalancing import (
@@ -1447,20 +1448,20 @@ class TestRestingOrders:
 
         assert ((), ()) == (plan.orders, plan.cancels)
 
-    @pytest.mark.parametrize(
-        ("allow_short", "cancelled"), [(False, ("dip", "tp")), (True, ("dip",))]
-    )
+    @pytest.mark.parametrize(("allow_short", "cancelled"), [(False, ("tp",)), (True, ())])
     def test_on_a_flat_position_a_resting_sell_is_kept_only_where_shorts_are_allowed(
         self, allow_short, cancelled
     ):
-        """Nothing held, nothing traded: a resting sell would open a short; a dip buy of
-        $500 for a $10 target is counted, overshoots, and is cancelled."""
+        """Pending orders kept but not counted: nothing held, nothing traded; a resting
+        sell would open a short; a dip buy stays (ml4t's behaviour)."""
         pending = [
             PendingOrder("tp", "A", Side.SELL, 5, kind=OrderKind.LIMIT, limit_price=120.0),
             PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=80.0),
         ]
         snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=pending, margin=True)
-        config = RebalanceConfig(cancel_before_rebalance=False, allow_short=allow_short)
+        config = RebalanceConfig(
+            cancel_before_rebalance=False, account_for_pending=False, allow_short=allow_short
+        )
         plan = compute_trades(snap, {"A": 0.001}, config)
 
         assert [] == trades(plan)
@@ -1691,3 +1692,87 @@ class TestClosestFunding:
         assert [] == trades(plan)
         assert SkipReason.DIRECTION != plan.decision("A").skip_reason
         assert SkipReason.CASH_LIMITED == plan.decision("C").skip_reason
+
+
+class TestKeptOrdersFound:
+    """Regressions from review: every kept order that may fill stays within the target."""
+
+    COUNTED = RebalanceConfig(cancel_before_rebalance=False, account_for_pending=True)
+
+    def test_a_take_profit_is_an_exit_even_when_the_target_reverses(self):
+        """A sell limit on a long only shrinks it: it is not counted as an entry for the
+        short target, the close sends the exact holding, and it is cancelled (it would
+        add to the short the plan opens)."""
+        tp = PendingOrder("tp", "A", Side.SELL, 500, kind=OrderKind.LIMIT, limit_price=105.0)
+        snap = PortfolioSnapshot(0.0, {"A": 1000}, {"A": 100.0}, pending_orders=[tp], margin=True)
+        config = attrs.evolve(self.COUNTED, allow_short=True)
+
+        plan = compute_trades(snap, {"A": -0.3}, config)
+
+        assert [("sell", "A", 1000), ("sell", "A", 300)] == trades(plan)
+        assert Action.CLOSE == plan.orders[0].action
+        assert ("tp",) == plan.cancels
+
+    def test_a_take_profit_on_a_short_is_not_counted(self):
+        """A buy limit covering a short is an exit: the reversal closes the exact short."""
+        tp = PendingOrder("tp", "A", Side.BUY, 100, kind=OrderKind.LIMIT, limit_price=90.0)
+        snap = PortfolioSnapshot(20_000.0, {"A": -100}, {"A": 100.0}, pending_orders=[tp])
+
+        plan = compute_trades(snap, {"A": 0.1}, self.COUNTED)
+
+        assert ("buy", "A", 100) == trades(plan)[0]
+        assert Action.CLOSE == plan.orders[0].action
+
+    def test_a_direction_blocks_the_sell_but_not_the_cancel(self):
+        """BUY_ONLY, 400 held for a 300 target, a dip buy of 100: nothing is sold, and
+        the dip buy that would take it to 500 is cancelled."""
+        dip = PendingOrder("dip", "A", Side.BUY, 100, kind=OrderKind.LIMIT, limit_price=95.0)
+        snap = PortfolioSnapshot(60_000.0, {"A": 400}, {"A": 100.0}, pending_orders=[dip])
+        config = attrs.evolve(self.COUNTED, direction=TradeDirection.BUY_ONLY)
+
+        plan = compute_trades(snap, {"A": 0.3}, config)
+
+        assert [] == trades(plan)
+        assert ("dip",) == plan.cancels
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+        assert 400 == plan.decision("A").projected_quantity
+
+    def test_a_small_overshoot_is_not_kept_with_cash_the_account_lacks(self):
+        """Fully invested cash account, a dip buy of one unit: within the thresholds, but
+        it would overdraw; it is cancelled (a cancel is not a trade)."""
+        dip = PendingOrder("dip", "A", Side.BUY, 1, kind=OrderKind.LIMIT, limit_price=95.0)
+        snap = PortfolioSnapshot(0.0, {"A": 200}, {"A": 100.0}, pending_orders=[dip])
+
+        plan = compute_trades(snap, {"A": 1.0}, self.COUNTED)
+
+        assert ([], ("dip",), 0.0) == (trades(plan), plan.cancels, plan.projected_cash)
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+
+    def test_uncounted_entries_keep_their_cash_aside(self):
+        """Pending orders kept but not counted (ml4t's way): a dip buy is kept like a
+        working order, and the cash it would use is not spent twice."""
+        dip = PendingOrder("dip", "A", Side.BUY, 50, kind=OrderKind.LIMIT, limit_price=95.0)
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0}, pending_orders=[dip])
+        config = RebalanceConfig(
+            cancel_before_rebalance=False, account_for_pending=False, min_trade_value=0
+        )
+
+        plan = compute_trades(snap, {"A": 1.0}, config)
+
+        assert [("buy", "A", 52)] == trades(plan)
+        assert plan.projected_cash >= 0.0
+        assert () == plan.cancels
+
+    def test_a_pending_order_that_rounding_makes_right_is_said_to_cover(self):
+        """CLOSEST: 2 held and 6 on a dip buy for an 8.08-unit target: nothing to do,
+        and the reason is the pending order, not rounding."""
+        dip = PendingOrder("dip", "A", Side.BUY, 6, kind=OrderKind.LIMIT, limit_price=99.0)
+        snap = PortfolioSnapshot(1_000.0, {"A": 2}, {"A": 100.0}, pending_orders=[dip])
+        config = attrs.evolve(
+            self.COUNTED, rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0
+        )
+
+        plan = compute_trades(snap, {"A": 808 / 1_200}, config)
+
+        assert [] == trades(plan)
+        assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason

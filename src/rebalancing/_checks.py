@@ -105,7 +105,7 @@ class _Checker:
         effective = _effective_targets(self.targets, config, margin=snapshot.margin)
         #: Shorting borrows: only a margin account may short, whatever the config says.
         self.allow_short = config.allow_short and snapshot.margin
-        counts_pending = not config.cancel_before_rebalance and config.account_for_pending
+        keeps_pending = not config.cancel_before_rebalance
         universe = set(self.targets) | set(snapshot.held)
         universe |= {order.asset for order in snapshot.pending_orders}
         self.assets: dict[str, _Asset] = {}
@@ -122,14 +122,16 @@ class _Checker:
             if name not in self.targets and not config.close_untargeted and self.positive:
                 target = current * unit_value / self.equity
             orders = [o for o in snapshot.pending_orders if o.asset == name]
-            # Counted with the working orders: resting entries (orders toward the
-            # target's side, such as a dip buy) of an asset held at a non-zero target.
-            entries = counts_pending and name in self.targets and abs(target) > _NOISE
+            # Kept with the working orders (counted when they are, cash set aside either
+            # way): resting entries, which add to the position if they fill (a dip buy;
+            # from flat, toward the target), of an asset held at a non-zero target.
+            entries = keeps_pending and name in self.targets and abs(target) > _NOISE
+            toward = current if current != 0.0 else target
             working = [
                 o
                 for o in orders
                 if price is not None
-                and (o.executes_as_placed(price) or (entries and o.side.sign * target > 0.0))
+                and (o.executes_as_placed(price) or (entries and o.side.sign * toward > 0.0))
             ]
             self.assets[name] = _Asset(
                 name=name,
@@ -355,7 +357,15 @@ class _Checker:
                     f"decision for {name!r} cancels orders of another asset: {decision.cancels!r}"
                 )
             if self._left_alone(asset):
-                if decision.orders or decision.cancels:
+                # A direction blocks trades, not cancels: counted pending orders that
+                # would take the asset past its target may go.
+                may_cancel = (
+                    decision.skip_reason is SkipReason.DIRECTION and self._counts_pending()
+                )
+                own_working = {o.order_id for o in asset.working}
+                if decision.orders or not (
+                    not decision.cancels or (may_cancel and set(decision.cancels) <= own_working)
+                ):
                     _fail(
                         f"{name!r} is left alone ({decision.skip_reason}) but the plan "
                         "trades it or cancels its orders"
@@ -570,32 +580,45 @@ class _Checker:
     def _check_kept_orders_never_overshoot(self) -> None:
         """Counted pending orders: the plan plus every kept order that may fill stays in.
 
-        That is, all working orders and resting orders toward the target's side (such as
-        a dip buy) never end beyond the target by a trade the thresholds would send.
+        Kept working orders, entries (a dip buy) and any resting order that adds to the
+        projected position never take it past the target (or past the position, where a
+        direction blocks the sell) by a trade the thresholds would send; and never by
+        anything while the account ends below its cash floor (a cancel is free).
         """
         if not self._counts_pending() or not self.positive:
             return
+        short_of_cash = self.projected_cash < self._floor() - _REL * self.scale
         for asset in self.assets.values():
-            if abs(asset.target) <= _NOISE or asset.price is None or self._left_alone(asset):
+            decision = self.decisions[asset.name]
+            if abs(asset.target) <= _NOISE or asset.price is None:
                 continue
-            may_fill = self._kept_working(asset) + [
-                o for o in self._kept_resting(asset) if o.side.sign * asset.target > 0.0
-            ]
+            if decision.skip_reason in (SkipReason.NOT_TARGETED, SkipReason.NON_POSITIVE_EQUITY):
+                continue
             reach = asset.current + self._net(asset.orders)
-            reach += math.fsum(o.signed_quantity for o in may_fill)
+            reach += math.fsum(o.signed_quantity for o in self._kept_working(asset))
+            reach += math.fsum(
+                o.signed_quantity for o in self._kept_resting(asset) if o.side.sign * reach > 0.0
+            )
             if reach * asset.target < 0.0:
                 continue  # the other side of zero is _check_rounding_and_caps' business
-            excess = (abs(reach) - abs(asset.target) * self.equity / asset.unit_value) * (
-                asset.unit_value
-            )
+            allowed = abs(asset.target) * self.equity / asset.unit_value
+            if decision.skip_reason is SkipReason.DIRECTION:
+                allowed = max(allowed, abs(asset.current))
+            excess = (abs(reach) - allowed) * asset.unit_value
             slack = _REL * self.scale + self._qty_tol(asset) * asset.unit_value
             if self.config.rounding is Rounding.CLOSEST:
                 slack += (asset.increment or 0.0) * asset.unit_value
+            kept = [o.order_id for o in self._kept_working(asset) + self._kept_resting(asset)]
             if excess > slack and self._due(asset, excess - slack):
-                ids = [o.order_id for o in may_fill]
                 _fail(
-                    f"{asset.name!r}: position, orders and the kept pending orders {ids!r} "
+                    f"{asset.name!r}: position, orders and the kept pending orders {kept!r} "
                     f"may fill to {reach!r}, beyond the target by {excess!r} of value"
+                )
+            buys = [o.order_id for o in self._kept_working(asset) if o.side is Side.BUY]
+            if short_of_cash and excess > slack and buys:
+                _fail(
+                    f"{asset.name!r}: pending buys {buys!r} past the target are kept while "
+                    f"projected cash {self.projected_cash!r} is below the floor"
                 )
 
     def _check_shorts(self) -> None:
@@ -608,15 +631,20 @@ class _Checker:
             if self._left_alone(asset):
                 continue
             projected = self._projected(asset)
+            # What surely fills: kept entries (a dip buy) may not, and a kept exit sized
+            # against one could then open a short.
+            sure = projected - math.fsum(
+                o.signed_quantity
+                for o in self._kept_working(asset)
+                if not o.executes_as_placed(asset.price or 0.0)
+            )
             if projected < -self._qty_tol(asset):
                 _fail(
                     f"{asset.name!r} is projected at {projected!r} (short) although "
                     "allow_short is False"
                 )
             for resting in self._kept_resting(asset):
-                if resting.side is Side.SELL and resting.quantity > max(projected, 0.0) * (
-                    1 + _REL
-                ):
+                if resting.side is Side.SELL and resting.quantity > max(sure, 0.0) * (1 + _REL):
                     _fail(
                         f"resting sell {resting.order_id!r} of {asset.name!r} is kept but would "
                         f"open a short (projected {projected!r}) although allow_short is False"

@@ -345,19 +345,21 @@ class _Planner:
                 lot = 1.0
             line.increment = lot
             line.whole = lot is not None and lot == int(lot)
-            # Counted pending orders: working orders, and resting entries (orders toward
-            # the target's side, such as a dip buy for a long target) of an asset the
-            # targets hold, so the plan plus every kept order that may fill never
-            # exceeds the target. Resting exits (stops, take-profits) never count.
-            counts_entries = (
-                self.counts_pending
+            # Kept resting entries (orders that add to the position if they fill, such
+            # as a dip buy) go with the working orders of an asset the targets hold:
+            # counted when pending orders are (so the plan plus every kept order that
+            # may fill never exceeds the target), their cash set aside either way.
+            # Resting exits (stops, take-profits) never count.
+            keeps_entries = (
+                not config.cancel_before_rebalance
                 and asset in self.targets
                 and abs(effective[asset]) > NOISE
                 and price is not None
             )
+            toward = line.current if line.current != 0.0 else effective.get(asset, 0.0)
             for order in pending.get(asset, ()):
                 works = price is not None and order.executes_as_placed(price)
-                if works or (counts_entries and order.side.sign * effective[asset] > 0.0):
+                if works or (keeps_entries and order.side.sign * toward > 0.0):
                     line.working.append(order)
                 else:
                     line.resting.append(order)
@@ -420,15 +422,22 @@ class _Planner:
         replaced = self.counts_pending and any(
             order.side is not side for order in line.kept_working for side, _, _ in line.legs
         )
+        overshooting: list[PendingOrder] = []
         if replaced:
+            overshooting = line.kept_working
             line.cancels.extend(o.order_id for o in line.kept_working)
             line.kept_working = []
             line.exposure = line.current
             line.legs = []
             self._round_and_check(line, pending_counted=False, down=down)
         self._apply_direction(line)
-        if replaced and line.active:  # a blocked asset keeps its orders after all
+        if replaced and line.active:
             line.adjustments.append(Adjustment.PENDING_REPLACED)
+        elif replaced:
+            # The direction blocks the trade, not the cancel: pending orders that would
+            # take the asset past its target still go (the position stays as it is).
+            line.cancels = [o.order_id for o in overshooting]
+            line.kept_working = [o for o in line.working if o not in overshooting]
         if line.kept_working and not self.allow_short and line.active:
             self._no_short_from_pending(line)
 
@@ -515,7 +524,8 @@ class _Planner:
         legs = self._legs(line.exposure, final, line.increment)
         if not legs:
             line.final = line.exposure
-            line.skip = self._threshold_reason(line, raw_value) or SkipReason.ROUNDS_TO_ZERO
+            rounded = SkipReason.PENDING_COVERS if pending_counted else SkipReason.ROUNDS_TO_ZERO
+            line.skip = self._threshold_reason(line, raw_value) or rounded
             self._explain_skip(line)
             return
         # A short in an account that may not short is closed whatever its size.
@@ -633,6 +643,8 @@ class _Planner:
     def _fund(self, floor: float) -> None:
         """Cut buys back so projected cash stays at or above ``floor``."""
         available, needs = self._funding()
+        if available < floor and self._cancel_overshooting_buys():
+            available, needs = self._funding()
         if not needs:
             return
         total = math.fsum(value + self._cost(value) for _, value in needs)
@@ -643,6 +655,32 @@ class _Planner:
             self._fund_closest(floor, available, needs)
         else:
             self._water_fill(needs, available - floor - margin)
+
+    def _cancel_overshooting_buys(self) -> bool:
+        """Cancel counted pending buys that go past the target, when cash is short.
+
+        Overshooting by less than a trade the thresholds would send counts as at target,
+        so such a pending buy is kept; but not with cash the account does not have (a
+        dip buy of one unit above a fully invested cash account). A cancel is not a
+        trade: the thresholds do not apply to it. Returns whether any was cancelled.
+        """
+        cancelled = False
+        for line in self.lines.values():
+            if not self.counts_pending or abs(line.target) <= NOISE or line.price is None:
+                continue
+            reached = line.exposure + math.fsum(side.sign * q for side, q, _ in line.legs)
+            if reached <= line.desired or reached <= 0.0:
+                continue
+            buys = [o for o in line.kept_working if o.side is Side.BUY]
+            if not buys:
+                continue
+            line.cancels.extend(o.order_id for o in buys)
+            line.kept_working = [o for o in line.kept_working if o.side is not Side.BUY]
+            line.exposure -= math.fsum(o.quantity for o in buys)
+            if not line.legs:
+                line.skip = SkipReason.CASH_LIMITED
+            cancelled = True
+        return cancelled
 
     def _fund_closest(
         self, floor: float, available: float, needs: list[tuple[_Line, float]]
@@ -837,14 +875,18 @@ class _Planner:
 
         A resting order is kept when it would only shrink the projected position (a
         stop-loss, a take-profit no larger than the position). Otherwise it is cancelled
-        when the plan cancels working orders, when the asset is being closed, or when it
-        would open a short in an account that may not short.
+        when the plan cancels working orders, when pending orders are counted, when the
+        asset is being closed, or when it would open a short in an account that may not
+        short.
         """
         if not line.active:
             return
+        price = line.price or 0.0
+        # Only what surely fills: a kept entry (a dip buy) may never fill, and an exit
+        # sized against it could then open a short.
         projected = (
             line.current
-            + math.fsum(o.signed_quantity for o in line.kept_working)
+            + math.fsum(o.signed_quantity for o in line.kept_working if o.executes_as_placed(price))
             + math.fsum(side.sign * q for side, q, _ in line.legs)
         )
         cancel_mode = self.config.cancel_before_rebalance
@@ -852,8 +894,16 @@ class _Planner:
             if projected * order.side.sign < 0.0:
                 keep = order.quantity <= abs(projected) * (1 + _UNIT_EPS)
             else:
+                # It would add to the projected position. Counted pending orders mean the
+                # plan already reaches the target, so it would go past it (a take-profit
+                # on a long that the plan reverses to short): cancelled.
                 opens_short = order.side is Side.SELL and not self.allow_short
-                keep = not cancel_mode and not opens_short and abs(line.target) > NOISE
+                keep = (
+                    not cancel_mode
+                    and not self.counts_pending
+                    and not opens_short
+                    and abs(line.target) > NOISE
+                )
             if not keep:
                 line.cancels.append(order.order_id)
 
