@@ -1307,3 +1307,24 @@ class TestAccounts:
 
         assert (2, "") == (status, out)
         assert fragment in err
+
+
+def test_a_target_spelled_exactly_as_a_holding_is_accepted(capsys, tmp_path, monkeypatch):
+    """Regression: with both 'VTI' and 'vti' held, the target 'vti' means 'vti'."""
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        {
+            "h.csv": "asset,quantity,price\nVTI,10,250\nvti,5,10\nCASH,1000,\n",
+            "t.csv": "asset,weight\nvti,50%\n",
+        },
+    )
+
+    status, out, err = run_inline(
+        capsys, "plan", "--holdings", "h.csv", "--targets", "t.csv", "--format", "json"
+    )
+
+    assert (0, "") == (status, err)
+    assert {("sell", "VTI"), ("buy", "vti")} == {
+        (o["side"], o["asset"]) for o in json.loads(out)["orders"]
+    }

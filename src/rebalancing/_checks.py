@@ -359,9 +359,7 @@ class _Checker:
             if self._left_alone(asset):
                 # A direction blocks trades, not cancels: counted pending orders that
                 # would take the asset past its target may go.
-                may_cancel = (
-                    decision.skip_reason is SkipReason.DIRECTION and self._counts_pending()
-                )
+                may_cancel = decision.skip_reason is SkipReason.DIRECTION and self._counts_pending()
                 own_working = {o.order_id for o in asset.working}
                 if decision.orders or not (
                     not decision.cancels or (may_cancel and set(decision.cancels) <= own_working)

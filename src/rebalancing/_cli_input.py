@@ -288,6 +288,8 @@ def _check_case(book: _Book) -> None:
             if origin_kind == kind and asset != CASH_ROW:
                 known.setdefault(asset, f"{label} at {where}")
     for target in sorted(book.targets):
+        if target in known:
+            continue  # spelled exactly as a held or priced asset: that is the one meant
         for name in sorted(known):
             if name != target and name.casefold() == target.casefold():
                 _fail(

@@ -470,8 +470,10 @@ def estimate_costs(
             f"the broker's costs are estimated at {cost_rate:.4g} of the traded value "
             f"(commission {type(commission).__name__}, slippage {type(slippage).__name__}, "
             f"cheapest unit {cheapest_unit:.6g}); capped at MAX_ESTIMATED_COST_RATE = "
-            f"{MAX_ESTIMATED_COST_RATE}: set RebalanceConfig(cost_rate=...) to budget "
-            "otherwise, or keep such assets out of the targets"
+            f"{MAX_ESTIMATED_COST_RATE}, so buys of the dearest assets may still be "
+            "rejected: keep assets whose per-unit fee is a large part of their price out of "
+            "the targets, or pass RebalanceConfig(costs_from_broker=False, cost_rate=..., "
+            "cost_per_order=...) with estimates of your own"
         )
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
         cost_rate = MAX_ESTIMATED_COST_RATE
@@ -636,7 +638,10 @@ class TargetWeightExecutor:
         position in the submission order), ``cancels`` and ``adjustments``.
 
         In INCREMENTAL and HYBRID modes the buys are re-planned after the sells fill,
-        so they may differ slightly from this preview when fills move cash.
+        with the pending orders still working counted as exposure, so they differ from
+        this preview when fills move cash, and, with ``account_for_pending=False``, by
+        the pending orders and entries (dip buys) that the preview did not count. The
+        SNAPSHOT mode's preview is exactly what ``execute`` sends.
 
         With equity at or below zero, weights mean nothing: only held or pending
         assets (which can still be closed) are listed.
