@@ -20,8 +20,8 @@ from typing import Any
 
 from ._config import RebalanceConfig
 from ._plan import compute_trades, validate_targets
-from ._result import RebalancePlan
-from ._snapshot import PortfolioSnapshot
+from ._result import Action, RebalancePlan, SkipReason
+from ._snapshot import PortfolioSnapshot, Side
 from ._tables import Column, frame_kind, read_columns, write_frame
 from ._validation import check_name, mapping_items, to_number, to_positive
 from .exceptions import (
@@ -629,16 +629,11 @@ def _plan_account(table: _Table, position: int, config: RebalanceConfig) -> Reba
         raise type(exc)(f"account {account!r}: {exc}") from exc
 
 
-_STRINGS: dict[Any, str | None] = {None: None}
-
-
-def _text(member: Any) -> str | None:
-    """A plan's enum member (or None) as a plain string."""
-    try:
-        return _STRINGS[member]
-    except KeyError:
-        _STRINGS[member] = str(member.value)
-        return _STRINGS[member]
+#: Every enum member a plan holds, and None, to the plain string (or None) it is written as.
+_TEXT: dict[Any, str | None] = {
+    None: None,
+    **{member: str(member.value) for kind in (Side, Action, SkipReason) for member in kind},
+}
 
 
 def _columns(
@@ -658,12 +653,12 @@ def _columns(
     order_columns = {
         "account": (accounts, order_counts),
         "asset": list(asset),
-        "side": [_text(s) for s in side],
+        "side": list(map(_TEXT.__getitem__, side)),
         "quantity": quantities,
         "price": order_prices,
         "value": quantities * order_prices * multipliers,
         "estimated_cost": np.array(cost, dtype=np.float64),
-        "action": [_text(a) for a in action],
+        "action": list(map(_TEXT.__getitem__, action)),
     }
     (d_asset, d_price, current, current_w, requested, target, projected, projected_w, skip,
      adjustments, _) = decision_rows  # fmt: skip
@@ -677,7 +672,7 @@ def _columns(
         "target_weight": np.array(target, dtype=np.float64),
         "projected_quantity": np.array(projected, dtype=np.float64),
         "projected_weight": np.array(projected_w, dtype=np.float64),
-        "skip_reason": [_text(s) for s in skip],
+        "skip_reason": list(map(_TEXT.__getitem__, skip)),
         "adjustments": [",".join(a) if a else "" for a in adjustments],
     }
     return order_columns, decision_columns
