@@ -533,9 +533,11 @@ def _targets(
 
 # -- plan_table: planning and writing ---------------------------------------------------
 
-_ORDER_FIELDS = attrgetter("asset", "side", "quantity", "price", "estimated_cost", "action")
-_DECISION_FIELDS = attrgetter(
-    "asset",
+#: The numbers of an order, and of a decision, read in one call per object and turned
+#: into a 2-d float array in one numpy call (None -> NaN).
+_ORDER_NUMBERS = attrgetter("quantity", "price", "estimated_cost", "multiplier")
+_ORDER_TEXT = attrgetter("asset", "side", "action")
+_DECISION_NUMBERS = attrgetter(
     "price",
     "current_quantity",
     "current_weight",
@@ -543,10 +545,8 @@ _DECISION_FIELDS = attrgetter(
     "target_weight",
     "projected_quantity",
     "projected_weight",
-    "skip_reason",
-    "adjustments",
-    "orders",
 )
+_DECISION_TEXT = attrgetter("asset", "skip_reason", "adjustments")
 
 
 def plan_table(
@@ -642,37 +642,27 @@ def _columns(
     """The plans of consecutive accounts as order and decision columns."""
     orders = [order for plan in plans for order in plan.orders]
     decisions = [decision for plan in plans for decision in plan.decisions]
-    order_counts = [len(plan.orders) for plan in plans]
-    decision_counts = [len(plan.decisions) for plan in plans]
-    order_rows = list(zip(*map(_ORDER_FIELDS, orders), strict=True)) or [()] * 6
-    decision_rows = list(zip(*map(_DECISION_FIELDS, decisions), strict=True)) or [()] * 11
-    asset, side, quantity, price, cost, action = order_rows
-    quantities = np.array(quantity, dtype=np.float64)
-    order_prices = np.array(price, dtype=np.float64)
-    multipliers = np.array([o.multiplier for o in orders], dtype=np.float64)
+    numbers = np.array(list(map(_ORDER_NUMBERS, orders)), dtype=np.float64).reshape(-1, 4)
+    asset, side, action = list(zip(*map(_ORDER_TEXT, orders), strict=True)) or [()] * 3
+    quantity, price, cost, multiplier = numbers.T
     order_columns = {
-        "account": (accounts, order_counts),
+        "account": (accounts, [len(plan.orders) for plan in plans]),
         "asset": list(asset),
         "side": list(map(_TEXT.__getitem__, side)),
-        "quantity": quantities,
-        "price": order_prices,
-        "value": quantities * order_prices * multipliers,
-        "estimated_cost": np.array(cost, dtype=np.float64),
+        "quantity": quantity,
+        "price": price,
+        "value": quantity * price * multiplier,
+        "estimated_cost": cost,
         "action": list(map(_TEXT.__getitem__, action)),
     }
-    (d_asset, d_price, current, current_w, requested, target, projected, projected_w, skip,
-     adjustments, _) = decision_rows  # fmt: skip
+    numbers = np.array(list(map(_DECISION_NUMBERS, decisions)), dtype=np.float64).reshape(-1, 7)
+    text = list(zip(*map(_DECISION_TEXT, decisions), strict=True)) or [()] * 3
+    assets, skips, adjustments = text
     decision_columns = {
-        "account": (accounts, decision_counts),
-        "asset": list(d_asset),
-        "price": np.array(d_price, dtype=np.float64),
-        "current_quantity": np.array(current, dtype=np.float64),
-        "current_weight": np.array(current_w, dtype=np.float64),
-        "requested_weight": np.array(requested, dtype=np.float64),
-        "target_weight": np.array(target, dtype=np.float64),
-        "projected_quantity": np.array(projected, dtype=np.float64),
-        "projected_weight": np.array(projected_w, dtype=np.float64),
-        "skip_reason": list(map(_TEXT.__getitem__, skip)),
+        "account": (accounts, [len(plan.decisions) for plan in plans]),
+        "asset": list(assets),
+        **dict(zip(DECISION_COLUMNS[2:9], numbers.T, strict=True)),
+        "skip_reason": list(map(_TEXT.__getitem__, skips)),
         "adjustments": [",".join(a) if a else "" for a in adjustments],
     }
     return order_columns, decision_columns
