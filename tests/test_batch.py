@@ -600,8 +600,8 @@ class TestPlanTableErrors:
     def test_unhashable_account(self):
         self.check(
             InvalidSnapshotError,
-            "holdings row 0: ['a'] is not a valid key (unhashable)",
-            holdings((["a"], "AAA", 1)),
+            "holdings row 1: ['a'] is not a valid key (unhashable)",
+            holdings(("a", "AAA", 1), (["a"], "AAA", 1)),
         )
 
     def test_bad_config(self):
