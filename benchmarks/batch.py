@@ -154,26 +154,14 @@ def stages(book: dict[str, Any]) -> dict[str, float]:
     spent = {"read and check tables": clock() - start}
     spent.update({"build snapshots": 0.0, "compute_trades": 0.0, "plans to columns": 0.0})
     parts = []
-    for first in range(0, len(table.accounts), batch._CHUNK):
-        chunk = range(first, min(first + batch._CHUNK, len(table.accounts)))
+    count = len(table.accounts)
+    for first in range(0, count, batch._CHUNK):
         start = clock()
-        snapshots = []
-        for position in chunk:
-            begin, end = table.bounds[position], table.bounds[position + 1]
-            assets = table.assets[begin:end]
-            prices = dict(zip(assets, table.row_price[begin:end], strict=True))
-            for asset in table.books[position]:
-                if asset not in prices and asset in table.prices:
-                    prices[asset] = table.prices[asset]
-            positions = dict(zip(assets, table.quantity[begin:end], strict=True))
-            snapshots.append(PortfolioSnapshot(table.cash[position], positions, prices))
+        accounts = table.snapshots(first, min(first + batch._CHUNK, count))
         middle = clock()
-        plans = [
-            compute_trades(snapshot, table.books[position], config)
-            for snapshot, position in zip(snapshots, chunk, strict=True)
-        ]
+        plans = [compute_trades(snapshot, book, config) for _, snapshot, book in accounts]
         late = clock()
-        parts.append(batch._columns(plans, table.accounts[chunk.start : chunk.stop], np))
+        parts.append(batch._columns(plans, [account for account, _, _ in accounts], np))
         spent["build snapshots"] += middle - start
         spent["compute_trades"] += late - middle
         spent["plans to columns"] += clock() - late

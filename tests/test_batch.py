@@ -17,6 +17,7 @@ from rebalancing import (
     compute_trades_many,
     plan_table,
 )
+from rebalancing._batch import _CHUNK
 from rebalancing.testing import rebalance_configs, snapshots, target_weights
 
 pd = pytest.importorskip("pandas")
@@ -305,6 +306,23 @@ class TestPlanTable:
         assert [None, "weight_change_too_small"] == [
             none_if_nan(r) for r in decisions["skip_reason"].tolist()
         ]
+
+    def test_more_accounts_than_a_chunk(self):
+        """Accounts planned in several chunks come out whole, in order, each as alone."""
+        count = 2 * _CHUNK + 3
+        rows = [(f"a{i:03d}", "AAA", float(i)) for i in range(count)]
+        cash = {f"a{i:03d}": 100.0 * i for i in range(count)}
+
+        orders, decisions = plan_table(holdings(*rows), MODEL, prices=PRICES, cash=cash)
+
+        snaps = [PortfolioSnapshot(cash[a], {"AAA": q}, PRICES) for a, _, q in rows]
+        plans = compute_trades_many(snaps, MODEL)
+        assert [
+            (a, o.asset, o.side.value, float(o.quantity))
+            for (a, _, _), plan in zip(rows, plans, strict=True)
+            for o in plan
+        ] == [(r.account, r.asset, r.side, r.quantity) for r in orders.itertuples()]
+        assert sum(len(plan.decisions) for plan in plans) == len(decisions)
 
     def test_empty_holdings(self):
         """No accounts: two empty tables with the usual columns and types."""

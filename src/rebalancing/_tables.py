@@ -88,7 +88,13 @@ def write_frame(kind: str, columns: dict[str, Column]) -> Any:
         if column.kind == "float":
             series.append(pl.Series(name, column.values, dtype=pl.Float64, nan_to_null=True))
         elif column.kind == "str":
-            series.append(pl.Series(name, column.values, dtype=pl.String))
+            series.append(pl.Series(name, _plain(column.values), dtype=pl.String))
         else:
-            series.append(pl.Series(name, column.values, dtype=column.dtype))
+            series.append(pl.Series(name, _plain(column.values), dtype=column.dtype))
     return pl.DataFrame(series)
+
+
+def _plain(values: Any) -> Any:
+    """A list for polars, which takes no numpy object arrays."""
+    tolist = getattr(values, "tolist", None)
+    return values if tolist is None else tolist()

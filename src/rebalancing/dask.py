@@ -47,10 +47,11 @@ def plan_table(
         holdings: A Dask DataFrame with the columns ``account, asset, quantity``, in any
             partitioning (it is shuffled by account).
         targets: A model (mapping, or a pandas or Dask table ``asset, weight``) or a
-            Dask DataFrame ``account, asset, weight``.
+            pandas or Dask DataFrame ``account, asset, weight`` (shuffled by account).
         prices: A mapping asset -> price, or a pandas or Dask table ``asset, price``
             (computed once: it is small).
-        cash: ``None``, a mapping account -> cash, or a Dask DataFrame ``account, cash``.
+        cash: ``None``, a mapping account -> cash, or a pandas or Dask DataFrame
+            ``account, cash`` (shuffled by account like ``holdings``).
         config: One :class:`~rebalancing.RebalanceConfig` for every account.
 
     Returns:
@@ -69,6 +70,8 @@ def plan_table(
         raise InvalidSnapshotError(msg)
     account_dtype = holdings.dtypes["account"]
     local_prices = _small(prices, dd)
+    if _is_pandas(targets) and "account" in targets.columns:
+        targets = dd.from_pandas(targets, npartitions=1)  # per account: shuffled too
     per_account = isinstance(targets, dd.DataFrame) and "account" in targets.columns
     local_targets = None if per_account else _small(targets, dd)
     cash_frame = _cash_frame(cash, account_dtype, dd)
@@ -116,6 +119,10 @@ def _small(table: Any, dd: Any) -> Any:
     return table
 
 
+def _is_pandas(table: object) -> bool:
+    return type(table).__module__.startswith("pandas") and type(table).__name__ == "DataFrame"
+
+
 def _cash_frame(cash: Any, account_dtype: Any, dd: Any) -> Any:
     """Cash as a Dask DataFrame whose account column has the holdings' dtype, or None."""
     if cash is None:
@@ -125,7 +132,12 @@ def _cash_frame(cash: Any, account_dtype: Any, dd: Any) -> Any:
 
         frame = pd.DataFrame({"account": list(cash.keys()), "cash": list(cash.values())})
         cash = dd.from_pandas(frame, npartitions=1)
+    elif _is_pandas(cash):
+        cash = dd.from_pandas(cash, npartitions=1)
     if not isinstance(cash, dd.DataFrame):
-        msg = f"cash must be None, a mapping or a Dask DataFrame, got {type(cash).__name__}"
+        msg = (
+            "cash must be None, a mapping, or a pandas or Dask DataFrame, "
+            f"got {type(cash).__name__}"
+        )
         raise InvalidSnapshotError(msg)
     return cash.astype({"account": account_dtype})

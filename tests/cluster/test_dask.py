@@ -137,11 +137,31 @@ def test_holdings_must_be_a_dask_frame():
 
 
 def test_cash_of_the_wrong_kind():
-    """cash is None, a mapping or a Dask table."""
-    holdings, cash = book(accounts=5)
+    """cash is None, a mapping, or a pandas or Dask table."""
+    holdings, _ = book(accounts=5)
     with pytest.raises(InvalidSnapshotError) as info:
         rebalancing.dask.plan_table(
-            dd.from_pandas(holdings, npartitions=1), MODEL, prices=PRICES, cash=cash
+            dd.from_pandas(holdings, npartitions=1), MODEL, prices=PRICES, cash=[1.0]
         )
 
-    assert "cash must be None, a mapping or a Dask DataFrame, got DataFrame" == str(info.value)
+    assert "cash must be None, a mapping, or a pandas or Dask DataFrame, got list" == str(
+        info.value
+    )
+
+
+def test_pandas_cash_and_targets_per_account(client):
+    """pandas tables of cash and per-account targets are shuffled like the holdings."""
+    holdings, cash = book(accounts=40, seed=11)
+    targets = pd.DataFrame(
+        [(a, asset, 0.3) for a in cash["account"] for asset in ASSETS[2:5]],
+        columns=["account", "asset", "weight"],
+    )
+    expected = rebalancing.plan_table(holdings, targets, prices=PRICES, cash=cash)
+
+    got = dask.compute(
+        *rebalancing.dask.plan_table(
+            dd.from_pandas(holdings, npartitions=3), targets, prices=PRICES, cash=cash
+        )
+    )
+
+    assert_same(expected, got)
