@@ -630,6 +630,14 @@ class TestPlanTableErrors:
             config={},
         )
 
+    def test_equity_overflow_names_the_account(self):
+        """Equity that overflows is found when the account's snapshot is built."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            plan_table(
+                holdings(("a", "AAA", 1e308)), {"AAA": 1.0}, prices={"AAA": 10.0}, cash={"a": 1e308}
+            )
+        assert str(info.value).startswith("account 'a': equity (cash + positions")
+
     def test_overflow_names_the_account(self):
         """An error found only while planning names the account."""
         with pytest.raises(InvalidSnapshotError) as info:
