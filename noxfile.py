@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["tests", "typing", "lint", "ml4t", "docs"]
+nox.options.sessions = ["tests", "typing", "lint", "ml4t", "dask", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
@@ -27,7 +27,10 @@ def tests(session: nox.Session) -> None:
     """
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "tests"))
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", "--ignore=tests/integrations", *session.posargs)
+    session.run(
+        "coverage", "run", "-m", "pytest", "--ignore=tests/integrations", "--ignore=tests/cluster",
+        *session.posargs,
+    )  # fmt: skip
     session.run("coverage", "report", "--fail-under=95")
 
 
@@ -73,6 +76,17 @@ def ml4t(session: nox.Session) -> None:
         "coverage", "run", "--append", rc, "-m", "pytest", "--doctest-modules",
         "src/rebalancing/ml4t.py",
     )  # fmt: skip
+    session.run("coverage", "report", rc, "--fail-under=95")
+
+
+@nox.session(python=PYTHON)
+def dask(session: nox.Session) -> None:
+    """rebalancing.dask on a real distributed.LocalCluster (2 worker processes), with coverage."""
+    session.install("-e", ".[dask]", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    # pyproject's coverage config omits the binding (the core session has no Dask).
+    rc = "--rcfile=tests/cluster/coverage.ini"
+    session.run("coverage", "erase", rc)
+    session.run("coverage", "run", rc, "-m", "pytest", "tests/cluster", *session.posargs)
     session.run("coverage", "report", rc, "--fail-under=95")
 
 

@@ -7,6 +7,7 @@ first its ``cancels``, then its orders in order. Nothing here does I/O.
 
 from __future__ import annotations
 
+from ._batch import compute_trades_many, plan_table
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._plan import compute_trades
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
@@ -41,4 +42,6 @@ __all__ = [
     "TradeDirection",
     "UnsupportedBrokerError",
     "compute_trades",
+    "compute_trades_many",
+    "plan_table",
 ]

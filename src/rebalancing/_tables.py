@@ -1,0 +1,100 @@
+"""Reading and writing the long tables of :func:`~rebalancing.plan_table`.
+
+Two kinds of table are understood, pandas and polars DataFrames; each column is read once
+into a numpy array and every output column is built once from an array or a list. Nothing
+here knows about planning. pandas, polars and numpy are imported only when a table is
+actually read or written, so ``import rebalancing`` never needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .exceptions import RebalancingError
+
+__all__ = ["Column", "frame_kind", "read_columns", "write_frame"]
+
+#: The kinds of table understood, by the top-level module their DataFrame lives in.
+KINDS = ("pandas", "polars")
+
+
+def frame_kind(frame: object, label: str, error: type[RebalancingError]) -> str:
+    """``"pandas"`` or ``"polars"``: which kind of DataFrame ``frame`` is, or raise."""
+    kind = type(frame).__module__.partition(".")[0]
+    if kind in KINDS and type(frame).__name__ == "DataFrame":
+        return kind
+    msg = (
+        f"{label} must be a pandas or polars DataFrame, got {type(frame).__name__}"
+        " (install the extra rebalancing[pandas] or rebalancing[polars])"
+    )
+    raise error(msg)
+
+
+def read_columns(
+    frame: Any, label: str, names: Sequence[str], error: type[RebalancingError]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The named columns as numpy arrays, and their native dtypes.
+
+    Raises ``error`` naming the table and every missing column (and listing the present
+    ones). A pandas index is not a column: ``reset_index()`` first.
+    """
+    present = [str(name) for name in frame.columns]
+    missing = [name for name in names if name not in present]
+    if missing:
+        msg = f"{label} needs the columns {', '.join(map(repr, names))}; it has no " + ", ".join(
+            map(repr, missing)
+        )
+        msg += f" (its columns: {', '.join(map(repr, present)) or 'none'})"
+        raise error(msg)
+    arrays = {name: frame[name].to_numpy() for name in names}
+    dtypes = {name: frame[name].dtype for name in names}
+    return arrays, dtypes
+
+
+class Column:
+    """One output column: its values and how to type it.
+
+    ``kind`` is ``"float"`` (NaN means missing: null in polars), ``"str"`` (``None``
+    means missing) or ``"native"`` (values of ``dtype``, the input's own column dtype).
+    """
+
+    __slots__ = ("dtype", "kind", "values")
+
+    def __init__(self, values: Any, kind: str, dtype: Any = None) -> None:
+        self.values = values
+        self.kind = kind
+        self.dtype = dtype
+
+
+def write_frame(kind: str, columns: dict[str, Column]) -> Any:
+    """A DataFrame of ``kind`` with these columns, in this order."""
+    if kind == "pandas":
+        import pandas as pd  # noqa: PLC0415 - optional, imported only when writing
+
+        data: dict[str, Any] = {}
+        for name, column in columns.items():
+            if column.kind == "float":
+                data[name] = pd.Series(column.values, dtype="float64")
+            elif column.kind == "str":
+                data[name] = pd.Series(column.values, dtype="str")
+            else:
+                data[name] = pd.Series(column.values, dtype=column.dtype)
+        return pd.DataFrame(data)
+    import polars as pl  # noqa: PLC0415 - optional, imported only when writing
+
+    series = []
+    for name, column in columns.items():
+        if column.kind == "float":
+            series.append(pl.Series(name, column.values, dtype=pl.Float64, nan_to_null=True))
+        elif column.kind == "str":
+            series.append(pl.Series(name, _plain(column.values), dtype=pl.String))
+        else:
+            series.append(pl.Series(name, _plain(column.values), dtype=column.dtype))
+    return pl.DataFrame(series)
+
+
+def _plain(values: Any) -> Any:
+    """A list for polars, which takes no numpy object arrays."""
+    tolist = getattr(values, "tolist", None)
+    return values if tolist is None else tolist()

@@ -1,0 +1,732 @@
+"""Tests of compute_trades_many and plan_table: many accounts, each planned as alone."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rebalancing import (
+    InvalidConfigError,
+    InvalidSnapshotError,
+    InvalidTargetsError,
+    MissingPriceError,
+    PortfolioSnapshot,
+    RebalanceConfig,
+    compute_trades,
+    compute_trades_many,
+    plan_table,
+)
+from rebalancing._batch import _CHUNK
+from rebalancing.testing import rebalance_configs, snapshots, target_weights
+
+pd = pytest.importorskip("pandas")
+pl = pytest.importorskip("polars")
+
+PRICES = {"AAA": 100.0, "BBB": 50.0}
+MODEL = {"AAA": 0.5, "BBB": 0.5}
+
+
+def holdings(*rows):
+    return pd.DataFrame(rows, columns=["account", "asset", "quantity"])
+
+
+def cash_table(*rows):
+    return pd.DataFrame(rows, columns=["account", "cash"])
+
+
+def order_rows(orders):
+    return [tuple(row) for row in orders.itertuples(index=False)]
+
+
+def none_if_nan(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+class TestComputeTradesMany:
+    def test_one_model_for_every_snapshot(self):
+        """One mapping is the model for every account; each plan is compute_trades alone."""
+        accounts = [
+            PortfolioSnapshot(10_000.0, {}, PRICES),
+            PortfolioSnapshot(0.0, {"AAA": 100}, PRICES),
+        ]
+
+        plans = compute_trades_many(accounts, MODEL)
+
+        assert tuple(compute_trades(a, MODEL) for a in accounts) == plans
+
+    def test_targets_and_configs_one_per_snapshot(self):
+        """A sequence of targets and of configs pairs each with its snapshot (a sweep)."""
+        account = PortfolioSnapshot(10_000.0, {}, PRICES)
+        configs = [None, RebalanceConfig(cash_buffer=0.1)]
+        books = [{"AAA": 1.0}, MODEL]
+
+        plans = compute_trades_many([account, account], books, configs)
+
+        assert (
+            compute_trades(account, {"AAA": 1.0}),
+            compute_trades(account, MODEL, RebalanceConfig(cash_buffer=0.1)),
+        ) == plans
+
+    def test_no_snapshots(self):
+        """No snapshots, no plans."""
+        assert () == compute_trades_many([], MODEL)
+
+    def test_a_single_snapshot_is_not_a_batch(self):
+        """Passing one snapshot instead of a list says what is expected."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades_many(PortfolioSnapshot(1.0), MODEL)  # type: ignore[arg-type]
+
+        assert (
+            "snapshots must be an iterable of PortfolioSnapshot (a list, a tuple...), "
+            "got PortfolioSnapshot"
+        ) == str(info.value)
+
+    def test_an_item_that_is_not_a_snapshot(self):
+        """The error names the index of the bad item."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0), {"cash": 1.0}], MODEL)  # type: ignore[list-item]
+
+        assert "snapshots[1] must be a PortfolioSnapshot, got dict" == str(info.value)
+
+    def test_a_bad_weight_names_its_mapping(self):
+        """A bad weight in the second mapping is reported before anything is planned."""
+        accounts = [PortfolioSnapshot(1.0), PortfolioSnapshot(2.0)]
+
+        with pytest.raises(InvalidTargetsError) as info:
+            compute_trades_many(accounts, [MODEL, {"AAA": math.nan}])
+
+        assert "targets[1]: target_weights['AAA'] must be a finite number, got nan" == str(
+            info.value
+        )
+
+    def test_a_bad_model_is_named_targets(self):
+        """A bad weight in the one model names ``targets``."""
+        with pytest.raises(InvalidTargetsError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], {"AAA": "half"})
+
+        assert "targets: target_weights['AAA'] must be a number, got str 'half'" == str(info.value)
+
+    def test_targets_count_must_match(self):
+        """One target mapping per snapshot, or exactly one for all."""
+        with pytest.raises(InvalidTargetsError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], [MODEL, MODEL])
+
+        assert (
+            "targets has 2 mappings for 1 snapshots: give one per snapshot, "
+            "or a single mapping for all"
+        ) == str(info.value)
+
+    def test_targets_of_the_wrong_kind(self):
+        """A number is neither a mapping nor a sequence of them."""
+        with pytest.raises(InvalidTargetsError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], 0.5)  # type: ignore[arg-type]
+
+        assert (
+            "targets must be a mapping asset -> weight (one model for every snapshot) or an "
+            "iterable of such mappings (one per snapshot), got float"
+        ) == str(info.value)
+
+    def test_configs_count_must_match(self):
+        """One config per snapshot when a sequence is given."""
+        with pytest.raises(InvalidConfigError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], MODEL, [None, None])
+
+        assert "config has 2 configs for 1 snapshots: give one per snapshot" == str(info.value)
+
+    def test_a_bad_config_in_a_sequence(self):
+        """The error names the index of the bad config."""
+        with pytest.raises(InvalidConfigError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], MODEL, [{"cash_buffer": 0.1}])  # type: ignore[list-item]
+
+        assert "config[0] must be a RebalanceConfig or None, got dict {'cash_buffer': 0.1}" == str(
+            info.value
+        )
+
+    def test_a_config_of_the_wrong_kind(self):
+        """A string is not a config nor a sequence of them."""
+        with pytest.raises(InvalidConfigError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0)], MODEL, "fast")  # type: ignore[arg-type]
+
+        assert (
+            "config must be a RebalanceConfig, None, or an iterable of them (one per "
+            "snapshot), got str 'fast'"
+        ) == str(info.value)
+
+    def test_an_overflow_names_the_snapshot(self):
+        """An error found only while planning names the snapshot's index."""
+        huge = PortfolioSnapshot(1e308, {"AAA": 1e308}, {"AAA": 1e-300})
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0), huge], {"AAA": 1.0})
+
+        assert str(info.value).startswith("snapshots[1]: ")
+
+    @given(
+        st.lists(snapshots(max_assets=4), max_size=4),
+        target_weights(assets=["AAA", "BBB", "CCC"]),
+        rebalance_configs(),
+    )
+    def test_equals_compute_trades_each(self, accounts, targets, config):
+        """Every plan of the batch is compute_trades on its snapshot alone."""
+        try:
+            expected = tuple(compute_trades(a, targets, config) for a in accounts)
+        except InvalidSnapshotError:
+            return  # an overflow; the batch raises it too (tested above)
+        assert expected == compute_trades_many(accounts, targets, config)
+
+
+class TestPlanTable:
+    def test_pandas_in_pandas_out(self):
+        """Each account's orders, in submission order; accounts sorted."""
+        table = holdings(("b", "AAA", 100), ("a", "BBB", 10))
+        cash = cash_table(("a", 10_000.0), ("b", 0.0))
+
+        orders, decisions = plan_table(table, MODEL, prices=PRICES, cash=cash)
+
+        assert isinstance(orders, pd.DataFrame)
+        assert [
+            ("a", "AAA", "buy", 52.0, 100.0, 5200.0, 0.0, "open"),
+            ("a", "BBB", "buy", 95.0, 50.0, 4750.0, 0.0, "increase"),
+            ("b", "AAA", "sell", 50.0, 100.0, 5000.0, 0.0, "reduce"),
+            ("b", "BBB", "buy", 100.0, 50.0, 5000.0, 0.0, "open"),
+        ] == order_rows(orders)
+        assert ["a", "a", "b", "b"] == decisions["account"].tolist()
+        assert ["AAA", "BBB", "AAA", "BBB"] == decisions["asset"].tolist()
+
+    def test_columns(self):
+        """The two tables have the documented columns, in order."""
+        orders, decisions = plan_table(holdings(("a", "AAA", 1)), MODEL, prices=PRICES)
+
+        assert [
+            "account", "asset", "side", "quantity", "price", "value", "estimated_cost", "action"
+        ] == list(orders.columns)  # fmt: skip
+        assert [
+            "account", "asset", "price", "current_quantity", "current_weight",
+            "requested_weight", "target_weight", "projected_quantity", "projected_weight",
+            "skip_reason", "adjustments",
+        ] == list(decisions.columns)  # fmt: skip
+
+    def test_polars_in_polars_out(self):
+        """A polars holdings table gives polars tables; missing values are null."""
+        table = pl.DataFrame({"account": [1, 1], "asset": ["AAA", "CCC"], "quantity": [10, 4]})
+
+        orders, decisions = plan_table(
+            table, {"AAA": 1.0}, prices={"AAA": 100.0, "CCC": 10.0}, cash={1: 0.0}
+        )
+
+        assert isinstance(orders, pl.DataFrame)
+        assert [(1, "CCC", "sell", 4.0, 10.0, 40.0, 0.0, "close")] == orders.rows()
+        assert pl.Int64 == decisions.schema["account"]
+        assert [1.0, None] == decisions["requested_weight"].to_list()
+        assert ["trade_value_too_small", None] == decisions["skip_reason"].to_list()
+
+    def test_account_dtype_is_kept(self):
+        """Integer accounts stay integers in both tables."""
+        orders, decisions = plan_table(
+            holdings((7, "AAA", 1)), MODEL, prices=PRICES, cash={7: 1_000.0}
+        )
+
+        assert "int64" == str(orders["account"].dtype)
+        assert [7, 7] == decisions["account"].tolist()
+
+    def test_an_account_with_only_cash(self):
+        """An account in cash but not in holdings is planned from cash alone."""
+        orders, _ = plan_table(
+            holdings(("a", "AAA", 10)),
+            {"AAA": 1.0},
+            prices=PRICES,
+            cash=cash_table(("a", 0.0), ("new", 1_000.0)),
+        )
+
+        assert [("new", "AAA", "buy", 10.0, 100.0, 1000.0, 0.0, "open")] == order_rows(orders)
+
+    def test_no_cash_means_zero(self):
+        """cash=None: every account has no cash and rebalances within its positions."""
+        orders, _ = plan_table(holdings(("a", "AAA", 100)), MODEL, prices=PRICES)
+
+        assert [("sell", 50.0), ("buy", 100.0)] == [
+            (row.side, row.quantity) for row in orders.itertuples()
+        ]
+
+    def test_tables_for_prices_and_targets(self):
+        """prices and a model may be tables (asset, price) and (asset, weight)."""
+        prices = pd.DataFrame({"asset": ["AAA", "BBB"], "price": [100.0, 50.0]})
+        model = pd.DataFrame({"asset": ["BBB", "AAA"], "weight": [0.5, 0.5]})
+        table = holdings(("a", "AAA", 100))
+
+        assert order_rows(plan_table(table, MODEL, prices=PRICES)[0]) == order_rows(
+            plan_table(table, model, prices=prices)[0]
+        )
+
+    def test_targets_per_account(self):
+        """Rows account, asset, weight give each account its own targets."""
+        targets = pd.DataFrame(
+            {"account": ["a", "b"], "asset": ["AAA", "BBB"], "weight": [1.0, 1.0]}
+        )
+
+        orders, _ = plan_table(
+            holdings(("a", "AAA", 0), ("b", "AAA", 0)),
+            targets,
+            prices=PRICES,
+            cash={"a": 1_000.0, "b": 1_000.0},
+        )
+
+        assert [("a", "AAA", "buy", 10.0), ("b", "BBB", "buy", 20.0)] == [
+            (r.account, r.asset, r.side, r.quantity) for r in orders.itertuples()
+        ]
+
+    def test_a_targeted_asset_without_price_is_skipped(self):
+        """As in compute_trades: no price, no order, and the reason says so."""
+        _, decisions = plan_table(
+            holdings(("a", "AAA", 0)), {"ZZZ": 1.0}, prices=PRICES, cash={"a": 100.0}
+        )
+
+        assert [("ZZZ", "no_price")] == [(r.asset, r.skip_reason) for r in decisions.itertuples()]
+
+    def test_a_zero_quantity_needs_no_price(self):
+        """A row with quantity 0 is not held, so its asset needs no price."""
+        orders, decisions = plan_table(holdings(("a", "ZZZ", 0)), MODEL, prices=PRICES)
+
+        assert 0 == len(orders)
+        assert ["AAA", "BBB"] == decisions["asset"].tolist()
+
+    def test_adjustments_and_reasons_are_text(self):
+        """Adjustments are joined by commas; skip reasons are the enum's strings."""
+        _, decisions = plan_table(
+            holdings(("a", "AAA", 0)),
+            {"AAA": 0.9, "BBB": 0.001},
+            prices=PRICES,
+            cash={"a": 1_000.0},
+            config=RebalanceConfig(max_single_weight=0.5, cash_buffer=0.1),
+        )
+
+        assert ["capped,cash_buffer", "cash_buffer"] == decisions["adjustments"].tolist()
+        assert [None, "weight_change_too_small"] == [
+            none_if_nan(r) for r in decisions["skip_reason"].tolist()
+        ]
+
+    def test_more_accounts_than_a_chunk(self):
+        """Accounts planned in several chunks come out whole, in order, each as alone."""
+        count = 2 * _CHUNK + 3
+        rows = [(f"a{i:03d}", "AAA", float(i)) for i in range(count)]
+        cash = {f"a{i:03d}": 100.0 * i for i in range(count)}
+
+        orders, decisions = plan_table(holdings(*rows), MODEL, prices=PRICES, cash=cash)
+
+        snaps = [PortfolioSnapshot(cash[a], {"AAA": q}, PRICES) for a, _, q in rows]
+        plans = compute_trades_many(snaps, MODEL)
+        assert [
+            (a, o.asset, o.side.value, float(o.quantity))
+            for (a, _, _), plan in zip(rows, plans, strict=True)
+            for o in plan
+        ] == [(r.account, r.asset, r.side, r.quantity) for r in orders.itertuples()]
+        assert sum(len(plan.decisions) for plan in plans) == len(decisions)
+
+    def test_empty_holdings(self):
+        """No accounts: two empty tables with the usual columns and types."""
+        orders, decisions = plan_table(holdings(), MODEL, prices=PRICES)
+
+        assert (0, 8) == orders.shape
+        assert (0, 11) == decisions.shape
+        assert "float64" == str(decisions["projected_weight"].dtype)
+
+
+class TestPlanTableErrors:
+    """Every bad input gives one error naming the row, account, asset and column."""
+
+    def check(self, error, message, table, targets=MODEL, **kwargs):
+        kwargs.setdefault("prices", PRICES)
+        with pytest.raises(error) as info:
+            plan_table(table, targets, **kwargs)
+        assert message == str(info.value)
+
+    def test_holdings_not_a_table(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings must be a pandas or polars DataFrame, got dict (install the extra "
+            "rebalancing[pandas] or rebalancing[polars])",
+            {"a": {"AAA": 1}},
+        )
+
+    def test_missing_column(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings needs the columns 'account', 'asset', 'quantity'; it has no 'quantity' "
+            "(its columns: 'account', 'asset', 'qty')",
+            pd.DataFrame({"account": ["a"], "asset": ["AAA"], "qty": [1]}),
+        )
+
+    def test_missing_account(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1: account is missing (None)",
+            pd.DataFrame(
+                {"account": pd.Series(["a", None], dtype=object), "asset": "AAA", "quantity": 1}
+            ),
+        )
+
+    def test_nan_account(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 0: account is missing (nan)",
+            pd.DataFrame({"account": [math.nan], "asset": ["AAA"], "quantity": [1]}),
+        )
+
+    def test_blank_asset(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1 (account 'a'): asset must be a non-empty name without "
+            "surrounding white space, got ' AAA'",
+            holdings(("a", "AAA", 1), ("a", " AAA", 1)),
+        )
+
+    def test_asset_not_a_string(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 0 (account 'a'): asset must be a str, got int 5",
+            pd.DataFrame(
+                {"account": ["a"], "asset": pd.Series([5], dtype=object), "quantity": [1]}
+            ),
+        )
+
+    def test_nan_quantity(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1 (account 'b', asset 'BBB'): quantity must be a finite number, got nan",
+            holdings(("a", "AAA", 1.0), ("b", "BBB", math.nan)),
+        )
+
+    def test_text_quantity(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 0 (account 'a', asset 'AAA'): quantity must be a number, got str 'ten'",
+            holdings(("a", "AAA", "ten")),
+        )
+
+    def test_null_quantity_in_polars(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 0 (account 'a', asset 'AAA'): quantity must be a finite number, "
+            "got nan",
+            pl.DataFrame({"account": ["a"], "asset": ["AAA"], "quantity": [None]}, schema={
+                "account": pl.String, "asset": pl.String, "quantity": pl.Float64
+            }),
+        )  # fmt: skip
+
+    def test_duplicate_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings has account 'a', asset 'AAA' more than once (rows 0 and 2)",
+            holdings(("a", "AAA", 1), ("b", "AAA", 1), ("a", "AAA", 2)),
+        )
+
+    def test_held_asset_without_price(self):
+        self.check(
+            MissingPriceError,
+            "holdings row 1 (account 'a', asset 'ZZZ'): quantity 3.0 is held but prices has "
+            "no 'ZZZ': every held asset needs a finite price > 0",
+            holdings(("a", "AAA", 1), ("a", "ZZZ", 3)),
+        )
+
+    def test_account_without_cash_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings has account 'b' but cash has no row for it: give every account its "
+            "cash (0 when it has none), or pass cash=None when every account has no cash",
+            holdings(("a", "AAA", 1), ("b", "AAA", 1)),
+            cash=cash_table(("a", 1.0)),
+        )
+
+    def test_duplicate_cash_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash has account 'a' more than once (rows 0 and 1)",
+            holdings(("a", "AAA", 1)),
+            cash=cash_table(("a", 1.0), ("a", 2.0)),
+        )
+
+    def test_nan_cash(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash row 0 (account 'a'): cash must be a finite number, got nan",
+            holdings(("a", "AAA", 1)),
+            cash=cash_table(("a", math.nan)),
+        )
+
+    def test_missing_cash_account(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash row 1: account is missing (None)",
+            holdings(("a", "AAA", 1)),
+            cash=pd.DataFrame({"account": pd.Series(["a", None], dtype=object), "cash": 1.0}),
+        )
+
+    def test_bad_cash_mapping(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash['a'] must be a finite number, got inf",
+            holdings(("a", "AAA", 1)),
+            cash={"a": math.inf},
+        )
+
+    def test_cash_mapping_with_missing_account(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash has a missing account (None)",
+            holdings(("a", "AAA", 1)),
+            cash={"a": 1.0, None: 1.0},
+        )
+
+    def test_cash_not_a_table(self):
+        self.check(
+            InvalidSnapshotError,
+            "cash must be a pandas or polars DataFrame, got list (install the extra "
+            "rebalancing[pandas] or rebalancing[polars])",
+            holdings(("a", "AAA", 1)),
+            cash=[1.0],
+        )
+
+    def test_negative_price_mapping(self):
+        self.check(
+            InvalidSnapshotError,
+            "prices['AAA'] must be > 0, got -1.0",
+            holdings(("a", "AAA", 1)),
+            prices={"AAA": -1.0},
+        )
+
+    def test_bad_price_name(self):
+        self.check(
+            InvalidSnapshotError,
+            "prices key must be a non-empty name without surrounding white space, got ''",
+            holdings(("a", "AAA", 1)),
+            prices={"": 1.0},
+        )
+
+    def test_nan_price_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "prices row 1 (asset 'BBB'): price must be a finite number, got nan",
+            holdings(("a", "AAA", 1)),
+            prices=pd.DataFrame({"asset": ["AAA", "BBB"], "price": [1.0, math.nan]}),
+        )
+
+    def test_zero_price_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "prices row 0 (asset 'AAA'): price must be > 0, got 0.0",
+            holdings(("a", "AAA", 1)),
+            prices=pd.DataFrame({"asset": ["AAA"], "price": [0.0]}),
+        )
+
+    def test_duplicate_price_row(self):
+        self.check(
+            InvalidSnapshotError,
+            "prices has asset 'AAA' more than once (rows 0 and 1)",
+            holdings(("a", "AAA", 1)),
+            prices=pd.DataFrame({"asset": ["AAA", "AAA"], "price": [1.0, 2.0]}),
+        )
+
+    def test_bad_model_weight(self):
+        self.check(
+            InvalidTargetsError,
+            "targets: target_weights['AAA'] must be a finite number, got nan",
+            holdings(("a", "AAA", 1)),
+            targets={"AAA": math.nan},
+        )
+
+    def test_nan_weight_row(self):
+        self.check(
+            InvalidTargetsError,
+            "targets row 0 (asset 'AAA'): weight must be a finite number, got nan",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame({"asset": ["AAA"], "weight": [math.nan]}),
+        )
+
+    def test_duplicate_model_row(self):
+        self.check(
+            InvalidTargetsError,
+            "targets has asset 'AAA' more than once (rows 0 and 1)",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame({"asset": ["AAA", "AAA"], "weight": [0.5, 0.5]}),
+        )
+
+    def test_nan_weight_per_account(self):
+        self.check(
+            InvalidTargetsError,
+            "targets row 0 (account 'a', asset 'AAA'): weight must be a finite number, got nan",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame({"account": ["a"], "asset": ["AAA"], "weight": [math.nan]}),
+        )
+
+    def test_bad_asset_per_account(self):
+        self.check(
+            InvalidTargetsError,
+            "targets row 0 (account 'a'): asset must be a non-empty name without surrounding "
+            "white space, got ''",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame({"account": ["a"], "asset": [""], "weight": [1.0]}),
+        )
+
+    def test_duplicate_row_per_account(self):
+        self.check(
+            InvalidTargetsError,
+            "targets has account 'a', asset 'AAA' more than once (rows 0 and 1)",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame(
+                {"account": ["a", "a"], "asset": ["AAA", "AAA"], "weight": [0.5, 0.5]}
+            ),
+        )
+
+    def test_targets_for_an_unknown_account(self):
+        self.check(
+            InvalidTargetsError,
+            "targets has account 'zz', which is in neither holdings nor cash",
+            holdings(("a", "AAA", 1)),
+            targets=pd.DataFrame(
+                {"account": ["a", "zz"], "asset": ["AAA"] * 2, "weight": [1.0] * 2}
+            ),
+        )
+
+    def test_an_account_without_targets(self):
+        self.check(
+            InvalidTargetsError,
+            "targets has no rows for account 'b': give every account its weights "
+            "(a weight of 0 closes a position)",
+            holdings(("a", "AAA", 1), ("b", "AAA", 1)),
+            targets=pd.DataFrame({"account": ["a"], "asset": ["AAA"], "weight": [1.0]}),
+        )
+
+    def test_targets_of_the_wrong_kind(self):
+        self.check(
+            InvalidTargetsError,
+            "targets must be a pandas or polars DataFrame, got float (install the extra "
+            "rebalancing[pandas] or rebalancing[polars])",
+            holdings(("a", "AAA", 1)),
+            targets=0.5,
+        )
+
+    def test_accounts_of_mixed_kinds(self):
+        self.check(
+            InvalidSnapshotError,
+            "accounts must be of one kind that sorts, got a mix of int, str",
+            holdings(("a", "AAA", 1)),
+            cash={"a": 1.0, 2: 1.0},
+        )
+
+    def test_unhashable_account(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1: ['a'] is not a valid key (unhashable)",
+            holdings(("a", "AAA", 1), (["a"], "AAA", 1)),
+        )
+
+    def test_bad_config(self):
+        self.check(
+            InvalidConfigError,
+            "config must be a RebalanceConfig or None, got dict {}",
+            holdings(("a", "AAA", 1)),
+            config={},
+        )
+
+    def test_equity_overflow_names_the_account(self):
+        """Equity that overflows is found when the account's snapshot is built."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            plan_table(
+                holdings(("a", "AAA", 1e308)), {"AAA": 1.0}, prices={"AAA": 10.0}, cash={"a": 1e308}
+            )
+        assert str(info.value).startswith("account 'a': equity (cash + positions")
+
+    def test_overflow_names_the_account(self):
+        """An error found only while planning names the account."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            plan_table(
+                holdings(("a", "AAA", 1e308)),
+                {"AAA": 1.0},
+                prices={"AAA": 1e-300},
+                cash={"a": 1e308},
+            )
+        assert str(info.value).startswith("account 'a': ")
+
+
+ASSETS = ["AAA", "BBB", "CCC", "DDD"]
+
+
+@st.composite
+def books(draw):
+    """Long tables of a few accounts, prices, cash and targets (a model or per account)."""
+    accounts = draw(st.lists(st.sampled_from(["x", "y", "z", "w"]), unique=True, max_size=4))
+    rows = []
+    for account in accounts:
+        held = draw(st.lists(st.sampled_from(ASSETS), unique=True, max_size=4))
+        for asset in held:
+            whole = draw(st.booleans())
+            quantity = draw(
+                st.integers(-500, 500) if whole else st.floats(-500, 500, allow_nan=False)
+            )
+            rows.append((account, asset, float(quantity)))
+    held_assets = {asset for _, asset, quantity in rows if quantity != 0.0}
+    priced = draw(st.lists(st.sampled_from(ASSETS), unique=True)) + sorted(held_assets)
+    prices = {asset: draw(st.floats(0.5, 1_000.0)) for asset in priced}
+    cash = {a: draw(st.floats(-1_000.0, 100_000.0)) for a in accounts}
+    cash_only = draw(st.lists(st.sampled_from(["v", "u"]), unique=True, max_size=2))
+    cash.update({a: draw(st.floats(0.0, 100_000.0)) for a in cash_only})
+    per_account = draw(st.booleans())
+    if per_account:
+        targets = {a: draw(target_weights(assets=ASSETS, min_size=1)) for a in cash}
+    else:
+        targets = draw(target_weights(assets=ASSETS))
+    return rows, prices, cash, targets, per_account
+
+
+def snapshot_of(rows, account, prices, cash, targets):
+    """The documented snapshot of one account: its rows, the prices it needs."""
+    positions = {asset: q for a, asset, q in rows if a == account and (q != 0.0 or asset in prices)}
+    needed = set(positions) | set(targets)
+    return PortfolioSnapshot(
+        cash[account], positions, {a: p for a, p in prices.items() if a in needed}
+    )
+
+
+class TestPlanTableProperties:
+    @given(books(), rebalance_configs(), st.sampled_from(["pandas", "polars"]))
+    def test_each_account_as_compute_trades_alone(self, book, config, kind):
+        """Each account's rows of both tables are compute_trades on that account."""
+        rows, prices, cash, targets, per_account = book
+        if per_account:
+            table = [(a, asset, w) for a, t in targets.items() for asset, w in t.items()]
+            target_input = pd.DataFrame(table, columns=["account", "asset", "weight"])
+        else:
+            target_input = targets
+        frame = holdings(*rows).astype({"account": "str", "asset": "str", "quantity": "float64"})
+        if kind == "polars":
+            frame = pl.from_pandas(frame)
+            if per_account:
+                target_input = pl.from_pandas(target_input)
+
+        orders, decisions = plan_table(frame, target_input, prices=prices, cash=cash, config=config)
+
+        if kind == "polars":
+            orders, decisions = orders.to_pandas(), decisions.to_pandas()
+        expected_orders, expected_decisions = [], []
+        for account in sorted(cash):
+            book_of = targets[account] if per_account else targets
+            plan = compute_trades(
+                snapshot_of(rows, account, prices, cash, book_of), book_of, config
+            )
+            expected_orders.extend(
+                (account, o.asset, o.side.value, float(o.quantity), o.price, o.value,
+                 o.estimated_cost, o.action.value)
+                for o in plan.orders
+            )  # fmt: skip
+            expected_decisions.extend(
+                (account, d.asset, d.price, d.current_quantity, d.current_weight,
+                 d.requested_weight, d.target_weight, d.projected_quantity,
+                 d.projected_weight, d.skip_reason and d.skip_reason.value,
+                 ",".join(d.adjustments))
+                for d in plan.decisions
+            )  # fmt: skip
+        assert expected_orders == order_rows(orders)
+        actual = [tuple(map(none_if_nan, row)) for row in order_rows(decisions)]
+        assert expected_decisions == actual
