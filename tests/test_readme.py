@@ -43,7 +43,7 @@ class TestReadmeCommands:
         )
         readme = README.read_text(encoding="utf-8")
 
-        assert ["tests", "typing", "lint", "ml4t", "docs"] == defaults
+        assert {"fuzz", "mutation"}.isdisjoint(defaults)
         assert "`python3 -m nox -s fuzz`" in readme
         assert "`python3 -m nox -s mutation`" in readme
 
