@@ -407,6 +407,23 @@ class TestCheckPlanAcceptsGoodPlans:
             (o.side.value, o.asset, o.quantity) for o in plan
         ]
 
+    def test_a_pending_order_that_rounding_makes_right_covers_the_target(self):
+        """Regression: 2 held and 6 on a dip buy for an 8.08-unit target under CLOSEST is
+        reported as covered by the pending order, and check_plan agrees."""
+        dip = PendingOrder("dip", "A", Side.BUY, 6, kind=OrderKind.LIMIT, limit_price=99.0)
+        snap = PortfolioSnapshot(1_000.0, {"A": 2}, {"A": 100.0}, pending_orders=[dip])
+        config = RebalanceConfig(
+            cancel_before_rebalance=False,
+            rounding=Rounding.CLOSEST,
+            min_trade_value=0,
+            min_weight_change=0,
+        )
+        targets = {"A": 808 / 1_200}
+        plan = compute_trades(snap, targets, config)
+
+        check_plan(snap, targets, config, plan)
+        assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason
+
 
 class TestCheckPlanCatches:
     def setup_method(self):
