@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["tests", "typing", "lint", "ml4t", "docs", "fuzz"]
+nox.options.sessions = ["tests", "typing", "lint", "ml4t", "optimal", "docs", "fuzz"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
@@ -66,6 +66,17 @@ def ml4t(session: nox.Session) -> None:
         "coverage", "run", "--append", rc, "-m", "pytest", "--doctest-modules",
         "src/rebalancing/ml4t.py",
     )  # fmt: skip
+    session.run("coverage", "report", rc, "--fail-under=95")
+
+
+@nox.session(python=PYTHON)
+def optimal(session: nox.Session) -> None:
+    """Rounding.OPTIMAL against scipy's HiGHS (the `optimal` extra), with its coverage."""
+    session.install("-e", ".[optimal]", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    # pyproject's coverage config omits _optimal (the core session runs without scipy).
+    rc = "--rcfile=tests/optimal-coverage.ini"
+    session.run("coverage", "erase", rc)
+    session.run("coverage", "run", rc, "-m", "pytest", "tests/test_optimal.py", *session.posargs)
     session.run("coverage", "report", rc, "--fail-under=95")
 
 

@@ -24,6 +24,9 @@ class Rounding(enum.StrEnum):
     DOWN = "down"
     #: Final holdings closest to target, within the cash the plan may spend.
     CLOSEST = "closest"
+    #: The proven optimum of CLOSEST's objective, sells and buys together, thresholds
+    #: as trade-or-nothing; solved by scipy's HiGHS MILP (extra ``rebalancing[optimal]``).
+    OPTIMAL = "optimal"
 
 
 class TradeDirection(enum.StrEnum):

@@ -35,6 +35,7 @@ from hypothesis.errors import InvalidArgument
 
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._hypothesis_hook import register_type_strategies
+from ._optimal import require_scipy
 from ._result import Action, Order, RebalancePlan, SkipReason
 from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
 from .exceptions import RebalancingError
@@ -490,6 +491,15 @@ def target_weights(
     )
 
 
+def _plannable_roundings() -> list[Rounding]:
+    """Every rounding mode, less ``OPTIMAL`` when scipy (its solver) is not installed."""
+    try:
+        require_scipy(RebalanceConfig(rounding=Rounding.OPTIMAL))
+    except RebalancingError:
+        return [Rounding.DOWN, Rounding.CLOSEST]
+    return list(Rounding)
+
+
 def _config_fields() -> dict[str, st.SearchStrategy[Any]]:
     band = st.floats(0.0, 1.0)
     return {
@@ -507,7 +517,7 @@ def _config_fields() -> dict[str, st.SearchStrategy[Any]]:
         "cash_buffer": st.just(0.0) | st.floats(0.0, 1.0, exclude_max=True),
         "cost_rate": st.just(0.0) | st.floats(0.0, 0.05) | st.floats(0.0, 1.0, exclude_max=True),
         "cost_per_order": st.just(0.0) | st.floats(0.0, 100.0),
-        "rounding": st.sampled_from(Rounding),
+        "rounding": st.sampled_from(_plannable_roundings()),
         "relative_band": st.none() | band,
         "direction": st.sampled_from(TradeDirection),
     }
@@ -1050,7 +1060,7 @@ class _Checker:
             wanted = asset.target * equity / asset.unit_value
             step = asset.increment or 0.0
             slack = _REL * max(abs(wanted), abs(planned), 1e-300) + self._qty_tol(asset)
-            if config.rounding is Rounding.CLOSEST:
+            if config.rounding is not Rounding.DOWN:  # CLOSEST, OPTIMAL: one step over
                 slack += step
                 allowances += step * asset.unit_value / equity
             if planned * wanted < 0.0 and abs(planned) > slack:
