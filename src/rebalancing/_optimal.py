@@ -5,29 +5,31 @@ Pure: no I/O, clock or globals; scipy is imported only when a plan asks for OPTI
 
 The planner has already decided, for every asset, everything but the size of its trade:
 closes of dropped assets, skips (no price, direction, sleeve, at target), the cash floor
-and the pending orders it keeps. Those are fixed. Each other asset gets a :class:`Choice`:
-its trade goes from the current exposure ``s`` toward the desired holding ``d`` and its
-size ``q`` (units, along the trade) is free within the constraints every mode keeps:
+and the pending orders it keeps. Those are fixed. Each other asset gets a :class:`Choice`
+whose final holding is free within the constraints every mode keeps:
 
-- whole increments (lots, units) from ``s``, or any quantity in a fractional account; a
-  sell that would cross zero closes exactly instead;
-- toward the target and at most one increment past it (never past ``max_single_weight``):
-  a sell of an over-weight asset, a buy of an under-weight one, as in ``DOWN`` and
-  ``CLOSEST`` (see "Decisions" in docs/semantics.md for why);
-- a reversal (long to short or back, ``allow_short``) is the exact close, then whole
-  increments on the other side; the opening leg must pass the thresholds on its own;
-- thresholds are trade-or-nothing: ``q == 0`` or the trade passes them (checked by the
-  planner's own test); a sell that passes them at nearest rounding is always sent, as
-  in every mode;
-- estimated costs: ``cost_rate`` on the traded value, ``cost_per_order`` per order;
+- whole increments (lots, units) from the exposure, or any amount in a fractional
+  account; a sell that reaches zero closes exactly;
+- on the target's side of zero, at most one increment past the target and within
+  ``max_single_weight``; an over-weight holding only shrinks, an under-weight one may grow
+  or shrink (selling it can fund a whole unit elsewhere that gains more than it loses);
+- a reversal (long to short or back) is the exact close, then whole increments on the
+  other side; the opening leg must pass the thresholds on its own;
+- thresholds are trade-or-nothing: no trade, or one the planner's own test passes (a
+  binary per way, which also carries ``cost_per_order``); a sell that is due at nearest
+  rounding is always sent, as in every mode; ``cost_rate`` is paid on traded value;
+- direction: no sells under ``BUY_ONLY``, no buys under ``SELL_ONLY``; counted pending
+  orders are never crossed;
 - when any buy (other than a close) is sent, cash after every order, kept pending order
   and estimated cost stays at or above the plan's cash floor.
 
-The objective is the L1 distance to target in value, over every asset the plan sizes:
-``sum |s + q - d| * unit_value`` (signed along the trade). It is separable and the
-constraints are linear in integer step counts, so HiGHS's branch and bound proves the
-optimum. Among holdings equally close (ties are common without costs: two buys cut by
-the same dollar are equally far) which one it returns is deterministic but unspecified.
+The objective is the L1 distance to target in value over every asset sized,
+``sum |final - desired| * unit_value``. It is separable and every constraint is linear in
+integer step counts, so HiGHS's branch and bound proves the optimum (to a relative gap of
+:data:`_GAP`). The rounded answer is checked against the cash in exact float sums and
+solved again for a little less when HiGHS's tolerance overdrew. Among holdings equally
+close (common without costs: two buys cut by the same dollar) which one HiGHS returns is
+deterministic but unspecified.
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ class Choice(NamedTuple):
         open_min: Fewest steps of the opening leg (thresholds), when it opens at all.
         open_gated: The opening leg is a buy that needs the cash floor.
         close_alone: A reversal may close without opening.
+        back_steps: Most steps the other way, down to an exact close (0: none): an
+            under-weight holding may be sold to fund closer holdings elsewhere.
+        back_last: Units of that leg's last step (the close).
+        back_min: Fewest steps of that leg (thresholds).
+        back_gated: That leg is a buy (a short bought back) that needs the cash floor.
+        back_closes: Taking every step of that leg closes the position exactly.
     """
 
     gap: float
@@ -128,6 +136,11 @@ class Choice(NamedTuple):
     open_min: float = 0.0
     open_gated: bool = False
     close_alone: bool = True
+    back_steps: float = 0.0
+    back_last: float = 0.0
+    back_min: float = 0.0
+    back_gated: bool = False
+    back_closes: bool = False
 
 
 class Sized(NamedTuple):
@@ -137,11 +150,15 @@ class Sized(NamedTuple):
         steps: Steps of the first leg (a whole number unless the leg is fractional).
         ends: The first leg took its last step (an exact close, when ``last`` differs).
         opening: Steps of a reversal's opening leg.
+        back: Steps of the leg the other way.
+        back_ends: That leg closed the position.
     """
 
     steps: float
     ends: bool
     opening: float
+    back: float = 0.0
+    back_ends: bool = False
 
 
 def _snap(ratio: float) -> float:
@@ -212,6 +229,15 @@ class _Model:
         return values, result.status == 0
 
 
+class _Leg(NamedTuple):
+    """A leg's variables: its units as (variable, coefficient) terms, steps, close, binary."""
+
+    quantity: list[tuple[int, float]]
+    steps: int
+    ends: int | None
+    trades: int | None
+
+
 class _Builder:
     """Adds each :class:`Choice` to a :class:`_Model`, then the cash row they share."""
 
@@ -225,70 +251,131 @@ class _Builder:
         self.gates: list[tuple[list[tuple[int, float]], float]] = []
         #: The most the ungated orders may take out of cash.
         self.worst = 0.0
-        self.handles: list[tuple[int, int | None, int | None]] = []
+        self.handles: list[tuple[_Leg, int | None, _Leg | None]] = []
 
     def add(self, choice: Choice) -> None:
         model, fixed = self.model, self.fixed
         value = choice.unit_value
-        flow = -(1.0 + self.rate) * value if choice.buy else (1.0 - self.rate) * value
         error = model.var(0.0, math.inf, integral=False, cost=value)
-        low = choice.min_steps if choice.required else 0.0
-        steps = model.var(low, choice.steps, integral=choice.whole)
-        quantity: list[tuple[int, float]] = [(steps, choice.step)]
-        ends = None
-        if choice.whole and (choice.closes or choice.last != choice.step):
-            # The last step is an exact close: ``ends`` is 1 exactly when every step is taken.
-            ends = model.var(0.0, 1.0, integral=True)
-            model.row([(steps, 1.0), (ends, -choice.steps)], 0.0, math.inf)
-            model.row([(steps, 1.0), (ends, -1.0)], -math.inf, choice.steps - 1.0)
-            quantity.append((ends, choice.last - choice.step))
-        orders: list[int] = []
-        if choice.required:
-            self.constant -= fixed
-        elif choice.open_step > 0.0:
-            orders.append(steps)  # a reversal's close is a single step: 1 when it trades
-            self.worst += fixed + (-flow * choice.step if choice.buy else 0.0)
-        else:
-            orders.extend(self._first_leg(choice, steps, ends, flow))
-        opening = None
+        several = 1.0 if choice.whole else 0.0  # a step count that needs no threshold row
+        back = choice.back_steps > 0.0 and not choice.required
+        binary = fixed > 0.0 or choice.min_steps > several
+        if back:
+            # Both ways: a binary per way keeps them apart, so the net trade is one of them.
+            binary = binary or choice.back_min > several
         if choice.open_step > 0.0:
-            opening, opens = self._opening(choice, steps)
+            leg = self._close(choice, value)
+        else:
+            leg = self._leg(
+                choice.steps,
+                choice.step,
+                choice.last,
+                closes=choice.closes,
+                least=choice.min_steps,
+                whole=choice.whole,
+                buy=choice.buy,
+                gated=choice.gated,
+                value=value,
+                binary=binary,
+                required=choice.required,
+            )
+        quantity = list(leg.quantity)
+        opening = back_leg = None
+        if choice.open_step > 0.0:
+            opening = self._opening(choice, leg.steps, value)
             quantity.append((opening, choice.open_step))
-            orders.append(opens)
-        # error >= |q - gap|, q the units traded along the trade
+        if back:
+            back_leg = self._leg(
+                choice.back_steps,
+                choice.step,
+                choice.back_last,
+                closes=choice.back_closes,
+                least=choice.back_min,
+                whole=choice.whole,
+                buy=not choice.buy,
+                gated=choice.back_gated,
+                value=value,
+                binary=binary,
+                required=False,
+            )
+            quantity.extend((v, -c) for v, c in back_leg.quantity)
+            if leg.trades is not None and back_leg.trades is not None:
+                model.row([(leg.trades, 1.0), (back_leg.trades, 1.0)], -math.inf, 1.0)
+        # error >= |q - gap|, q the net units traded toward the target
         model.row([(error, 1.0), *[(v, -c) for v, c in quantity]], -choice.gap, math.inf)
         model.row([(error, 1.0), *[(v, c) for v, c in quantity]], choice.gap, math.inf)
-        self.cash_terms.extend((v, flow * c) for v, c in quantity)
-        self.cash_terms.extend((v, -fixed) for v in orders)
-        self.handles.append((steps, ends, opening))
+        self.handles.append((leg, opening, back_leg))
 
-    def _first_leg(self, choice: Choice, steps: int, ends: int | None, flow: float) -> list[int]:
-        """Thresholds, fee and cash gate of an optional same-side trade; its order binary."""
+    def _leg(
+        self,
+        most: float,
+        step: float,
+        last: float,
+        *,
+        closes: bool,
+        least: float,
+        whole: bool,
+        buy: bool,
+        gated: bool,
+        value: float,
+        binary: bool,
+        required: bool,
+    ) -> _Leg:
+        """Steps one way, their exact close, threshold, fee, cash and gate."""
         model, fixed = self.model, self.fixed
-        orders = []
+        flow = -(1.0 + self.rate) * value if buy else (1.0 - self.rate) * value
+        steps = model.var(least if required else 0.0, most, integral=whole)
+        quantity: list[tuple[int, float]] = [(steps, step)]
+        ends = None
+        if whole and (closes or last != step):
+            # The last step is an exact close: ``ends`` is 1 exactly when every step is taken.
+            ends = model.var(0.0, 1.0, integral=True)
+            model.row([(steps, 1.0), (ends, -most)], 0.0, math.inf)
+            model.row([(steps, 1.0), (ends, -1.0)], -math.inf, most - 1.0)
+            quantity.append((ends, last - step))
+        self.cash_terms.extend((v, flow * c) for v, c in quantity)
+        trades = None
+        if required:
+            self.constant -= fixed
+            return _Leg(quantity, steps, ends, trades)
+        # (terms, bound): sum(terms) > 0 exactly when a gated buy is sent, at most bound.
         gate: list[tuple[int, float]] = [(steps, 1.0)]
-        bound = choice.steps
-        if fixed > 0.0 or choice.min_steps > (1.0 if choice.whole else 0.0):
+        bound = most
+        if binary:
             # Trade or nothing: a binary carries the threshold and the fee.
             trades = model.var(0.0, 1.0, integral=True)
-            model.row([(steps, 1.0), (trades, -choice.steps)], -math.inf, 0.0)
-            model.row([(steps, 1.0), (trades, -choice.min_steps)], 0.0, math.inf)
-            orders.append(trades)
+            model.row([(steps, 1.0), (trades, -most)], -math.inf, 0.0)
+            model.row([(steps, 1.0), (trades, -least)], 0.0, math.inf)
+            self.cash_terms.append((trades, -fixed))
             gate, bound = [(trades, 1.0)], 1.0
-        if ends is not None and choice.closes:
+        if ends is not None and closes:
             # Buying back a whole short is a close: it never needs the floor.
             gate.append((ends, -bound))
-        if choice.gated:
+        if gated:
             self.gates.append((gate, bound))
-        if not choice.gated or choice.closes:
+        if not gated or closes:
             # An optional ungated trade costs at most its fee (or a short's close).
-            whole_leg = (choice.steps - 1.0) * choice.step + choice.last
-            self.worst += fixed + (-flow * whole_leg if choice.buy else 0.0)
-        return orders
+            whole_leg = (most - 1.0) * step + last
+            self.worst += fixed + (-flow * whole_leg if buy else 0.0)
+        return _Leg(quantity, steps, ends, trades)
 
-    def _opening(self, choice: Choice, steps: int) -> tuple[int, int]:
-        """A reversal's opening leg: its steps and its order binary."""
-        model = self.model
+    def _close(self, choice: Choice, value: float) -> _Leg:
+        """A reversal's close: one step of the whole position, required or optional."""
+        model, fixed = self.model, self.fixed
+        flow = -(1.0 + self.rate) * value if choice.buy else (1.0 - self.rate) * value
+        steps = model.var(1.0 if choice.required else 0.0, 1.0, integral=True)
+        self.cash_terms.append((steps, flow * choice.step))
+        if choice.required:
+            self.constant -= fixed
+        else:
+            self.cash_terms.append((steps, -fixed))
+            self.worst += fixed + (-flow * choice.step if choice.buy else 0.0)
+        return _Leg([(steps, choice.step)], steps, None, steps)
+
+    def _opening(self, choice: Choice, steps: int, value: float) -> int:
+        """A reversal's opening leg, after its close; returns its step count."""
+        model, fixed = self.model, self.fixed
+        flow = -(1.0 + self.rate) * value if choice.buy else (1.0 - self.rate) * value
         opening = model.var(0.0, choice.open_steps, integral=choice.open_whole)
         opens = model.var(0.0, 1.0, integral=True)
         model.row([(opening, 1.0), (opens, -choice.open_steps)], -math.inf, 0.0)
@@ -298,11 +385,12 @@ class _Builder:
         model.row([(opens, 1.0), (steps, -1.0)], -math.inf, 0.0)
         if not choice.close_alone:
             model.row([(opens, 1.0), (steps, -1.0)], 0.0, math.inf)
+        self.cash_terms.extend([(opening, flow * choice.open_step), (opens, -fixed)])
         if choice.open_gated:
             self.gates.append(([(opens, 1.0)], 1.0))
         else:
-            self.worst += self.fixed
-        return opening, opens
+            self.worst += fixed
+        return opening
 
     def cash_row(self) -> None:
         """Cash above the floor stays >= 0 whenever a gated buy is sent."""
@@ -351,11 +439,13 @@ def solve(
     values, proven = answer
     sized = [
         Sized(
-            values[steps],
-            ends is not None and values[ends] > 0.5,
+            values[leg.steps],
+            leg.ends is not None and values[leg.ends] > 0.5,
             0.0 if opening is None else values[opening],
+            0.0 if back is None else values[back.steps],
+            back is not None and back.ends is not None and values[back.ends] > 0.5,
         )
-        for steps, ends, opening in builder.handles
+        for leg, opening, back in builder.handles
     ]
     return sized, proven
 
@@ -385,11 +475,11 @@ class _Free(NamedTuple):
     line: _Line
     choice: Choice
     sign: float  # the side of the desired holding: +1 long, -1 short
-    held: float  # the exposure, signed so that the desired holding is positive
+    held: float  # the exposure, signed so that the desired holding's side is positive
     increment: float | None
     reversal: bool
-    closes: bool  # taking every step closes the position exactly
-    min_units: float  # a fractional trade's smallest due quantity (0 for whole steps)
+    grows: bool  # the first leg grows the position (else it shrinks it)
+    min_units: float  # a fractional first leg's smallest due quantity
 
 
 def _fewest(due: Callable[[float], bool], units_of: Callable[[int], float], most: int) -> int:
@@ -431,129 +521,205 @@ def _whole_up(units: float, increment: float, most_units: float) -> int:
     return max(up, 0)
 
 
-def _free(book: OptimalBook, line: _Line) -> _Free | None:  # noqa: PLR0915 - one case per shape
+def _down_to_zero(held: float, increment: float, value: float, dust: float) -> tuple[int, float]:
+    """Steps that shrink ``held`` to an exact close, and the last one's units."""
+    whole = math.floor(_snap(held / increment))
+    remainder = held - whole * increment
+    if remainder < increment * _UNIT_EPS or remainder * value <= dust:
+        if whole == 0:
+            return 1, held
+        return whole, increment + remainder
+    return whole + 1, remainder
+
+
+class _Ways(NamedTuple):
+    """Which ways a line may trade: grow its position, shrink it."""
+
+    grow: bool
+    shrink: bool
+
+
+def _ways(book: OptimalBook, line: _Line, sign: float) -> _Ways:
+    """Direction and counted pending orders (never crossed) limit the ways to trade."""
+    grow_side = Side.BUY if sign > 0.0 else Side.SELL
+    allowed = {Side.BUY: True, Side.SELL: True}
+    direction = book.config.direction.value
+    if direction == "buy_only":
+        allowed[Side.SELL] = False
+    elif direction == "sell_only":
+        allowed[Side.BUY] = False
+    if book.counts_pending:
+        for order in line.kept_working:
+            allowed[Side.SELL if order.side is Side.BUY else Side.BUY] = False
+    shrink_side = Side.SELL if grow_side is Side.BUY else Side.BUY
+    return _Ways(allowed[grow_side], allowed[shrink_side])
+
+
+def _free(book: OptimalBook, line: _Line) -> _Free | None:
     """The solver's choice for ``line``, or None when its decision is fixed."""
-    config, equity = book.config, book.equity
     if not line.active or line.price is None or abs(line.target) <= _NOISE:
         return None  # skipped, or a close (exact, never sized)
-    start, desired, increment, value = line.exposure, line.desired, line.increment, line.unit_value
-    if abs(desired - start) * value <= _NOISE * equity:
-        return None  # at target
-    buy = desired > start
-    side = Side.BUY if buy else Side.SELL
-    direction = config.direction.value
-    if (direction == "buy_only" and not buy) or (direction == "sell_only" and buy):
-        return None
-    if book.counts_pending and any(o.side is not side for o in line.kept_working):
-        return None  # never cross a counted pending order
-    planned = bool(line.legs)
+    start, desired = line.exposure, line.desired
     sign = 1.0 if desired > 0.0 else -1.0
-    held, size = sign * start, abs(desired)
-    cap_units = config.max_single_weight * equity / value
+    if sign * start < 0.0:
+        return _reversal(book, line, sign)
+    return _same_side(book, line, sign)
+
+
+def _reversal(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
+    """Long to short or back: the exact close, then whole increments (or any amount)."""
+    config, value, increment = book.config, line.unit_value, line.increment
+    start, size = line.exposure, abs(line.desired)
+    buy = sign > 0.0
+    ways = _ways(book, line, -sign)  # closing shrinks the current position
+    if not ways.shrink:
+        return None
+    cap_units = config.max_single_weight * book.equity / value
 
     def due(units: float) -> bool:
         return book.due(line, units * value)
 
-    if held < 0.0:
-        # A reversal: the exact close, then whole increments (or any amount) the other side.
-        forced = start < 0.0 and not config.allow_short
-        closing = -held
-        step = 1.0 if increment is None else increment
-        if increment is None:
-            most = min(size, cap_units)
-            least = _least(due, most)
-            open_steps, open_min = (most, least) if least is not None else (0.0, 0.0)
-        else:
-            most_steps = _whole_up(size, increment, cap_units)
-            fewest = _fewest(due, lambda k: k * increment, most_steps)
-            open_steps, open_min = (
-                (float(most_steps), float(fewest)) if fewest <= most_steps else (0.0, 0.0)
-            )
-        planner_closes = any(action is Action.CLOSE for _, _, action in line.legs)
-        alone = forced or planner_closes or due(closing)
-        if not alone and open_steps == 0.0:
-            return None
-        choice = Choice(
-            gap=closing + size,
-            unit_value=value,
-            buy=buy,
-            gated=False,
-            step=closing,
-            steps=1.0,
-            whole=True,
-            last=closing,
-            min_steps=1.0,
-            required=forced or (not buy and planner_closes),
-            open_step=step,
-            open_steps=open_steps,
-            open_whole=increment is not None,
-            open_min=open_min,
-            open_gated=buy,
-            close_alone=alone,
+    forced = start < 0.0 and not config.allow_short
+    closing = abs(start)
+    step = 1.0 if increment is None else increment
+    if increment is None:
+        most = min(size, cap_units)
+        least = _least(due, most)
+        open_steps, open_min = (most, least) if least is not None else (0.0, 0.0)
+    else:
+        most_steps = _whole_up(size, increment, cap_units)
+        fewest = _fewest(due, lambda k: k * increment, most_steps)
+        open_steps, open_min = (
+            (float(most_steps), float(fewest)) if fewest <= most_steps else (0.0, 0.0)
         )
-        return _Free(
-            line, choice, sign, held, increment, reversal=True, closes=False, min_units=0.0
-        )
-    toward = size >= held  # grow the position toward the target (else shrink it)
-    gap = size - held if toward else held - size
-    limit = math.inf
-    if not toward and not book.counts_pending and not config.allow_short and line.kept_working:
+    planner_closes = any(action is Action.CLOSE for _, _, action in line.legs)
+    alone = forced or planner_closes or due(closing)
+    if not alone and open_steps == 0.0:
+        return None
+    choice = Choice(
+        gap=closing + size,
+        unit_value=value,
+        buy=buy,
+        gated=False,
+        step=closing,
+        steps=1.0,
+        whole=True,
+        last=closing,
+        min_steps=1.0,
+        required=forced or (not buy and planner_closes),
+        open_step=step,
+        open_steps=open_steps,
+        open_whole=increment is not None,
+        open_min=open_min,
+        open_gated=buy,
+        close_alone=alone,
+    )
+    return _Free(line, choice, sign, -closing, increment, reversal=True, grows=True, min_units=0.0)
+
+
+def _same_side(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
+    """Grow toward the target (at most one increment past it) or shrink, down to a close.
+
+    An under-weight holding may also shrink: selling it can fund a whole unit elsewhere
+    that brings the book closer than the units sold take it away.
+    """
+    config, equity, value, increment = book.config, book.equity, line.unit_value, line.increment
+    held, size = sign * line.exposure, abs(line.desired)
+    ways = _ways(book, line, sign)
+    grows = size >= held
+    cap_units = config.max_single_weight * equity / value
+    dust = _NOISE * equity
+    if not book.counts_pending and not config.allow_short and line.kept_working:
         # Kept pending sells that sizing ignores must not, with this sell, leave a short.
         limit = max(held + math.fsum(o.signed_quantity for o in line.kept_working) * sign, 0.0)
+    else:
+        limit = math.inf
+    planned = bool(line.legs)
+
+    def due(units: float) -> bool:
+        return book.due(line, units * value)
+
     if increment is None:
-        most = min(gap, limit, cap_units - held) if toward else min(gap, limit)
-        least = _least(due, most)
-        if least is None:
+        grow_most = max(min(size - held, cap_units - held), 0.0) if ways.grow and grows else 0.0
+        shrink_most = min(held, limit) if ways.shrink else 0.0
+        if grows:
+            most, back_most = grow_most, shrink_most
+        else:
+            most, back_most = shrink_most, 0.0
+        least = _least(due, most) or 0.0
+        back_least = _least(due, back_most) if back_most > 0.0 else None
+        if not least and back_least is None:
             return None
+        grow_side = (sign > 0.0) == grows
         choice = Choice(
-            gap=gap,
+            gap=abs(size - held),
             unit_value=value,
-            buy=buy,
-            gated=buy,
+            buy=grow_side,
+            gated=grow_side,
             step=1.0,
-            steps=most,
+            steps=most if least else 0.0,
             whole=False,
             last=1.0,
             min_steps=least,
-            required=not buy and planned,
+            required=bool(least) and not grow_side and planned,
+            back_steps=back_most if back_least is not None else 0.0,
+            back_last=1.0,
+            back_min=back_least or 0.0,
+            back_gated=not grow_side,
         )
-        return _Free(line, choice, sign, held, None, reversal=False, closes=False, min_units=least)
-    last, closes = increment, False
-    if toward:
-        steps = _whole_up(gap, increment, cap_units - held)
+        return _Free(line, choice, sign, held, None, reversal=False, grows=grows, min_units=least)
+    # Whole increments.
+    up = _whole_up(size - held, increment, cap_units - held) if grows and ways.grow else 0
+    down, last, closes = 0, increment, False
+    if ways.shrink and held > 0.0:
+        down, last = _down_to_zero(held, increment, value, dust)
+        closes = True
+        if (down - 1) * increment + last > limit * (1.0 + _UNIT_EPS):
+            down, last = math.floor(_snap(limit / increment)), increment
+            closes = False
+
+    def down_units(count: int) -> float:
+        return count * increment if count < down else (down - 1) * increment + last
+
+    fewest_up = _fewest(due, lambda k: k * increment, up)
+    fewest_down = _fewest(due, down_units, down)
+    can_up, can_down = fewest_up <= up, fewest_down <= down
+    if not can_up and not can_down:
+        return None
+    buy_grows = sign > 0.0
+    if grows:
+        choice = Choice(
+            gap=size - held,
+            unit_value=value,
+            buy=buy_grows,
+            gated=buy_grows,
+            step=increment,
+            steps=float(up) if can_up else 0.0,
+            whole=True,
+            last=increment,
+            min_steps=float(fewest_up) if can_up else 0.0,
+            required=False,
+            back_steps=float(down) if can_down else 0.0,
+            back_last=last,
+            back_min=float(fewest_down) if can_down else 0.0,
+            back_gated=not buy_grows,
+            back_closes=closes,
+        )
     else:
-        steps = math.ceil(_snap(gap / increment))
-        remaining = held - steps * increment
-        closes = remaining < increment * _UNIT_EPS or remaining * value <= _NOISE * equity
-        if closes:
-            last = held - (steps - 1) * increment  # the sell closes exactly instead
-        if (steps - 1) * increment + last > limit * (1.0 + _UNIT_EPS):
-            steps, last, closes = math.floor(_snap(limit / increment)), increment, False
-    if steps < 1:
-        return None
-
-    def units_of(count: int) -> float:
-        return count * increment if count < steps else (steps - 1) * increment + last
-
-    # As in every mode, a sell to zero of an asset still targeted passes the thresholds
-    # like any trade (only the closes of dropped assets are exempt).
-    fewest = _fewest(due, units_of, steps)
-    if fewest > steps:
-        return None
-    choice = Choice(
-        gap=gap,
-        unit_value=value,
-        buy=buy,
-        gated=buy,
-        step=increment,
-        steps=float(steps),
-        whole=True,
-        last=last,
-        min_steps=float(fewest),
-        required=not buy and planned,
-        closes=closes,
-    )
-    return _Free(line, choice, sign, held, increment, reversal=False, closes=closes, min_units=0.0)
+        choice = Choice(
+            gap=held - size,
+            unit_value=value,
+            buy=not buy_grows,
+            gated=not buy_grows,
+            step=increment,
+            steps=float(down) if can_down else 0.0,
+            whole=True,
+            last=last,
+            min_steps=float(fewest_down) if can_down else 0.0,
+            required=can_down and buy_grows and planned,
+            closes=closes,
+        )
+    return _Free(line, choice, sign, held, increment, reversal=False, grows=grows, min_units=0.0)
 
 
 def _final(free: _Free, sized: Sized, equity: float) -> float:
@@ -565,18 +731,29 @@ def _final(free: _Free, sized: Sized, equity: float) -> float:
             return line.exposure
         opening = sized.opening * choice.open_step
         return sign * opening if opening > 0.0 else 0.0
-    units = sized.steps * choice.step
-    if units <= 0.0:
+    first = sized.steps * choice.step
+    if sized.ends:
+        first += choice.last - choice.step
+    if not choice.whole and 0.0 < first < free.min_units:
+        first = free.min_units  # HiGHS's tolerance may leave it a hair below the threshold
+    back = sized.back * choice.step
+    if sized.back_ends:
+        back = held  # the back leg closed the position exactly
+    elif choice.back_closes and back > 0.0 and sized.back >= choice.back_steps:
+        back = held
+    elif back > 0.0 and not choice.whole:
+        back = max(back, choice.back_min)
+    if first <= 0.0 and back <= 0.0:
         return line.exposure
-    if not choice.whole and units < free.min_units:
-        units = free.min_units  # HiGHS's tolerance may leave it a hair below the threshold
-    if sized.ends or (free.closes and sized.steps >= choice.steps):
-        return 0.0
-    toward = choice.buy == (sign > 0.0)
-    final = sign * (held + units if toward else held - units)
-    if abs(final) * line.unit_value <= _NOISE * equity:
-        return 0.0  # a dust remainder is no holding: close exactly
-    return final
+    if free.grows:
+        size = held + first - back
+    elif sized.ends:
+        size = 0.0
+    else:
+        size = held - first
+    if size * line.unit_value <= _NOISE * equity:
+        return 0.0  # nothing, or a dust remainder: close exactly
+    return sign * size
 
 
 def _flows(book: OptimalBook, line: _Line, legs: Legs) -> list[float]:
@@ -631,15 +808,23 @@ def optimise(book: OptimalBook) -> bool:
         for free, sized in zip(frees, answer[0], strict=True):
             final = _final(free, sized, equity)
             plans.append((final, book.legs(free.line.exposure, final, free.increment)))
+        # The planner's own test: the buys' cost, an exact sum, within the cash the
+        # other orders leave above the floor (also an exact sum).
         flows = list(fixed_flows)
+        spent = []
         for free, (_, legs) in zip(frees, plans, strict=True):
-            flows.extend(_flows(book, free.line, legs))
-        after = math.fsum(flows)
-        if after >= floor or not any(_gated(legs) for _, legs in plans):
+            for flow, leg in zip(_flows(book, free.line, legs), legs, strict=True):
+                if _gated([leg]):
+                    spent.append(-flow)
+                else:
+                    flows.append(flow)
+        budget = math.fsum(flows) - floor
+        cost = math.fsum(spent)
+        if not spent or cost <= budget or math.fsum([*flows, *(-c for c in spent)]) >= floor:
             _commit(frees, plans)
             return True
         # HiGHS's tolerance overdrew the exact sum: ask again for a little less.
-        margin = 2.0 * (floor - after) + 4.0 * margin + 1e-12 * max(equity, 1.0)
+        margin = 2.0 * (cost - budget) + 4.0 * margin + 1e-12 * max(equity, 1.0)
     # Still short after the retries (never seen): send no gated buy at all.
     plans = [
         (free.line.exposure, [leg for leg in legs if not _gated([leg])])

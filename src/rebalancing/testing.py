@@ -529,7 +529,9 @@ def rebalance_configs(**fields: Any) -> st.SearchStrategy[RebalanceConfig]:
     Args:
         **fields: Fix a field to a value (``allow_short=True``) or draw it from your own
             strategy (``cash_buffer=st.floats(0, 0.1)``); the others are drawn from their
-            whole valid domain (thresholds often 0, costs often 0).
+            whole valid domain (thresholds often 0, costs often 0). ``rounding`` draws
+            ``Rounding.OPTIMAL`` only where scipy is installed, so every drawn config can
+            be planned.
 
     Returns:
         A strategy of configs.
@@ -1246,8 +1248,8 @@ def check_plan(
     ``int`` and multiples of the increment; closes send exactly the held quantity; no
     order except a close is below the thresholds; buys never take projected cash below
     the cash floor; no position ends beyond its target quantity (one increment with
-    ``Rounding.CLOSEST``) or above the caps; no short is planned unless allowed; the
-    direction is respected; pending orders are cancelled or counted, never doubled, and
+    ``Rounding.CLOSEST`` or ``OPTIMAL``) or above the caps; no short is planned unless
+    allowed; the direction is respected; pending orders are cancelled or counted, never doubled, and
     never crossed by an order the other way.
 
     Args:
