@@ -195,7 +195,7 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
 
 
 def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """attrs validator: the account flags are True or False, nothing truthy."""
+    """Validator (attrs): the account flags are True or False, nothing truthy."""
     del instance
     if not isinstance(value, bool):
         msg = f"{attribute.name} must be True or False, got {value!r}"
