@@ -216,7 +216,9 @@ class _Model:
             constraints=constraints,
             integrality=np.asarray(self.integral),
             bounds=optimize.Bounds(np.asarray(self.low), np.asarray(self.high)),
-            options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": True},
+            # Without presolve: HiGHS's presolved path prints to stdout (a pure core never
+            # writes), and on these models it saves little.
+            options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": False},
         )
         if result.x is None:
             return None
