@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
+import random
 import sys
 
 import attrs
@@ -236,6 +237,24 @@ class TestOptimalChoices:
 
 @needs_scipy
 class TestSafety:
+    def test_the_solver_writes_nothing(self, capfd):
+        """HiGHS prints on its presolved path (this book made it); OPTIMAL stays silent."""
+        n, capital = 100, 25_000.0
+        rng = random.Random(f"stress-0-{n}-{capital}-0")  # noqa: S311 - the benchmark book
+        prices = {
+            f"A{i:03d}": round(min(max(math.exp(rng.gauss(math.log(60.0), 1.3)), 2.0), 3e3), 2)
+            for i in range(n)
+        }
+        units = {
+            a: math.floor(capital / n / p * rng.uniform(0.3, 1.7)) + rng.uniform(0.5, 0.999)
+            for a, p in prices.items()
+        }
+        equity = math.fsum(u * prices[a] for a, u in units.items())
+        targets = {a: u * prices[a] / equity for a, u in units.items()}
+        plan = compute_trades(PortfolioSnapshot(equity, prices=prices), targets, EXACT)
+        assert plan.projected_cash >= -1e-9
+        assert ("", "") == capfd.readouterr()
+
     def _book(self):
         snap = PortfolioSnapshot(1_000.0, prices={"A": 300.0, "B": 300.0, "C": 300.0})
         return snap, {"A": 0.5, "B": 0.3, "C": 0.2}
