@@ -216,6 +216,15 @@ class TestOptimalChoices:
         assert l1(plan) == pytest.approx(2.0)
         check_plan(snap, {"A": 0.2, "B": 0.8}, config, plan)
 
+    def test_a_tiny_fractional_buy_of_a_dear_asset_is_still_made(self):
+        """Regression: $0.50 of a $500,000 asset (1e-6 units) fell inside HiGHS's tolerance
+        when sized in units and was skipped; fractional amounts are sized in currency."""
+        snap = PortfolioSnapshot(1.0, prices={"AAPL": 500_000.0})
+        config = attrs.evolve(EXACT, allow_fractional=True)
+        plan = compute_trades(snap, {"AAPL": 0.5}, config)
+        assert [("buy", pytest.approx(1e-6))] == [(o.side.value, o.quantity) for o in plan]
+        check_plan(snap, {"AAPL": 0.5}, config, plan)
+
     def test_a_sleeve_and_a_direction_leave_assets_alone(self):
         """Untargeted holdings of a sleeve and direction-blocked sells are not sized."""
         snap = PortfolioSnapshot(100.0, {"A": 10, "X": 5}, {"A": 10.0, "B": 10.0, "X": 10.0})

@@ -258,7 +258,7 @@ class _Builder:
     def add(self, choice: Choice) -> None:
         model, fixed = self.model, self.fixed
         value = choice.unit_value
-        error = model.var(0.0, math.inf, integral=False, cost=value)
+        error = model.var(0.0, math.inf, integral=False, cost=1.0)  # in currency
         several = 1.0 if choice.whole else 0.0  # a step count that needs no threshold row
         back = choice.back_steps > 0.0 and not choice.required
         binary = fixed > 0.0 or choice.min_steps > several
@@ -304,8 +304,9 @@ class _Builder:
             if leg.trades is not None and back_leg.trades is not None:
                 model.row([(leg.trades, 1.0), (back_leg.trades, 1.0)], -math.inf, 1.0)
         # error >= |q - gap|, q the net units traded toward the target
-        model.row([(error, 1.0), *[(v, -c) for v, c in quantity]], -choice.gap, math.inf)
-        model.row([(error, 1.0), *[(v, c) for v, c in quantity]], choice.gap, math.inf)
+        gap = choice.gap * value
+        model.row([(error, 1.0), *[(v, -c * value) for v, c in quantity]], -gap, math.inf)
+        model.row([(error, 1.0), *[(v, c * value) for v, c in quantity]], gap, math.inf)
         self.handles.append((leg, opening, back_leg))
 
     def _leg(
@@ -583,11 +584,12 @@ def _reversal(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
 
     forced = start < 0.0 and not config.allow_short
     closing = abs(start)
-    step = 1.0 if increment is None else increment
+    step = 1.0 / value if increment is None else increment
     if increment is None:
         most = min(size, cap_units)
         least = _least(due, most)
-        open_steps, open_min = (most, least) if least is not None else (0.0, 0.0)
+        # Fractional amounts are sized in currency: well scaled for HiGHS at any price.
+        open_steps, open_min = (most * value, least * value) if least is not None else (0, 0)
     else:
         most_steps = _whole_up(size, increment, cap_units)
         fewest = _fewest(due, lambda k: k * increment, most_steps)
@@ -653,20 +655,22 @@ def _same_side(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
         if not least and back_least is None:
             return None
         grow_side = (sign > 0.0) == grows
+        # Fractional amounts are sized in currency: well scaled for HiGHS at any price.
+        per_unit = 1.0 / value
         choice = Choice(
             gap=abs(size - held),
             unit_value=value,
             buy=grow_side,
             gated=grow_side,
-            step=1.0,
-            steps=most if least else 0.0,
+            step=per_unit,
+            steps=most * value if least else 0.0,
             whole=False,
-            last=1.0,
-            min_steps=least,
+            last=per_unit,
+            min_steps=least * value,
             required=bool(least) and not grow_side and planned,
-            back_steps=back_most if back_least is not None else 0.0,
-            back_last=1.0,
-            back_min=back_least or 0.0,
+            back_steps=back_most * value if back_least is not None else 0.0,
+            back_last=per_unit,
+            back_min=(back_least or 0.0) * value,
             back_gated=not grow_side,
         )
         return _Free(line, choice, sign, held, None, reversal=False, grows=grows, min_units=least)
@@ -744,7 +748,7 @@ def _final(free: _Free, sized: Sized, equity: float) -> float:
     elif choice.back_closes and back > 0.0 and sized.back >= choice.back_steps:
         back = held
     elif back > 0.0 and not choice.whole:
-        back = max(back, choice.back_min)
+        back = max(back, choice.back_min * choice.step)
     if first <= 0.0 and back <= 0.0:
         return line.exposure
     if free.grows:
