@@ -1,5 +1,6 @@
 """Example tests of compute_trades: the scenarios a user tries first, and every bug found."""
 
+import importlib.util
 import math
 from collections import OrderedDict
 from decimal import Decimal
@@ -610,7 +611,19 @@ class TestPendingOrders:
         assert [("sell", "A", 50)] == trades(plan)
         assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
 
-    @pytest.mark.parametrize("rounding", list(Rounding))
+    @pytest.mark.parametrize(
+        "rounding",
+        [
+            Rounding.DOWN,
+            Rounding.CLOSEST,
+            pytest.param(
+                Rounding.OPTIMAL,
+                marks=pytest.mark.skipif(
+                    importlib.util.find_spec("scipy") is None, reason="OPTIMAL needs scipy"
+                ),
+            ),
+        ],
+    )
     def test_a_sell_made_by_rounding_never_crosses_a_pending_buy(self, rounding):
         """Regression: 10 A pending against a 9.6 target.
 
