@@ -17,9 +17,11 @@ from rebalancing import (
     Action,
     Adjustment,
     InvalidConfigError,
+    PendingOrder,
     PortfolioSnapshot,
     RebalanceConfig,
     Rounding,
+    Side,
     SkipReason,
     _optimal,
     compute_trades,
@@ -242,6 +244,102 @@ class TestOptimalChoices:
         plan = compute_trades(snap, {"A": 0.9, "B": 0.1}, config)
         assert all(o.side.value == "sell" for o in plan)
         check_plan(snap, {"A": 0.9, "B": 0.1}, config, plan)
+
+
+SHORTS = attrs.evolve(EXACT, allow_short=True)
+
+
+@needs_scipy
+class TestEdges:
+    def test_a_reversal_the_planner_skips_may_open_further_to_pass_the_threshold(self):
+        """0.5 long, -2.4 wanted, $28 minimum: the nearest reversal ($25) is too small, a
+        close with 3 short ($35, the open alone $30) passes and is much closer."""
+        snap = PortfolioSnapshot(95.0, {"A": 0.5}, {"A": 10.0})
+        config = attrs.evolve(SHORTS, min_trade_value=28.0)
+        plan = compute_trades(snap, {"A": -0.24}, config)
+        assert [("sell", 0.5, "close"), ("sell", 3, "open")] == [
+            (o.side.value, o.quantity, o.action.value) for o in plan
+        ]
+        check_plan(snap, {"A": -0.24}, config, plan)
+
+    def test_a_reversal_whose_close_may_not_go_alone_waits_for_cash(self):
+        """Short to long when the close alone is too small and the open cannot be paid."""
+        snap = PortfolioSnapshot(5.0, {"A": -0.5}, {"A": 10.0})
+        config = attrs.evolve(SHORTS, min_trade_value=28.0)
+        plan = compute_trades(snap, {"A": 1.0}, config)
+        assert () == plan.orders
+        check_plan(snap, {"A": 1.0}, config, plan)
+
+    def test_a_reversal_with_nothing_due_is_left(self):
+        """0.5 long, -0.4 wanted, $28 minimum: no close or open passes; nothing trades."""
+        snap = PortfolioSnapshot(95.0, {"A": 0.5}, {"A": 10.0})
+        config = attrs.evolve(SHORTS, min_trade_value=28.0)
+        plan = compute_trades(snap, {"A": -0.04}, config)
+        assert () == plan.orders
+
+    def test_a_direction_blocks_a_reversal_the_planner_skipped(self):
+        """SELL_ONLY never buys back a short, even for a reversal the thresholds left."""
+        snap = PortfolioSnapshot(105.0, {"A": -0.5}, {"A": 10.0})
+        config = attrs.evolve(SHORTS, min_trade_value=28.0, direction="sell_only")
+        plan = compute_trades(snap, {"A": 0.24}, config)
+        assert () == plan.orders
+
+    def test_a_short_is_covered_when_the_open_is_cut(self):
+        """Short to long with too little cash: the close goes (closes are never gated) and
+        the open, which the $9 left cannot pay with its fee, does not."""
+        snap = PortfolioSnapshot(60.0, {"A": -5}, {"A": 10.0})
+        config = attrs.evolve(SHORTS, cost_per_order=1.0)
+        plan = compute_trades(snap, {"A": 1.0}, config)
+        assert [("buy", 5, "close")] == [(o.side.value, o.quantity, o.action.value) for o in plan]
+        check_plan(snap, {"A": 1.0}, config, plan)
+
+    def test_a_fractional_reversal_opens_the_exact_amount(self):
+        """In a fractional account a reversal closes, then opens exactly the target."""
+        snap = PortfolioSnapshot(100.0, {"A": 2.0}, {"A": 10.0}, fractional=True)
+        plan = compute_trades(snap, {"A": -0.25}, SHORTS)
+        assert [("sell", 2.0), ("sell", pytest.approx(3.0))] == [
+            (o.side.value, o.quantity) for o in plan
+        ]
+
+    def test_a_fractional_trade_below_the_thresholds_is_not_sent(self):
+        """A fractional buy smaller than min_trade_value stays unsent."""
+        snap = PortfolioSnapshot(1_000.0, {"A": 9.9}, {"A": 100.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=1_000.0, rounding=Rounding.OPTIMAL)
+        plan = compute_trades(snap, {"A": 0.6985}, config)
+        assert () == plan.orders
+
+    def test_sell_only_sells_and_never_buys(self):
+        """SELL_ONLY: over-weight holdings are sold, under-weight ones are not bought."""
+        snap = PortfolioSnapshot(0.0, {"A": 10, "B": 1}, {"A": 10.0, "B": 10.0})
+        config = attrs.evolve(EXACT, direction="sell_only")
+        plan = compute_trades(snap, {"A": 0.45, "B": 0.55}, config)
+        assert [("sell", "A", 5)] == [(o.side.value, o.asset, o.quantity) for o in plan]
+
+    def test_a_dust_holding_is_closed_or_grown_never_left_as_dust(self):
+        """A holding of float dust may be bought up to target; dust is never a holding."""
+        snap = PortfolioSnapshot(100.0, {"A": 1e-12}, {"A": 10.0})
+        plan = compute_trades(snap, {"A": 0.5}, EXACT)
+        check_plan(snap, {"A": 0.5}, EXACT, plan)
+        assert plan.decision("A").projected_quantity == pytest.approx(5.0)
+
+    def test_a_counted_pending_buy_is_never_crossed(self):
+        """A counted pending buy over the target is not sold against (it may be replaced)."""
+        pending = [PendingOrder("p", "A", Side.BUY, 10)]
+        snap = PortfolioSnapshot(10_000.0, prices={"A": 100.0, "B": 1.0}, pending_orders=pending)
+        config = attrs.evolve(EXACT, min_trade_value=50.0, cancel_before_rebalance=False)
+        plan = compute_trades(snap, {"A": 0.096, "B": 0.904}, config)
+        assert not any(o.asset == "A" and o.side is Side.SELL for o in plan)
+        check_plan(snap, {"A": 0.096, "B": 0.904}, config, plan)
+
+    def test_kept_uncounted_pending_sells_never_leave_a_short(self):
+        """With pending sells kept but not counted, a sell stops where they would go short."""
+        pending = [PendingOrder("s", "A", Side.SELL, 6)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 10.0, "B": 10.0}, pending_orders=pending)
+        config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
+        plan = compute_trades(snap, {"A": 0.05, "B": 0.95}, config)
+        sold = sum(o.quantity for o in plan if o.asset == "A" and o.side is Side.SELL)
+        assert sold + 6 <= 10 or "s" in plan.cancels
+        check_plan(snap, {"A": 0.05, "B": 0.95}, config, plan)
 
 
 @needs_scipy

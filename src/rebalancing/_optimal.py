@@ -205,12 +205,11 @@ class _Model:
         import numpy as np  # noqa: PLC0415 - scipy (and numpy) are optional
         from scipy import optimize, sparse  # noqa: PLC0415
 
-        constraints = []
-        if self.row_low:
-            matrix = sparse.csr_array(
-                (self.coefs, (self.rows, self.cols)), shape=(len(self.row_low), len(self.cost))
-            )
-            constraints.append(optimize.LinearConstraint(matrix, self.row_low, self.row_high))
+        # Every choice adds its error rows, so there is always a constraint matrix.
+        matrix = sparse.csr_array(
+            (self.coefs, (self.rows, self.cols)), shape=(len(self.row_low), len(self.cost))
+        )
+        constraints = [optimize.LinearConstraint(matrix, self.row_low, self.row_high)]
         result: Any = optimize.milp(
             np.asarray(self.cost),
             constraints=constraints,
@@ -504,15 +503,14 @@ def _least(due: Callable[[float], bool], most: float) -> float | None:
     if most <= 0.0 or not due(most):
         return None
     low, high = 0.0, most
-    for _ in range(100):
+    while True:  # bisection down to adjacent floats
         middle = (low + high) / 2.0
         if middle in (low, high):
-            break
+            return high
         if due(middle):
             high = middle
         else:
             low = middle
-    return high
 
 
 def _whole_up(units: float, increment: float, most_units: float) -> int:
@@ -745,8 +743,6 @@ def _final(free: _Free, sized: Sized, equity: float) -> float:
     back = sized.back * choice.step
     if sized.back_ends:
         back = held  # the back leg closed the position exactly
-    elif choice.back_closes and back > 0.0 and sized.back >= choice.back_steps:
-        back = held
     elif back > 0.0 and not choice.whole:
         back = max(back, choice.back_min * choice.step)
     if first <= 0.0 and back <= 0.0:
