@@ -343,6 +343,26 @@ class TestEdges:
 
 
 @needs_scipy
+class TestSolverErrors:
+    def test_a_solve_error_without_presolve_is_retried_with_it(self):
+        """Regression: on this held $1M book HiGHS reported a solve error without presolve;
+        the planner's own funding then left $797 unspent, 1.84x the optimum's error."""
+        positions = {"A000": 69, "A001": 7915, "A002": 133, "A003": 766, "A004": 5713}
+        prices = {"A000": 222.44, "A001": 28.01, "A002": 662.22, "A003": 575.83, "A004": 40.92}
+        targets = {
+            "A000": 0.3274692303780397,
+            "A001": 0.4462126281079281,
+            "A002": 0.13423692135963403,
+            "A003": 0.03162795745281813,
+            "A004": 0.060453262701580135,
+        }
+        snap = PortfolioSnapshot(15.489999999941801, positions, prices)
+        plan = compute_trades(snap, targets, EXACT)
+        assert l1(plan) == pytest.approx(480.5123750958446, rel=1e-9)
+        check_plan(snap, targets, EXACT, plan)
+
+
+@needs_scipy
 class TestSafety:
     def test_the_solver_writes_nothing(self, capfd):
         """HiGHS prints on its presolved path (this book made it); OPTIMAL stays silent."""

@@ -210,15 +210,20 @@ class _Model:
             (self.coefs, (self.rows, self.cols)), shape=(len(self.row_low), len(self.cost))
         )
         constraints = [optimize.LinearConstraint(matrix, self.row_low, self.row_high)]
-        result: Any = optimize.milp(
-            np.asarray(self.cost),
-            constraints=constraints,
-            integrality=np.asarray(self.integral),
-            bounds=optimize.Bounds(np.asarray(self.low), np.asarray(self.high)),
-            # Without presolve: HiGHS's presolved path prints to stdout (a pure core never
-            # writes), and on these models it saves little.
-            options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": False},
-        )
+        result: Any = None
+        # Without presolve first: HiGHS's presolved path prints to stdout (a pure core
+        # never writes), and on these models it saves little. On the rare model where
+        # HiGHS reports a solve error without it, presolve is the second try.
+        for presolve in (False, True):
+            result = optimize.milp(
+                np.asarray(self.cost),
+                constraints=constraints,
+                integrality=np.asarray(self.integral),
+                bounds=optimize.Bounds(np.asarray(self.low), np.asarray(self.high)),
+                options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": presolve},
+            )
+            if result.x is not None:
+                break
         if result.x is None:
             return None
         values = [
