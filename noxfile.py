@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["tests", "typing", "lint", "ml4t", "dask", "docs"]
+nox.options.sessions = ["tests", "typing", "lint", "ml4t", "optimal", "dask", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
@@ -87,6 +87,17 @@ def dask(session: nox.Session) -> None:
     rc = "--rcfile=tests/cluster/coverage.ini"
     session.run("coverage", "erase", rc)
     session.run("coverage", "run", rc, "-m", "pytest", "tests/cluster", *session.posargs)
+    session.run("coverage", "report", rc, "--fail-under=95")
+
+
+@nox.session(python=PYTHON)
+def optimal(session: nox.Session) -> None:
+    """Rounding.OPTIMAL against scipy's HiGHS (the `optimal` extra), with its coverage."""
+    session.install("-e", ".[optimal]", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    # pyproject's coverage config omits _optimal (the core session runs without scipy).
+    rc = "--rcfile=tests/optimal-coverage.ini"
+    session.run("coverage", "erase", rc)
+    session.run("coverage", "run", rc, "-m", "pytest", "tests/test_optimal.py", *session.posargs)
     session.run("coverage", "report", rc, "--fail-under=95")
 
 

@@ -4,6 +4,8 @@ Compares, on a seeded grid of books, the final holdings of
 
 - ``DOWN``: ``compute_trades`` with ``Rounding.DOWN`` (truncate, water-fill when short);
 - ``CLOSEST``: ``compute_trades`` with ``Rounding.CLOSEST``;
+- ``OPTIMAL``: ``compute_trades`` with ``Rounding.OPTIMAL`` (needs scipy, the extra
+  ``rebalancing[optimal]``), which must land on the optimum below in every case;
 - ``closest_buys``: the allocation routine called directly (sells rounded to nearest,
   their proceeds fund the buys), i.e. what ``CLOSEST`` does once it is wired in;
 - ``pypfopt``: PyPortfolioOpt's ``DiscreteAllocation.greedy_portfolio``;
@@ -15,16 +17,29 @@ Both our modes run with ``min_trade_value=0`` and ``min_weight_change=0`` and no
 the final holdings are comparable. The error of a mode is the L1 distance in value between
 its final holdings and the targets, relative to the optimum's.
 
-Grid: n in 5, 20, 100, 500 names; capital $5k, $25k, $100k, $1M; from all cash and from an
-existing whole-share book; with and without a 5% cash target; two seeds (16 cases per seed
-and n). Stress family: every target's share count has a fractional part >= 0.5 and the
-targets sum to 1, so rounding to nearest always overdraws and the budget binds.
+Families:
+
+- ``grid``: n in 5, 20, 100, 500 names; capital $5k, $25k, $100k, $1M; from all cash and
+  from an existing whole-share book; with and without a 5% cash target; two seeds (16
+  cases per seed and n).
+- ``stress``: every target's share count has a fractional part >= 0.5 and the targets sum
+  to 1, so rounding to nearest always overdraws and the budget binds.
+- ``held``: books that already hold positions, fully invested (cash below one share of
+  the dearest name), moved to new targets that sum to 1: sells fund the buys and cash
+  binds, as in real accounts.
+- ``wide``: 9 to 30 names from cash, binding as in ``stress``: more buys than CLOSEST's
+  exact search (8) takes on.
+- ``issue``: the books quoted in issue 12 (three names already held; PyPortfolioOpt's
+  9-name max-Sharpe book with $25,056).
+
+For each family and size: the mean, p99 and worst ratio to the optimum (the "gap"), the
+share of cases at the optimum, overdraws and the median time per plan.
 
 Usage (from the repository root)::
 
     pip install -e . -r benchmarks/requirements.txt
     python benchmarks/allocation.py            # full grid, a few minutes
-    python benchmarks/allocation.py --quick    # one seed, fewer timings
+    python benchmarks/allocation.py --quick    # one seed, fewer timings, no 500-name books
 """
 
 from __future__ import annotations
@@ -146,6 +161,89 @@ def grid_cases(seeds: Sequence[int]) -> list[Case]:
     return cases
 
 
+def held_cases(seeds: Sequence[int], sizes: Sequence[int] = SIZES) -> list[Case]:
+    """A fully invested whole-share book (old weights) moved to new targets summing to 1."""
+    cases = []
+    for seed in seeds:
+        for n in sizes:
+            for capital in CAPITALS:
+                for variant in range(2):
+                    rng = random.Random(f"held-{seed}-{n}-{capital}-{variant}")
+                    prices = _prices(rng, n)
+                    old = _weights(rng, n, 1.0)
+                    positions: dict[str, float] = {}
+                    cash = capital
+                    for name, w in old.items():
+                        units = math.floor(w * capital / prices[name])
+                        if units > 0:
+                            positions[name] = float(units)
+                            cash -= units * prices[name]
+                    # Spend what is left on the cheapest names: fully invested.
+                    for name in sorted(prices, key=prices.__getitem__):
+                        units = math.floor(cash / prices[name])
+                        if units > 0:
+                            positions[name] = positions.get(name, 0.0) + units
+                            cash -= units * prices[name]
+                    weights = _weights(rng, n, 1.0)
+                    cases.append(
+                        Case("held", n, capital, True, 0.0, prices, weights, positions, cash)  # noqa: FBT003
+                    )
+    return cases
+
+
+def wide_cases(seeds: Sequence[int], per_seed: int = 24) -> list[Case]:
+    """9 to 30 names from cash, every target k + f shares with f >= 0.5: the budget binds."""
+    cases = []
+    for seed in seeds:
+        for variant in range(per_seed):
+            rng = random.Random(f"wide-{seed}-{variant}")
+            n = rng.randint(9, 30)
+            capital = rng.choice(CAPITALS)
+            cases.append(_binding_case("wide", rng, n, capital))
+    return cases
+
+
+def issue_cases() -> list[Case]:
+    """The books quoted in issue 12."""
+    three = Case(
+        "issue",
+        3,
+        2_000.0,
+        True,  # noqa: FBT003
+        0.0,
+        {"A": 10.0, "B": 10.0, "C": 10.0},
+        {"A": 0.253, "B": 0.254, "C": 0.493},
+        {"A": 100.0, "B": 100.0},
+        0.0,
+    )
+    prices = {
+        "GOOG": 1019.97,
+        "AAPL": 172.44,
+        "FB": 166.32,
+        "BABA": 175.36,
+        "AMZN": 1427.05,
+        "BBY": 70.91,
+        "MA": 172.36,
+        "PFE": 35.79,
+        "SBUX": 59.42,
+    }
+    raw = [0.038354, 0.068899, 0.206031, 0.073146, 0.040329, 0.013235, 0.353487, 0.195702]
+    weights = dict(zip(prices, [*raw, 0.010816], strict=True))
+    nine = Case("issue", 9, 25_056.0, False, 0.0, prices, weights, {}, 25_056.0)  # noqa: FBT003
+    return [three, nine]
+
+
+def _binding_case(family: str, rng: random.Random, n: int, capital: float) -> Case:
+    prices = _prices(rng, n)
+    units = {
+        name: math.floor(capital / n / p * rng.uniform(0.3, 1.7)) + rng.uniform(0.5, 0.999)
+        for name, p in prices.items()
+    }
+    equity = math.fsum(u * prices[a] for a, u in units.items())
+    weights = {a: u * prices[a] / equity for a, u in units.items()}
+    return Case(family, n, capital, False, 0.0, prices, weights, {}, equity)  # noqa: FBT003
+
+
 def stress_cases(seeds: Sequence[int]) -> list[Case]:
     """Every target is k + f shares with f >= 0.5; targets sum to 1: nearest overdraws."""
     cases = []
@@ -154,17 +252,7 @@ def stress_cases(seeds: Sequence[int]) -> list[Case]:
             for capital in CAPITALS:
                 for variant in range(2):
                     rng = random.Random(f"stress-{seed}-{n}-{capital}-{variant}")
-                    prices = _prices(rng, n)
-                    units = {
-                        name: math.floor(capital / n / p * rng.uniform(0.3, 1.7))
-                        + rng.uniform(0.5, 0.999)
-                        for name, p in prices.items()
-                    }
-                    equity = math.fsum(u * prices[a] for a, u in units.items())
-                    weights = {a: u * prices[a] / equity for a, u in units.items()}
-                    cases.append(
-                        Case("stress", n, capital, False, 0.0, prices, weights, {}, equity)  # noqa: FBT003
-                    )
+                    cases.append(_binding_case("stress", rng, n, capital))
     return cases
 
 
@@ -300,27 +388,33 @@ def nearest_fits(case: Case) -> bool:
 METHODS: dict[str, Callable[[Case], Outcome]] = {
     "DOWN": via_compute_trades(Rounding.DOWN),
     "CLOSEST": via_compute_trades(Rounding.CLOSEST),
+    "OPTIMAL": via_compute_trades(Rounding.OPTIMAL),
     "closest_buys": via_closest_buys,
     "pypfopt": via_pypfopt,
 }
-OURS = ("DOWN", "CLOSEST", "closest_buys")
+OURS = ("DOWN", "CLOSEST", "OPTIMAL", "closest_buys")
 
 
-def _p90(values: list[float]) -> float:
+def _p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
-def evaluate(cases: list[Case]) -> None:
-    tallies: dict[tuple[str, int, str], Tally] = {}
-    milp_seconds: dict[tuple[str, int], list[float]] = {}
-    counts: dict[tuple[str, int], list[int]] = {}
+def _bucket(case: Case) -> str:
+    return "9-30" if case.family == "wide" else str(case.n)
+
+
+def evaluate(cases: list[Case]) -> bool:
+    """Print the table; return whether OPTIMAL reached the optimum in every case."""
+    tallies: dict[tuple[str, str, str], Tally] = {}
+    milp_seconds: dict[tuple[str, str], list[float]] = {}
+    counts: dict[tuple[str, str], list[int]] = {}
     for case in cases:
         optimum = via_milp(case)
         best = l1_error(case, optimum.holdings)
         floor_tol = 1e-6 * case.equity
         binding = not nearest_fits(case)
-        key = (case.family, case.n)
+        key = (case.family, _bucket(case))
         milp_seconds.setdefault(key, []).append(optimum.seconds)
         count = counts.setdefault(key, [0, 0])
         count[0] += 1
@@ -329,7 +423,7 @@ def evaluate(cases: list[Case]) -> None:
         for name, method in METHODS.items():
             outcome = method(case)
             error = l1_error(case, outcome.holdings)
-            tally = tallies.setdefault((case.family, case.n, name), Tally())
+            tally = tallies.setdefault((*key, name), Tally())
             ratio = (error + scale) / (best + scale)
             tally.ratios.append(ratio)
             if binding:
@@ -338,9 +432,8 @@ def evaluate(cases: list[Case]) -> None:
             tally.overdraws += outcome.cash < -floor_tol
             tally.seconds.append(outcome.seconds)
     header = (
-        f"{'family':7} {'n':>4} {'method':13} {'cases':>5} {'bind':>4} {'mean':>7} {'p90':>7} "
-        f"{'max':>7} {'b.mean':>7} {'b.max':>7} {'at opt':>7} {'left bp':>8} {'overdr':>6} "
-        f"{'time':>9}"
+        f"{'family':7} {'n':>5} {'method':13} {'cases':>5} {'bind':>4} {'mean':>7} {'p99':>7} "
+        f"{'worst':>7} {'at opt':>7} {'left bp':>8} {'overdr':>6} {'time/plan':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -348,27 +441,29 @@ def evaluate(cases: list[Case]) -> None:
         for name in METHODS:
             t = tallies[(family, n, name)]
             at_opt = sum(r <= 1.0 + AT_OPTIMUM for r in t.ratios) / len(t.ratios)
-            b_mean = statistics.fmean(t.binding_ratios) if t.binding_ratios else float("nan")
-            b_max = max(t.binding_ratios) if t.binding_ratios else float("nan")
             print(
-                f"{family:7} {n:>4} {name:13} {total:>5} {binding:>4} "
-                f"{statistics.fmean(t.ratios):>7.4f} {_p90(t.ratios):>7.4f} {max(t.ratios):>7.3f} "
-                f"{b_mean:>7.4f} {b_max:>7.3f} {at_opt:>7.0%} "
+                f"{family:7} {n:>5} {name:13} {total:>5} {binding:>4} "
+                f"{statistics.fmean(t.ratios):>7.4f} {_p99(t.ratios):>7.4f} "
+                f"{max(t.ratios):>7.3f} {at_opt:>7.0%} "
                 f"{statistics.fmean(t.leftover) * 1e4:>8.1f} {t.overdraws:>6} "
-                f"{_fmt(statistics.median(t.seconds)):>9}"
+                f"{_fmt(statistics.median(t.seconds)):>10}"
             )
         print(
-            f"{family:7} {n:>4} {'optimum(milp)':13} {total:>5} {binding:>4} {'1.0000':>7} "
-            f"{'':>7} {'':>7} {'':>7} {'':>7} {'':>7} {'':>8} {'':>6} "
-            f"{_fmt(statistics.median(milp_seconds[(family, n)])):>9}"
+            f"{family:7} {n:>5} {'optimum(milp)':13} {total:>5} {binding:>4} {'1.0000':>7} "
+            f"{'':>7} {'':>7} {'':>7} {'':>8} {'':>6} "
+            f"{_fmt(statistics.median(milp_seconds[(family, n)])):>10}"
         )
     print()
-    print("ratio = L1(final holdings value - target value) / optimum's; b.* = cases where")
-    print("nearest rounding overdraws (the budget binds); left bp = mean (cash - cash target)")
-    print("/ equity in basis points; time = median per case.")
+    print("gap = L1(final holdings value - target value) / the optimum's (1 = optimal);")
+    print("mean, p99 and worst over the cases; bind = cases where nearest rounding overdraws;")
+    print("left bp = mean (cash - cash target) / equity in basis points; time = median per plan.")
     print()
     ours_overdraws = sum(tallies[k].overdraws for k in tallies if k[2] in OURS)
     print(f"overdraws by our modes: {ours_overdraws}")
+    optimal = [r for k, t in tallies.items() if k[2] == "OPTIMAL" for r in t.ratios]
+    missed = sum(r > 1.0 + AT_OPTIMUM for r in optimal)
+    print(f"OPTIMAL off the optimum (ratio > 1 + {AT_OPTIMUM:g}): {missed} of {len(optimal)} cases")
+    return missed == 0 and ours_overdraws == 0
 
 
 def _fmt(seconds: float) -> str:
@@ -388,47 +483,64 @@ def _best_of(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def timings(repeat: int) -> None:
-    """Rounding-step and whole-plan times at 500 names."""
-    fits = next(c for c in grid_cases([0]) if c.n == 500 and c.cash_target > 0 and nearest_fits(c))
-    binds = next(c for c in stress_cases([0]) if c.n == 500 and c.capital == 100_000.0)
-    print("timings at 500 names (best of", repeat, "runs)")
-    for label, case in (("nearest fits", fits), ("budget binds", binds)):
-        _, items, _, cash = build_items(case)
-        step = _best_of(
-            lambda items=items, cash=cash: closest_buys(
-                items, cash, cost_rate=0.0, cost_per_order=0.0
-            ),
-            repeat,
+def timings(repeat: int, sizes: Sequence[int]) -> None:
+    """Rounding-step and whole-plan times at each size, nearest fitting and binding."""
+    print(f"time per plan (best of {repeat} runs; OPTIMAL best of {max(repeat // 10, 2)})")
+    for n in sizes:
+        fits = next(
+            c for c in grid_cases([0]) if c.n == n and c.cash_target > 0 and nearest_fits(c)
         )
-        snap = _snapshot(case)
-        whole = {}
-        for rounding in (Rounding.DOWN, Rounding.CLOSEST):
-            config = _config(rounding)
-            whole[rounding] = _best_of(
-                lambda snap=snap, case=case, config=config: compute_trades(
-                    snap, case.weights, config
+        binds = next(c for c in stress_cases([0]) if c.n == n and c.capital == 100_000.0)
+        held = next(c for c in held_cases([0], [n]) if c.capital == 100_000.0)
+        for label, case in (("nearest fits", fits), ("budget binds", binds), ("held", held)):
+            _, items, _, cash = build_items(case)
+            step = _best_of(
+                lambda items=items, cash=cash: closest_buys(
+                    items, cash, cost_rate=0.0, cost_per_order=0.0
                 ),
                 repeat,
             )
-        ratio = whole[Rounding.CLOSEST] / whole[Rounding.DOWN]
-        print(
-            f"  {label:13} rounding step (closest_buys) {_fmt(step):>9}   compute_trades: "
-            f"DOWN {_fmt(whole[Rounding.DOWN])}, CLOSEST {_fmt(whole[Rounding.CLOSEST])} "
-            f"({ratio:.2f}x)"
-        )
+            snap = _snapshot(case)
+            whole = {}
+            for rounding in (Rounding.DOWN, Rounding.CLOSEST, Rounding.OPTIMAL):
+                config = _config(rounding)
+                runs = max(repeat // 10, 2) if rounding is Rounding.OPTIMAL else repeat
+                whole[rounding] = _best_of(
+                    lambda snap=snap, case=case, config=config: compute_trades(
+                        snap, case.weights, config
+                    ),
+                    runs,
+                )
+            print(
+                f"  n={n:<4} {label:13} closest_buys {_fmt(step):>9}   compute_trades: "
+                f"DOWN {_fmt(whole[Rounding.DOWN]):>9}, "
+                f"CLOSEST {_fmt(whole[Rounding.CLOSEST]):>9}, "
+                f"OPTIMAL {_fmt(whole[Rounding.OPTIMAL]):>9}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, fewer timing runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="one seed, fewer timing runs, no 500-name books"
+    )
     args = parser.parse_args()
     seeds = [0] if args.quick else [0, 1]
-    cases = grid_cases(seeds) + stress_cases(seeds)
+    sizes = SIZES[:-1] if args.quick else SIZES
+    cases = [
+        *grid_cases(seeds),
+        *stress_cases(seeds),
+        *held_cases(seeds, sizes),
+        *wide_cases(seeds),
+        *issue_cases(),
+    ]
+    cases = [c for c in cases if c.n in sizes or c.family in ("wide", "issue")]
     print(f"{len(cases)} cases ({'quick' if args.quick else 'full'})\n")
-    evaluate(cases)
+    ok = evaluate(cases)
     print()
-    timings(repeat=20 if args.quick else 100)
+    timings(repeat=20 if args.quick else 50, sizes=(20, 100, 500))
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -247,9 +247,13 @@ def nearest_plan_fits(snapshot, weights, config):
     return math.fsum(flows) >= floor + 1e-9 * equity
 
 
+#: The modes these properties are about; OPTIMAL (scipy) has its own in test_optimal.py.
+HEURISTICS = [Rounding.DOWN, Rounding.CLOSEST]
+
+
 class TestIssue6Properties:
     @settings(max_examples=200)
-    @given(book=books(), rounding=st.sampled_from(list(Rounding)))
+    @given(book=books(), rounding=st.sampled_from(HEURISTICS))
     def test_cash_floor_holds_with_costs(self, book, rounding):
         """Buys never take cash below the floor (or below what the sells alone leave)."""
         snapshot, weights, options = book
@@ -308,7 +312,7 @@ class TestIssue6Properties:
         assert expected == actual
 
     @settings(max_examples=100)
-    @given(book=books(), rounding=st.sampled_from(list(Rounding)), data=st.data())
+    @given(book=books(), rounding=st.sampled_from(HEURISTICS), data=st.data())
     def test_key_order_does_not_matter(self, book, rounding, data):
         """Permuting the keys of targets and snapshot mappings gives the same plan."""
         snapshot, weights, options = book

@@ -115,7 +115,10 @@ class TestRebalanceConfig:
             (
                 "rounding",
                 "nearest",
-                "RebalanceConfig.rounding must be one of 'down', 'closest', got 'nearest'",
+                (
+                    "RebalanceConfig.rounding must be one of 'down', 'closest', 'optimal', "
+                    "got 'nearest'"
+                ),
             ),
         ],
     )

@@ -1,5 +1,6 @@
 """Example tests of compute_trades: the scenarios a user tries first, and every bug found."""
 
+import importlib.util
 import math
 from collections import OrderedDict
 from decimal import Decimal
@@ -25,6 +26,17 @@ from rebalancing import (
 )
 
 FREE = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0)
+#: Every rounding mode; OPTIMAL runs where scipy is installed (the `optimal` session).
+EVERY_ROUNDING = [
+    Rounding.DOWN,
+    Rounding.CLOSEST,
+    pytest.param(
+        Rounding.OPTIMAL,
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("scipy") is None, reason="OPTIMAL needs scipy"
+        ),
+    ),
+]
 
 
 def trades(plan):
@@ -613,7 +625,7 @@ class TestPendingOrders:
         assert [("sell", "A", 50)] == trades(plan)
         assert Adjustment.PENDING_REPLACED in plan.decision("A").adjustments
 
-    @pytest.mark.parametrize("rounding", list(Rounding))
+    @pytest.mark.parametrize("rounding", EVERY_ROUNDING)
     def test_a_sell_made_by_rounding_never_crosses_a_pending_buy(self, rounding):
         """Regression: 10 A pending against a 9.6 target.
 
@@ -1485,7 +1497,7 @@ OVER_ONE = {"A": 0.5000075, "B": 0.5000075}
 class TestCashAccount:
     """A cash account (the default) never borrows, whatever the weights sum to."""
 
-    @pytest.mark.parametrize("rounding", list(Rounding))
+    @pytest.mark.parametrize("rounding", EVERY_ROUNDING)
     def test_weights_a_hair_over_one_never_overdraw(self, rounding):
         """Regression: this was planned as a margin request (buy 50,001 A, cash -1.00)."""
         snap = PortfolioSnapshot(cash=100_000.0, prices={"A": 1.0, "B": 1.0})

@@ -556,7 +556,7 @@ class _Checker:
             wanted = asset.target * equity / asset.unit_value
             step = asset.increment or 0.0
             slack = _REL * max(abs(wanted), abs(planned), 1e-300) + self._qty_tol(asset)
-            if config.rounding is Rounding.CLOSEST:
+            if config.rounding is not Rounding.DOWN:  # CLOSEST, OPTIMAL: one step over
                 slack += step
                 allowances += step * asset.unit_value / equity
             if planned * wanted < 0.0 and abs(planned) > slack:
@@ -604,7 +604,7 @@ class _Checker:
                 allowed = max(allowed, abs(asset.current))
             excess = (abs(reach) - allowed) * asset.unit_value
             slack = _REL * self.scale + self._qty_tol(asset) * asset.unit_value
-            if self.config.rounding is Rounding.CLOSEST:
+            if self.config.rounding is not Rounding.DOWN:  # CLOSEST, OPTIMAL: one step over
                 slack += (asset.increment or 0.0) * asset.unit_value
             kept = [o.order_id for o in self._kept_working(asset) + self._kept_resting(asset)]
             if excess > slack and self._due(asset, excess - slack):
@@ -797,7 +797,7 @@ def check_plan(
     ``int`` and multiples of the increment; closes send exactly the held quantity; no
     order except a close is below the thresholds; buys never take projected cash below
     the cash floor; no position ends beyond its target quantity (one increment with
-    ``Rounding.CLOSEST``) or above the caps; no short is planned unless allowed; the
+    ``Rounding.CLOSEST`` or ``OPTIMAL``) or above the caps; no short is planned unless allowed; the
     direction is respected; pending orders are cancelled or counted, never doubled, and
     never crossed by an order the other way.
 

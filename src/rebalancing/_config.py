@@ -24,6 +24,10 @@ class Rounding(enum.StrEnum):
     DOWN = "down"
     #: Final holdings closest to target, within the cash the plan may spend.
     CLOSEST = "closest"
+    #: The proven optimum of CLOSEST's objective (L1 distance to target), sells and buys
+    #: sized together, thresholds as trade-or-nothing, solved by scipy's HiGHS MILP
+    #: (``pip install 'rebalancing[optimal]'``).
+    OPTIMAL = "optimal"
 
 
 class TradeDirection(enum.StrEnum):
@@ -131,7 +135,9 @@ class RebalanceConfig:
             ``1 - cash_buffer``.
         cost_rate: Estimated cost per unit of traded value (commission and slippage).
         cost_per_order: Estimated fixed cost per order.
-        rounding: :class:`Rounding` for whole units and lots.
+        rounding: :class:`Rounding` for whole units and lots. ``OPTIMAL`` needs scipy
+            (the extra ``rebalancing[optimal]``); :func:`compute_trades` raises
+            :class:`~rebalancing.InvalidConfigError` without it.
         relative_band: A trade is also due when its weight change reaches this fraction
             of the target weight (the "5/25 rule" is ``min_weight_change=0.05,
             relative_band=0.25``). ``None``: no relative band.

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
+import attrs
+
 from ._allocation import BuyItem, closest_buys, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
+from ._optimal import OptimalBook, closest_plan, optimise, require_scipy
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
 from ._snapshot import PendingOrder, PortfolioSnapshot, Side, pending_by_asset
 from ._validation import check_name, integral, mapping_items, to_number
@@ -74,6 +77,7 @@ def compute_trades(
         msg = f"snapshot must be a PortfolioSnapshot, got {type(account).__name__}"
         raise InvalidSnapshotError(msg)
     targets = validate_targets(target_weights)
+    require_scipy(chosen)
     try:
         plan = _Planner(account, targets, chosen).plan()
     except OverflowError:
@@ -322,10 +326,24 @@ class _Planner:
         for line in self.lines.values():
             self._size(line)
         floor = self._cash_floor()
-        self._fund(floor)
+        if self.config.rounding is Rounding.OPTIMAL:
+            self._optimise(floor)
+        else:
+            self._fund(floor)
         for line in self.lines.values():
             self._settle_resting(line)
-        return self._assemble(floor)
+        plan = self._assemble(floor)
+        if self.config.rounding is Rounding.OPTIMAL and any(
+            line.kept_working for line in self.lines.values()
+        ):
+            # Kept pending orders fix holdings the solver does not move; a mode that
+            # replaces one may come closer. Keep the closest plan (OPTIMAL's on a tie).
+            others = [
+                _Planner(self.snap, self.targets, attrs.evolve(self.config, rounding=r)).plan()
+                for r in (Rounding.CLOSEST, Rounding.DOWN)
+            ]
+            plan = closest_plan([plan, *others])
+        return plan
 
     def _build_lines(self, effective: dict[str, float], notes: dict[str, list[Adjustment]]) -> None:
         snap, config = self.snap, self.config
@@ -511,7 +529,7 @@ class _Planner:
             line.skip = SkipReason.PENDING_COVERS if pending_counted else SkipReason.AT_TARGET
             self._explain_skip(line)
             return
-        if self.config.rounding is Rounding.CLOSEST and not down:
+        if self.config.rounding is not Rounding.DOWN and not down:  # CLOSEST, OPTIMAL
             final = round_nearest(line.exposure, line.desired, line.increment)
             if abs(final) * unit_value > self.config.max_single_weight * self.equity:
                 # Rounding up may not break the single-weight cap.
@@ -906,6 +924,23 @@ class _Planner:
                 )
             if not keep:
                 line.cancels.append(order.order_id)
+
+    def _optimise(self, floor: float) -> None:
+        """``Rounding.OPTIMAL``: size every free trade by the proven optimum (``_optimal``)."""
+        book = OptimalBook(
+            lines=list(self.lines.values()),
+            cash=self.snap.cash,
+            equity=self.equity,
+            floor=floor,
+            config=self.config,
+            counts_pending=self.counts_pending,
+            allow_short=self.allow_short,
+            due=self._due,
+            legs=self._legs,
+            pending_flow=self._pending_flow,
+        )
+        if not optimise(book):
+            self._fund(floor)  # HiGHS found no solution in its node limit: fund as usual
 
     # -- result ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from ._config import RebalanceConfig, Rounding, TradeDirection
+from ._optimal import require_scipy
 from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
 from .exceptions import RebalancingError
 
@@ -462,6 +463,15 @@ def target_weights(
     )
 
 
+def _plannable_roundings() -> list[Rounding]:
+    """Every rounding mode, less ``OPTIMAL`` when scipy (its solver) is not installed."""
+    try:
+        require_scipy(RebalanceConfig(rounding=Rounding.OPTIMAL))
+    except RebalancingError:
+        return [Rounding.DOWN, Rounding.CLOSEST]
+    return list(Rounding)
+
+
 def _config_fields() -> dict[str, st.SearchStrategy[Any]]:
     band = st.floats(0.0, 1.0)
     return {
@@ -479,7 +489,7 @@ def _config_fields() -> dict[str, st.SearchStrategy[Any]]:
         "cash_buffer": st.just(0.0) | st.floats(0.0, 1.0, exclude_max=True),
         "cost_rate": st.just(0.0) | st.floats(0.0, 0.05) | st.floats(0.0, 1.0, exclude_max=True),
         "cost_per_order": st.just(0.0) | st.floats(0.0, 100.0),
-        "rounding": st.sampled_from(Rounding),
+        "rounding": st.sampled_from(_plannable_roundings()),
         "relative_band": st.none() | band,
         "direction": st.sampled_from(TradeDirection),
     }
@@ -491,7 +501,9 @@ def rebalance_configs(**fields: Any) -> st.SearchStrategy[RebalanceConfig]:
     Args:
         **fields: Fix a field to a value (``allow_short=True``) or draw it from your own
             strategy (``cash_buffer=st.floats(0, 0.1)``); the others are drawn from their
-            whole valid domain (thresholds often 0, costs often 0).
+            whole valid domain (thresholds often 0, costs often 0). ``rounding`` draws
+            ``Rounding.OPTIMAL`` only where scipy is installed, so every drawn config can
+            be planned.
 
     Returns:
         A strategy of configs.

@@ -1,0 +1,869 @@
+"""``Rounding.OPTIMAL``: the holdings closest to target, proven by a MILP (scipy's HiGHS).
+
+Pure: no I/O, clock or globals; scipy is imported only when a plan asks for OPTIMAL, so
+``import rebalancing`` never needs it (it is the optional extra ``rebalancing[optimal]``).
+
+The planner has already decided, for every asset, everything but the size of its trade:
+closes of dropped assets, skips (no price, direction, sleeve, at target), the cash floor
+and the pending orders it keeps. Those are fixed. Each other asset gets a :class:`Choice`
+whose final holding is free within the constraints every mode keeps:
+
+- whole increments (lots, units) from the exposure, or any amount in a fractional
+  account; a sell that reaches zero closes exactly;
+- on the target's side of zero, at most one increment past the target and within
+  ``max_single_weight``; an over-weight holding only shrinks, an under-weight one may grow
+  or shrink (selling it can fund a whole unit elsewhere that gains more than it loses);
+- a reversal (long to short or back) is the exact close, then whole increments on the
+  other side; the opening leg must pass the thresholds on its own;
+- thresholds are trade-or-nothing: no trade, or one the planner's own test passes (a
+  binary per way, which also carries ``cost_per_order``); a sell that is due at nearest
+  rounding is always sent, as in every mode; ``cost_rate`` is paid on traded value;
+- direction: no sells under ``BUY_ONLY``, no buys under ``SELL_ONLY``; counted pending
+  orders are never crossed;
+- when any buy (other than a close) is sent, cash after every order, kept pending order
+  and estimated cost stays at or above the plan's cash floor.
+
+The objective is the L1 distance to target in value over every asset sized,
+``sum |final - desired| * unit_value``. It is separable and every constraint is linear in
+integer step counts, so HiGHS's branch and bound proves the optimum (to a relative gap of
+:data:`_GAP`). The rounded answer is checked against the cash in exact float sums and
+solved again for a little less when HiGHS's tolerance overdrew. Among holdings equally
+close (common without costs: two buys cut by the same dollar) which one HiGHS returns is
+deterministic but unspecified.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._config import RebalanceConfig, Rounding
+from ._result import Action, Adjustment, RebalancePlan, SkipReason
+from ._snapshot import Side
+from .exceptions import InvalidConfigError
+
+if TYPE_CHECKING:
+    from ._plan import _Line
+
+__all__ = [
+    "Choice",
+    "OptimalBook",
+    "Sized",
+    "closest_plan",
+    "distance",
+    "optimise",
+    "require_scipy",
+    "solve",
+]
+
+#: Weight changes below this (fraction of equity) are float noise (the planner's NOISE).
+_NOISE = 1e-9
+#: Tolerance when dividing a quantity into whole increments (the planner's).
+_UNIT_EPS = 1e-9
+#: Relative gap at which HiGHS stops: the optimum is proven to this precision.
+_GAP = 1e-9
+#: Branch-and-bound nodes HiGHS may explore (a count, not a clock: plans stay pure).
+_NODES = 200_000
+#: Re-solves with a tighter budget when HiGHS's tolerance overdrew the exact cash sum.
+_RETRIES = 4
+
+_INSTALL = "pip install 'rebalancing[optimal]'"
+
+
+def require_scipy(config: RebalanceConfig) -> None:
+    """Raise unless ``config`` can be planned here: OPTIMAL needs scipy's MILP solver.
+
+    Raises:
+        InvalidConfigError: ``rounding`` is ``OPTIMAL`` and scipy (>= 1.11) is missing.
+    """
+    if config.rounding is not Rounding.OPTIMAL:
+        return
+    try:
+        from scipy.optimize import milp  # noqa: F401, PLC0415 - imported lazily on purpose
+    except ImportError as exc:
+        msg = (
+            "RebalanceConfig.rounding=Rounding.OPTIMAL needs scipy >= 1.11 (its HiGHS MILP "
+            f"solver), which cannot be imported: {exc}. Install it with: {_INSTALL}"
+        )
+        raise InvalidConfigError(msg) from exc
+
+
+class Choice(NamedTuple):
+    """One trade whose size the solver chooses. Quantities are units, along the trade.
+
+    Attributes:
+        gap: Units from the exposure to the desired holding (the error is
+            ``|q - gap| * unit_value``).
+        unit_value: Price times multiplier.
+        buy: The trade buys (else it sells).
+        gated: Sending it needs the cash floor (a buy that is not a close).
+        step: Units per step of the first leg (the increment; a reversal's whole position).
+        steps: Most steps of the first leg.
+        whole: The first leg moves in whole steps (else any amount up to ``steps``).
+        last: Units of the first leg's last step (an exact close may be a partial one).
+        min_steps: Fewest steps a trade may have (thresholds); 0 when any will do.
+        required: The first leg must trade (a sell due at nearest rounding, a forced close).
+        closes: Taking every step of the first leg closes the position exactly.
+        open_step: A reversal's opening leg: units per step (0 when not a reversal).
+        open_steps: Most steps of the opening leg.
+        open_whole: The opening leg moves in whole steps.
+        open_min: Fewest steps of the opening leg (thresholds), when it opens at all.
+        open_gated: The opening leg is a buy that needs the cash floor.
+        close_alone: A reversal may close without opening.
+        back_steps: Most steps the other way, down to an exact close (0: none): an
+            under-weight holding may be sold to fund closer holdings elsewhere.
+        back_last: Units of that leg's last step (the close).
+        back_min: Fewest steps of that leg (thresholds).
+        back_gated: That leg is a buy (a short bought back) that needs the cash floor.
+        back_closes: Taking every step of that leg closes the position exactly.
+    """
+
+    gap: float
+    unit_value: float
+    buy: bool
+    gated: bool
+    step: float
+    steps: float
+    whole: bool
+    last: float
+    min_steps: float
+    required: bool
+    closes: bool = False
+    open_step: float = 0.0
+    open_steps: float = 0.0
+    open_whole: bool = True
+    open_min: float = 0.0
+    open_gated: bool = False
+    close_alone: bool = True
+    back_steps: float = 0.0
+    back_last: float = 0.0
+    back_min: float = 0.0
+    back_gated: bool = False
+    back_closes: bool = False
+
+
+class Sized(NamedTuple):
+    """The solver's answer for one :class:`Choice`.
+
+    Attributes:
+        steps: Steps of the first leg (a whole number unless the leg is fractional).
+        ends: The first leg took its last step (an exact close, when ``last`` differs).
+        opening: Steps of a reversal's opening leg.
+        back: Steps of the leg the other way.
+        back_ends: That leg closed the position.
+    """
+
+    steps: float
+    ends: bool
+    opening: float
+    back: float = 0.0
+    back_ends: bool = False
+
+
+def _snap(ratio: float) -> float:
+    """``ratio`` with float noise (54.999999995) snapped to the whole number."""
+    whole = round(ratio)
+    if abs(ratio - whole) <= _UNIT_EPS * max(1.0, abs(ratio)):
+        return float(whole)
+    return ratio
+
+
+class _Model:
+    """A MILP in the shape scipy's ``milp`` takes, built one variable and row at a time."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.low: list[float] = []
+        self.high: list[float] = []
+        self.integral: list[int] = []
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.coefs: list[float] = []
+        self.row_low: list[float] = []
+        self.row_high: list[float] = []
+
+    def var(self, low: float, high: float, *, integral: bool, cost: float = 0.0) -> int:
+        self.cost.append(cost)
+        self.low.append(low)
+        self.high.append(high)
+        self.integral.append(1 if integral else 0)
+        return len(self.cost) - 1
+
+    def row(self, terms: Sequence[tuple[int, float]], low: float, high: float) -> None:
+        index = len(self.row_low)
+        for col, coef in terms:
+            if coef != 0.0:
+                self.rows.append(index)
+                self.cols.append(col)
+                self.coefs.append(coef)
+        self.row_low.append(low)
+        self.row_high.append(high)
+
+    def solve(self) -> tuple[list[float], bool] | None:
+        """The solution and whether it is proven optimal; None when HiGHS found none."""
+        import numpy as np  # noqa: PLC0415 - scipy (and numpy) are optional
+        from scipy import optimize, sparse  # noqa: PLC0415
+
+        # Every choice adds its error rows, so there is always a constraint matrix.
+        matrix = sparse.csr_array(
+            (self.coefs, (self.rows, self.cols)), shape=(len(self.row_low), len(self.cost))
+        )
+        constraints = [optimize.LinearConstraint(matrix, self.row_low, self.row_high)]
+        result: Any = None
+        # Without presolve first: HiGHS's presolved path prints to stdout (a pure core
+        # never writes), and on these models it saves little. On the rare model where
+        # HiGHS reports a solve error without it, presolve is the second try.
+        for presolve in (False, True):
+            result = optimize.milp(
+                np.asarray(self.cost),
+                constraints=constraints,
+                integrality=np.asarray(self.integral),
+                bounds=optimize.Bounds(np.asarray(self.low), np.asarray(self.high)),
+                options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": presolve},
+            )
+            if result.x is not None:
+                break
+        if result.x is None:
+            return None
+        values = [
+            float(round(x)) if integral else min(max(float(x), low), high)
+            for x, integral, low, high in zip(
+                result.x.tolist(), self.integral, self.low, self.high, strict=True
+            )
+        ]
+        return values, result.status == 0
+
+
+class _Leg(NamedTuple):
+    """A leg's variables: its units as (variable, coefficient) terms, steps, close, binary."""
+
+    quantity: list[tuple[int, float]]
+    steps: int
+    ends: int | None
+    trades: int | None
+
+
+class _Builder:
+    """Adds each :class:`Choice` to a :class:`_Model`, then the cash row they share."""
+
+    def __init__(self, spare: float, rate: float, fixed: float) -> None:
+        self.model = _Model()
+        self.rate, self.fixed = rate, fixed
+        self.cash_terms: list[tuple[int, float]] = []
+        #: Cash above the floor, less the fees of the orders that must go.
+        self.constant = spare
+        #: (terms, bound): sum(terms) > 0 exactly when a gated buy is sent, at most bound.
+        self.gates: list[tuple[list[tuple[int, float]], float]] = []
+        #: The most the ungated orders may take out of cash.
+        self.worst = 0.0
+        self.handles: list[tuple[_Leg, int | None, _Leg | None]] = []
+
+    def add(self, choice: Choice) -> None:
+        model, fixed = self.model, self.fixed
+        value = choice.unit_value
+        error = model.var(0.0, math.inf, integral=False, cost=1.0)  # in currency
+        several = 1.0 if choice.whole else 0.0  # a step count that needs no threshold row
+        back = choice.back_steps > 0.0 and not choice.required
+        binary = fixed > 0.0 or choice.min_steps > several
+        if back:
+            # Both ways: a binary per way keeps them apart, so the net trade is one of them.
+            binary = binary or choice.back_min > several
+        if choice.open_step > 0.0:
+            leg = self._close(choice, value)
+        else:
+            leg = self._leg(
+                choice.steps,
+                choice.step,
+                choice.last,
+                closes=choice.closes,
+                least=choice.min_steps,
+                whole=choice.whole,
+                buy=choice.buy,
+                gated=choice.gated,
+                value=value,
+                binary=binary,
+                required=choice.required,
+            )
+        quantity = list(leg.quantity)
+        opening = back_leg = None
+        if choice.open_step > 0.0:
+            opening = self._opening(choice, leg.steps, value)
+            quantity.append((opening, choice.open_step))
+        if back:
+            back_leg = self._leg(
+                choice.back_steps,
+                choice.step,
+                choice.back_last,
+                closes=choice.back_closes,
+                least=choice.back_min,
+                whole=choice.whole,
+                buy=not choice.buy,
+                gated=choice.back_gated,
+                value=value,
+                binary=binary,
+                required=False,
+            )
+            quantity.extend((v, -c) for v, c in back_leg.quantity)
+            if leg.trades is not None and back_leg.trades is not None:
+                model.row([(leg.trades, 1.0), (back_leg.trades, 1.0)], -math.inf, 1.0)
+        # error >= |q - gap|, q the net units traded toward the target
+        gap = choice.gap * value
+        model.row([(error, 1.0), *[(v, -c * value) for v, c in quantity]], -gap, math.inf)
+        model.row([(error, 1.0), *[(v, c * value) for v, c in quantity]], gap, math.inf)
+        self.handles.append((leg, opening, back_leg))
+
+    def _leg(
+        self,
+        most: float,
+        step: float,
+        last: float,
+        *,
+        closes: bool,
+        least: float,
+        whole: bool,
+        buy: bool,
+        gated: bool,
+        value: float,
+        binary: bool,
+        required: bool,
+    ) -> _Leg:
+        """Steps one way, their exact close, threshold, fee, cash and gate."""
+        model, fixed = self.model, self.fixed
+        flow = -(1.0 + self.rate) * value if buy else (1.0 - self.rate) * value
+        steps = model.var(least if required else 0.0, most, integral=whole)
+        quantity: list[tuple[int, float]] = [(steps, step)]
+        ends = None
+        if whole and (closes or last != step):
+            # The last step is an exact close: ``ends`` is 1 exactly when every step is taken.
+            ends = model.var(0.0, 1.0, integral=True)
+            model.row([(steps, 1.0), (ends, -most)], 0.0, math.inf)
+            model.row([(steps, 1.0), (ends, -1.0)], -math.inf, most - 1.0)
+            quantity.append((ends, last - step))
+        self.cash_terms.extend((v, flow * c) for v, c in quantity)
+        trades = None
+        if required:
+            self.constant -= fixed
+            return _Leg(quantity, steps, ends, trades)
+        # (terms, bound): sum(terms) > 0 exactly when a gated buy is sent, at most bound.
+        gate: list[tuple[int, float]] = [(steps, 1.0)]
+        bound = most
+        if binary:
+            # Trade or nothing: a binary carries the threshold and the fee.
+            trades = model.var(0.0, 1.0, integral=True)
+            model.row([(steps, 1.0), (trades, -most)], -math.inf, 0.0)
+            model.row([(steps, 1.0), (trades, -least)], 0.0, math.inf)
+            self.cash_terms.append((trades, -fixed))
+            gate, bound = [(trades, 1.0)], 1.0
+        if ends is not None and closes:
+            # Buying back a whole short is a close: it never needs the floor.
+            gate.append((ends, -bound))
+        if gated:
+            self.gates.append((gate, bound))
+        if not gated or closes:
+            # An optional ungated trade costs at most its fee (or a short's close).
+            whole_leg = (most - 1.0) * step + last
+            self.worst += fixed + (-flow * whole_leg if buy else 0.0)
+        return _Leg(quantity, steps, ends, trades)
+
+    def _close(self, choice: Choice, value: float) -> _Leg:
+        """A reversal's close: one step of the whole position, required or optional."""
+        model, fixed = self.model, self.fixed
+        flow = -(1.0 + self.rate) * value if choice.buy else (1.0 - self.rate) * value
+        steps = model.var(1.0 if choice.required else 0.0, 1.0, integral=True)
+        self.cash_terms.append((steps, flow * choice.step))
+        if choice.required:
+            self.constant -= fixed
+        else:
+            self.cash_terms.append((steps, -fixed))
+            self.worst += fixed + (-flow * choice.step if choice.buy else 0.0)
+        return _Leg([(steps, choice.step)], steps, None, steps)
+
+    def _opening(self, choice: Choice, steps: int, value: float) -> int:
+        """A reversal's opening leg, after its close; returns its step count."""
+        model, fixed = self.model, self.fixed
+        flow = -(1.0 + self.rate) * value if choice.buy else (1.0 - self.rate) * value
+        opening = model.var(0.0, choice.open_steps, integral=choice.open_whole)
+        opens = model.var(0.0, 1.0, integral=True)
+        model.row([(opening, 1.0), (opens, -choice.open_steps)], -math.inf, 0.0)
+        if choice.open_min > 0.0:
+            model.row([(opening, 1.0), (opens, -choice.open_min)], 0.0, math.inf)
+        # It opens only after the close, and must open with it unless it may close alone.
+        model.row([(opens, 1.0), (steps, -1.0)], -math.inf, 0.0)
+        if not choice.close_alone:
+            model.row([(opens, 1.0), (steps, -1.0)], 0.0, math.inf)
+        self.cash_terms.extend([(opening, flow * choice.open_step), (opens, -fixed)])
+        if choice.open_gated:
+            self.gates.append(([(opens, 1.0)], 1.0))
+        else:
+            self.worst += fixed
+        return opening
+
+    def cash_row(self) -> None:
+        """Cash above the floor stays >= 0 whenever a gated buy is sent."""
+        if not self.gates:
+            return
+        model, constant, terms = self.model, self.constant, list(self.cash_terms)
+        slack = self.worst - constant  # how far below the floor the ungated orders may go
+        if slack > 0.0:
+            buys = model.var(0.0, 1.0, integral=True)
+            for gate, bound in self.gates:
+                model.row([*gate, (buys, -bound)], -math.inf, 0.0)
+            terms.append((buys, -slack))
+            model.row(terms, -constant - slack, math.inf)
+        else:
+            model.row(terms, -constant, math.inf)
+
+
+def solve(
+    choices: Sequence[Choice],
+    spare: float,
+    *,
+    cost_rate: float,
+    cost_per_order: float,
+) -> tuple[list[Sized], bool] | None:
+    """Trade sizes closest to target (L1 in value) that keep cash at or above the floor.
+
+    Args:
+        choices: The trades to size, in a fixed order.
+        spare: Cash above the floor before any of them (cash, fixed orders, kept pending
+            orders, all after estimated costs, less the floor). It binds only when a
+            gated buy is sent.
+        cost_rate: Estimated cost per unit of traded value.
+        cost_per_order: Estimated fixed cost per order.
+
+    Returns:
+        Each choice's steps, and whether HiGHS proved them optimal; None when it found
+        no solution at all.
+    """
+    builder = _Builder(spare, cost_rate, cost_per_order)
+    for choice in choices:
+        builder.add(choice)
+    builder.cash_row()
+    answer = builder.model.solve()
+    if answer is None:
+        return None
+    values, proven = answer
+    sized = [
+        Sized(
+            values[leg.steps],
+            leg.ends is not None and values[leg.ends] > 0.5,
+            0.0 if opening is None else values[opening],
+            0.0 if back is None else values[back.steps],
+            back is not None and back.ends is not None and values[back.ends] > 0.5,
+        )
+        for leg, opening, back in builder.handles
+    ]
+    return sized, proven
+
+
+# -- the planner's side: which trades are free, and what the answer means -----------------
+
+Legs = list[tuple[Side, float, Action]]
+
+
+class OptimalBook(NamedTuple):
+    """What :func:`optimise` reads from the planner (its facts, never re-derived here)."""
+
+    lines: Sequence[_Line]
+    cash: float
+    equity: float
+    floor: float
+    config: RebalanceConfig
+    counts_pending: bool
+    #: Whether the account may short: ``allow_short`` in a margin account only.
+    allow_short: bool
+    due: Callable[[_Line, float], bool]
+    legs: Callable[[float, float, float | None], Legs]
+    pending_flow: Callable[[_Line], list[float]]
+
+
+class _Free(NamedTuple):
+    """A line whose trade the solver sizes, with what turns its steps into a holding."""
+
+    line: _Line
+    choice: Choice
+    sign: float  # the side of the desired holding: +1 long, -1 short
+    held: float  # the exposure, signed so that the desired holding's side is positive
+    increment: float | None
+    reversal: bool
+    grows: bool  # the first leg grows the position (else it shrinks it)
+    min_units: float  # a fractional first leg's smallest due quantity
+
+
+def _fewest(due: Callable[[float], bool], units_of: Callable[[int], float], most: int) -> int:
+    """Fewest whole steps (1..most) whose trade is due; ``most + 1`` when none is."""
+    if most < 1 or not due(units_of(most)):
+        return most + 1
+    low, high = 1, most
+    while low < high:
+        middle = (low + high) // 2
+        if due(units_of(middle)):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _least(due: Callable[[float], bool], most: float) -> float | None:
+    """Smallest fractional quantity in (0, most] whose trade is due; None when none is."""
+    if most <= 0.0 or not due(most):
+        return None
+    low, high = 0.0, most
+    while True:  # bisection down to adjacent floats
+        middle = (low + high) / 2.0
+        if middle in (low, high):
+            return high
+        if due(middle):
+            high = middle
+        else:
+            low = middle
+
+
+def _whole_up(units: float, increment: float, most_units: float) -> int:
+    """Increments up to one past ``units`` (the ceiling), or the floor if that breaks the cap."""
+    ratio = _snap(units / increment)
+    up = math.ceil(ratio)
+    if up * increment > most_units * (1.0 + 1e-15):
+        up = math.floor(ratio)
+    return max(up, 0)
+
+
+def _down_to_zero(held: float, increment: float, value: float, dust: float) -> tuple[int, float]:
+    """Steps that shrink ``held`` to an exact close, and the last one's units."""
+    whole = math.floor(_snap(held / increment))
+    remainder = held - whole * increment
+    if remainder < increment * _UNIT_EPS or remainder * value <= dust:
+        if whole == 0:
+            return 1, held
+        return whole, increment + remainder
+    return whole + 1, remainder
+
+
+class _Ways(NamedTuple):
+    """Which ways a line may trade: grow its position, shrink it."""
+
+    grow: bool
+    shrink: bool
+
+
+def _ways(book: OptimalBook, line: _Line, sign: float) -> _Ways:
+    """Direction and counted pending orders (never crossed) limit the ways to trade."""
+    grow_side = Side.BUY if sign > 0.0 else Side.SELL
+    allowed = {Side.BUY: True, Side.SELL: True}
+    direction = book.config.direction.value
+    if direction == "buy_only":
+        allowed[Side.SELL] = False
+    elif direction == "sell_only":
+        allowed[Side.BUY] = False
+    if book.counts_pending:
+        for order in line.kept_working:
+            allowed[Side.SELL if order.side is Side.BUY else Side.BUY] = False
+    shrink_side = Side.SELL if grow_side is Side.BUY else Side.BUY
+    return _Ways(allowed[grow_side], allowed[shrink_side])
+
+
+def _free(book: OptimalBook, line: _Line) -> _Free | None:
+    """The solver's choice for ``line``, or None when its decision is fixed."""
+    if not line.active or line.price is None or abs(line.target) <= _NOISE:
+        return None  # skipped, or a close (exact, never sized)
+    start, desired = line.exposure, line.desired
+    sign = 1.0 if desired > 0.0 else -1.0
+    if sign * start < 0.0:
+        return _reversal(book, line, sign)
+    return _same_side(book, line, sign)
+
+
+def _reversal(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
+    """Long to short or back: the exact close, then whole increments (or any amount)."""
+    config, value, increment = book.config, line.unit_value, line.increment
+    start, size = line.exposure, abs(line.desired)
+    buy = sign > 0.0
+    ways = _ways(book, line, -sign)  # closing shrinks the current position
+    if not ways.shrink:
+        return None
+    cap_units = config.max_single_weight * book.equity / value
+
+    def due(units: float) -> bool:
+        return book.due(line, units * value)
+
+    forced = start < 0.0 and not book.allow_short
+    closing = abs(start)
+    step = 1.0 / value if increment is None else increment
+    if increment is None:
+        most = min(size, cap_units)
+        least = _least(due, most)
+        # Fractional amounts are sized in currency: well scaled for HiGHS at any price.
+        open_steps, open_min = (most * value, least * value) if least is not None else (0, 0)
+    else:
+        most_steps = _whole_up(size, increment, cap_units)
+        fewest = _fewest(due, lambda k: k * increment, most_steps)
+        open_steps, open_min = (
+            (float(most_steps), float(fewest)) if fewest <= most_steps else (0.0, 0.0)
+        )
+    planner_closes = any(action is Action.CLOSE for _, _, action in line.legs)
+    alone = forced or planner_closes or due(closing)
+    if not alone and open_steps == 0.0:
+        return None
+    choice = Choice(
+        gap=closing + size,
+        unit_value=value,
+        buy=buy,
+        gated=False,
+        step=closing,
+        steps=1.0,
+        whole=True,
+        last=closing,
+        min_steps=1.0,
+        required=forced or (not buy and planner_closes),
+        open_step=step,
+        open_steps=open_steps,
+        open_whole=increment is not None,
+        open_min=open_min,
+        open_gated=buy,
+        close_alone=alone,
+    )
+    return _Free(line, choice, sign, -closing, increment, reversal=True, grows=True, min_units=0.0)
+
+
+def _same_side(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
+    """Grow toward the target (at most one increment past it) or shrink, down to a close.
+
+    An under-weight holding may also shrink: selling it can fund a whole unit elsewhere
+    that brings the book closer than the units sold take it away.
+    """
+    config, equity, value, increment = book.config, book.equity, line.unit_value, line.increment
+    held, size = sign * line.exposure, abs(line.desired)
+    ways = _ways(book, line, sign)
+    grows = size >= held
+    cap_units = config.max_single_weight * equity / value
+    dust = _NOISE * equity
+    if not book.counts_pending and not book.allow_short and line.kept_working:
+        # Kept pending sells that sizing ignores must not, with this sell, leave a short.
+        limit = max(held + math.fsum(o.signed_quantity for o in line.kept_working) * sign, 0.0)
+    else:
+        limit = math.inf
+    planned = bool(line.legs)
+
+    def due(units: float) -> bool:
+        return book.due(line, units * value)
+
+    if increment is None:
+        grow_most = max(min(size - held, cap_units - held), 0.0) if ways.grow and grows else 0.0
+        shrink_most = min(held, limit) if ways.shrink else 0.0
+        if grows:
+            most, back_most = grow_most, shrink_most
+        else:
+            most, back_most = shrink_most, 0.0
+        least = _least(due, most) or 0.0
+        back_least = _least(due, back_most) if back_most > 0.0 else None
+        if not least and back_least is None:
+            return None
+        grow_side = (sign > 0.0) == grows
+        # Fractional amounts are sized in currency: well scaled for HiGHS at any price.
+        per_unit = 1.0 / value
+        choice = Choice(
+            gap=abs(size - held),
+            unit_value=value,
+            buy=grow_side,
+            gated=grow_side,
+            step=per_unit,
+            steps=most * value if least else 0.0,
+            whole=False,
+            last=per_unit,
+            min_steps=least * value,
+            required=bool(least) and not grow_side and planned,
+            back_steps=back_most * value if back_least is not None else 0.0,
+            back_last=per_unit,
+            back_min=(back_least or 0.0) * value,
+            back_gated=not grow_side,
+        )
+        return _Free(line, choice, sign, held, None, reversal=False, grows=grows, min_units=least)
+    # Whole increments.
+    up = _whole_up(size - held, increment, cap_units - held) if grows and ways.grow else 0
+    down, last, closes = 0, increment, False
+    if ways.shrink and held > 0.0:
+        down, last = _down_to_zero(held, increment, value, dust)
+        closes = True
+        if (down - 1) * increment + last > limit * (1.0 + _UNIT_EPS):
+            down, last = math.floor(_snap(limit / increment)), increment
+            closes = False
+
+    def down_units(count: int) -> float:
+        return count * increment if count < down else (down - 1) * increment + last
+
+    fewest_up = _fewest(due, lambda k: k * increment, up)
+    fewest_down = _fewest(due, down_units, down)
+    can_up, can_down = fewest_up <= up, fewest_down <= down
+    if not can_up and not can_down:
+        return None
+    buy_grows = sign > 0.0
+    if grows:
+        choice = Choice(
+            gap=size - held,
+            unit_value=value,
+            buy=buy_grows,
+            gated=buy_grows,
+            step=increment,
+            steps=float(up) if can_up else 0.0,
+            whole=True,
+            last=increment,
+            min_steps=float(fewest_up) if can_up else 0.0,
+            required=False,
+            back_steps=float(down) if can_down else 0.0,
+            back_last=last,
+            back_min=float(fewest_down) if can_down else 0.0,
+            back_gated=not buy_grows,
+            back_closes=closes,
+        )
+    else:
+        choice = Choice(
+            gap=held - size,
+            unit_value=value,
+            buy=not buy_grows,
+            gated=not buy_grows,
+            step=increment,
+            steps=float(down) if can_down else 0.0,
+            whole=True,
+            last=last,
+            min_steps=float(fewest_down) if can_down else 0.0,
+            required=can_down and buy_grows and planned,
+            closes=closes,
+        )
+    return _Free(line, choice, sign, held, increment, reversal=False, grows=grows, min_units=0.0)
+
+
+def _final(free: _Free, sized: Sized, equity: float) -> float:
+    """The holding a sized choice reaches, in the planner's signed units."""
+    choice, sign, held = free.choice, free.sign, free.held
+    line = free.line
+    if free.reversal:
+        if sized.steps < 0.5:
+            return line.exposure
+        opening = sized.opening * choice.open_step
+        return sign * opening if opening > 0.0 else 0.0
+    first = sized.steps * choice.step
+    if sized.ends:
+        first += choice.last - choice.step
+    if not choice.whole and 0.0 < first < free.min_units:
+        first = free.min_units  # HiGHS's tolerance may leave it a hair below the threshold
+    back = sized.back * choice.step
+    if sized.back_ends:
+        back = held  # the back leg closed the position exactly
+    elif back > 0.0 and not choice.whole:
+        back = max(back, choice.back_min * choice.step)
+    if first <= 0.0 and back <= 0.0:
+        return line.exposure
+    if free.grows:
+        size = held + first - back
+    elif sized.ends:
+        size = 0.0
+    else:
+        size = held - first
+    if size * line.unit_value <= _NOISE * equity:
+        return 0.0  # nothing, or a dust remainder: close exactly
+    return sign * size
+
+
+def _flows(book: OptimalBook, line: _Line, legs: Legs) -> list[float]:
+    rate, fixed = book.config.cost_rate, book.config.cost_per_order
+    flows = []
+    for side, quantity, _ in legs:
+        value = quantity * line.unit_value
+        flows.append(-side.sign * value - (rate * value + fixed))
+    return flows
+
+
+def _gated(legs: Legs) -> bool:
+    return any(side is Side.BUY and action is not Action.CLOSE for side, _, action in legs)
+
+
+def _bought(legs: Legs) -> float:
+    return math.fsum(q for side, q, a in legs if side is Side.BUY and a is not Action.CLOSE)
+
+
+def optimise(book: OptimalBook) -> bool:
+    """Size every free trade of the plan by the proven optimum; set legs and reasons.
+
+    Returns:
+        False when HiGHS found no solution at all (the caller falls back to CLOSEST);
+        True when the lines hold the answer.
+    """
+    frees = []
+    fixed_flows = [book.cash]
+    for line in book.lines:
+        fixed_flows.extend(book.pending_flow(line))
+        free = _free(book, line)
+        if free is None:
+            fixed_flows.extend(_flows(book, line, line.legs))
+        else:
+            frees.append(free)
+    if not frees:
+        return True
+    choices = [free.choice for free in frees]
+    config, equity, floor = book.config, book.equity, book.floor
+    spare = math.fsum(fixed_flows) - floor
+    margin = 0.0
+    for _ in range(_RETRIES):
+        answer = solve(
+            choices,
+            spare - margin,
+            cost_rate=config.cost_rate,
+            cost_per_order=config.cost_per_order,
+        )
+        if answer is None:
+            return False
+        plans = []
+        for free, sized in zip(frees, answer[0], strict=True):
+            final = _final(free, sized, equity)
+            plans.append((final, book.legs(free.line.exposure, final, free.increment)))
+        # The planner's own test: the buys' cost, an exact sum, within the cash the
+        # other orders leave above the floor (also an exact sum).
+        flows = list(fixed_flows)
+        spent = []
+        for free, (_, legs) in zip(frees, plans, strict=True):
+            for flow, leg in zip(_flows(book, free.line, legs), legs, strict=True):
+                if _gated([leg]):
+                    spent.append(-flow)
+                else:
+                    flows.append(flow)
+        budget = math.fsum(flows) - floor
+        cost = math.fsum(spent)
+        if not spent or cost <= budget or math.fsum([*flows, *(-c for c in spent)]) >= floor:
+            _commit(frees, plans)
+            return True
+        # HiGHS's tolerance overdrew the exact sum: ask again for a little less.
+        margin = 2.0 * (cost - budget) + 4.0 * margin + 1e-12 * max(equity, 1.0)
+    # Still short after the retries (never seen): send no gated buy at all.
+    plans = [
+        (free.line.exposure, [leg for leg in legs if not _gated([leg])])
+        for free, (_, legs) in zip(frees, plans, strict=True)
+    ]
+    _commit(frees, plans)
+    return True
+
+
+def _commit(frees: Sequence[_Free], plans: Sequence[tuple[float, Legs]]) -> None:
+    """Give each free line its sized legs, and a reason when a wanted buy was cut."""
+    for free, (final, legs) in zip(frees, plans, strict=True):
+        line = free.line
+        wanted = _bought(line.legs)
+        bought = _bought(legs)
+        line.legs = legs
+        line.final = final
+        if bought < wanted:
+            if bought > 0.0:
+                line.adjustments.append(Adjustment.CASH_LIMITED)
+            elif not legs:
+                line.skip = SkipReason.CASH_LIMITED
+
+
+def distance(plan: RebalancePlan) -> float:
+    """L1 distance to target in value: sum of |projected - target weight| x |equity|."""
+    gaps = [abs(d.projected_weight - d.target_weight) for d in plan.decisions]
+    return math.fsum(gaps) * abs(plan.equity)
+
+
+def closest_plan(plans: Sequence[RebalancePlan]) -> RebalancePlan:
+    """The plan nearest its targets; the first of equals."""
+    return min(plans, key=distance)
