@@ -1758,7 +1758,7 @@ class TestKeptOrdersFound:
         plan = compute_trades(snap, {"A": 1.0}, self.COUNTED)
 
         assert ([], ("dip",), 0.0) == (trades(plan), plan.cancels, plan.projected_cash)
-        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
 
     def test_uncounted_entries_keep_their_cash_aside(self):
         """Pending orders kept but not counted (ml4t's way): a dip buy is kept like a

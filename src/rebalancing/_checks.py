@@ -613,7 +613,7 @@ class _Checker:
                     f"may fill to {reach!r}, beyond the target by {excess!r} of value"
                 )
             buys = [o.order_id for o in self._kept_working(asset) if o.side is Side.BUY]
-            if short_of_cash and excess > slack and buys:
+            if short_of_cash and excess > slack and buys and reach > 0.0:
                 _fail(
                     f"{asset.name!r}: pending buys {buys!r} past the target are kept while "
                     f"projected cash {self.projected_cash!r} is below the floor"

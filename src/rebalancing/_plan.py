@@ -695,8 +695,10 @@ class _Planner:
             line.cancels.extend(o.order_id for o in buys)
             line.kept_working = [o for o in line.kept_working if o.side is not Side.BUY]
             line.exposure -= math.fsum(o.quantity for o in buys)
-            if not line.legs:
-                line.skip = SkipReason.CASH_LIMITED
+            # Sized again from what is left: a buy it still needs is funded (or cut, and
+            # then said to be cash-limited) like any other.
+            line.legs, line.skip = [], None
+            self._round(line)
             cancelled = True
         return cancelled
 
