@@ -928,12 +928,12 @@ class TestClosestRounding:
         ("thresholds", "expected"),
         [
             ({}, [("buy", "A", 820), ("buy", "B", 120)]),
-            ({"min_trade_value": 125.0}, [("buy", "A", 815), ("buy", "B", 125)]),
-            ({"min_weight_change": 0.125}, [("buy", "A", 815), ("buy", "B", 125)]),
+            ({"min_trade_value": 125.0}, [("buy", "A", 790), ("buy", "B", 150)]),
+            ({"min_weight_change": 0.125}, [("buy", "A", 790), ("buy", "B", 150)]),
             ({"min_weight_change": 0.5}, [("buy", "A", 850)]),
             (
                 {"min_weight_change": 0.5, "relative_band": 0.9},
-                [("buy", "A", 805), ("buy", "B", 135)],
+                [("buy", "A", 790), ("buy", "B", 150)],
             ),
         ],
     )
@@ -941,7 +941,10 @@ class TestClosestRounding:
         """85%/15% with $30 fees on $1,000 must give up $60: the cut may not leave B under
         its threshold ($125, 12.5% of equity, or 90% of its 15% target).
 
-        A 50% minimum change rules B out from the start; a 90% relative band lets it in.
+        Every split of the $60 that keeps both buys is $60 from target: without a
+        threshold DOWN's even cut wins the tie; with one, which DOWN cannot meet (it
+        drops B), the repair takes the $60 from A. A 50% minimum change rules B out from
+        the start; a 90% relative band lets it in.
         """
         snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
         config = RebalanceConfig(
@@ -1663,13 +1666,13 @@ class TestClosestFunding:
         assert [("buy", "0", 1), ("buy", "AAPL", 1)] == trades(first)
         assert [] == trades(second)
 
-    def test_selling_down_is_still_used_when_it_ends_closer(self):
-        """Cash 0, two holdings 0.4 units above target: selling the extra unit of each
-        funds a buy 0.8 units short, which ends closer (error 14 against 16)."""
+    def test_selling_down_one_holding_funds_the_buy(self):
+        """Cash 0, two holdings 0.4 units above target, a buy 0.8 units short: selling
+        the extra unit of one of them is enough (error 12; both sold was 14, none 16)."""
         snap = PortfolioSnapshot(0.0, {"A": 3, "B": 3}, {"A": 10.0, "B": 10.0, "C": 10.0})
         config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
 
         plan = compute_trades(snap, {"A": 26 / 60, "B": 26 / 60, "C": 8 / 60}, config)
 
-        assert [("sell", "A", 1), ("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
-        assert 10.0 == plan.projected_cash
+        assert [("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
+        assert 0.0 == plan.projected_cash
