@@ -1053,7 +1053,7 @@ _JOINT_EXACT_NODES = 4_000
 #: Exchanges tried after the greedy; each strictly lowers the error.
 _JOINT_EXCHANGES = 24
 #: How many of the most valuable moves that do not fit an exchange tries to afford.
-_JOINT_WANTED = 6
+_JOINT_WANTED = 16
 
 #: A move along an item's path: (count, holding per unit, cash per unit, error per unit,
 #: divisible). The path runs from the item's cheapest holding up to its nearest.
@@ -1217,8 +1217,22 @@ class _Joint:
                     best = (ratio, position, cash, error)
         return best
 
+    def settle(self) -> None:
+        """Undo every move that added error without saving cash (the search may leave one)."""
+        for index in range(len(self.items)):
+            while True:
+                found = self.release(index, self.at[index], self.part[index])
+                if found is None:
+                    break
+                move, units, dc, de = found
+                if de <= 0.0 or dc < 0.0:
+                    break
+                self.at[index], self.part[index] = move, 0.0
+                self.left += units * dc
+
     def greedy(self) -> None:
         """Take moves in order of error saved per dollar while the cash lasts."""
+        self.settle()
         heap: list[tuple[float, int, int, float]] = []
         for index in range(len(self.items)):
             found = self.prefix(index)
@@ -1336,35 +1350,43 @@ class _Joint:
         skip: int,
         gain: float,
     ) -> tuple[float, dict[int, tuple[int, float]], float] | None:
-        """Free ``need`` by undoing moves in order; (error added, new states, freed)."""
+        """Free ``need`` for the least error: (error added, new states, cash freed).
+
+        Moves are undone in order of error added per dollar freed; the last one is the
+        one that completes the need for the least error (a big cheap move can free far
+        more than is missing, a dearer small one just enough). None when no way of
+        freeing ``need`` adds less error than ``gain``.
+        """
         freed = loss = 0.0
         levels: dict[int, tuple[int, float]] = {}
         moves = self.moves
+        best: tuple[float, dict[int, tuple[int, float]], float] | None = None
         while chunks:
-            _, index, move, units, dc, added = heapq.heappop(chunks)
+            key, index, move, units, dc, added = heapq.heappop(chunks)
             if index == skip:
                 continue
             lack = need - freed
+            if best is not None and loss + lack * key >= best[0]:
+                break  # every later chunk adds at least this much per dollar
             divisible = moves[index][move][4]
-            if divisible:
-                take = min(units, lack / dc)
-            else:
-                take = min(units, float(max(1, math.ceil(_snap(lack / dc)))))
-            freed += take * dc
-            loss += take * added
-            left_units = units - take
-            if left_units > 0.0:
-                levels[index] = (move, left_units)
-            else:
-                levels[index] = (move, 0.0)
-                chunk = self._release_chunk(index, move, 0.0)
-                if chunk is not None:
-                    heapq.heappush(chunks, chunk)
-            if freed >= need:
-                return loss, levels, freed
+            if units * dc >= lack:
+                take = lack / dc if divisible else float(math.ceil(_snap(lack / dc)))
+                take = min(take, units)
+                total = loss + take * added
+                if total < gain and (best is None or total < best[0]):
+                    completed = dict(levels)
+                    completed[index] = (move, units - take)
+                    best = (total, completed, freed + take * dc)
+                continue
+            freed += units * dc
+            loss += units * added
+            levels[index] = (move, 0.0)
             if loss >= gain:
-                return None
-        return None
+                break
+            chunk = self._release_chunk(index, move, 0.0)
+            if chunk is not None:
+                heapq.heappush(chunks, chunk)
+        return best
 
     def spent(self) -> float:
         """Cash the current holdings use, summed exactly."""
@@ -1387,9 +1409,10 @@ class _Joint:
         See :class:`_JointSearch`. The repair's answer is the first best, so the result
         is never worse than it.
         """
+        items = self.items
         order = sorted(
-            range(len(self.items)),
-            key=lambda i: (-max((m[2] for m in self.moves[i]), default=0.0), i),
+            range(len(items)),
+            key=lambda i: (-(items[i].increment or 0.0) * items[i].unit_value, i),
         )
         search = _JointSearch(
             [self.items[i] for i in order],
@@ -1518,6 +1541,9 @@ class _JointSearch:
             return
         item, points, moves = self.items[k], self.points[k], self.moves[k]
         rate, fixed, bound = self.rate, self.fixed, self.bound
+        if k == len(chosen) - 1:
+            self._last(k, cash, error)
+            return
         steepest = self.steepest[k + 1]
         for at in range(len(points) - 1, -1, -1):
             candidates: Iterator[float] = iter((points[at],))
@@ -1535,6 +1561,34 @@ class _JointSearch:
                     chosen[k] = holding
                     self.search(k + 1, cash - use, after)
         _ = moves
+
+    def _last(self, k: int, cash: float, error: float) -> None:
+        """The last item: its best holding within ``cash``, found directly.
+
+        Inside a run the error moves one way, so its best holding is an end of the run
+        or the highest one the cash reaches.
+        """
+        item, rate, fixed = self.items[k], self.rate, self.fixed
+        points, moves = self.points[k], self.moves[k]
+        best: tuple[float, float] | None = None
+        for at, point in enumerate(points):
+            self.nodes += 1
+            candidates = [point]
+            if at < len(moves) and moves[at][0] > 1 and moves[at][2] > 0.0:
+                count, step, dc, _, _ = moves[at]
+                base = _cash_use(item, point, rate, fixed)
+                units = min(count - 1, math.floor((cash - base) / dc))
+                if units > 0:
+                    candidates.append(point + units * step)
+            for holding in candidates:
+                if _cash_use(item, holding, rate, fixed) <= cash:
+                    after = _error_at(item, holding)
+                    if best is None or after < best[0]:
+                        best = (after, holding)
+        if best is not None and error + best[0] < self.best:
+            self.chosen[k] = best[1]
+            self.best = (error + best[0]) * (1.0 - _GAIN_EPS) - _GAIN_EPS
+            self.found = list(self.chosen)
 
     def _run(self, k: int, at: int, cash: float, error: float, steepest: float) -> Iterator[float]:
         """Holdings of the run from point ``at`` up (top first, the point itself last)."""
@@ -1664,6 +1718,7 @@ def closest_holdings(
     small = len(items) <= _JOINT_EXACT_ITEMS
     if small and all(item.increment is not None for item in items):
         joint.exact()
+        joint.greedy()
     result = joint.holdings()
     error = joint.error()
     if joint.spent() > budget:
