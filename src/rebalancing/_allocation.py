@@ -1544,7 +1544,7 @@ class _JointSearch:
         if k == len(chosen) - 1:
             self._last(k, cash, error)
             return
-        steepest = self.steepest[k + 1]
+        steepest, reserve = self.steepest[k + 1], self.base_cash[k + 1]
         for at in range(len(points) - 1, -1, -1):
             candidates: Iterator[float] = iter((points[at],))
             if at < len(moves) and moves[at][0] > 1:
@@ -1554,8 +1554,8 @@ class _JointSearch:
                 if self.nodes > _JOINT_EXACT_NODES:
                     return
                 use = _cash_use(item, holding, rate, fixed)
-                if use > cash:
-                    continue
+                if cash - use < reserve:
+                    continue  # even the items left freeing all they can would not pay
                 after = error + _error_at(item, holding)
                 if after + bound(k + 1, cash - use) < self.best:
                     chosen[k] = holding
@@ -1597,8 +1597,9 @@ class _JointSearch:
         first = self.points[k][at]
         top = count - 1
         base = _cash_use(item, first, rate, fixed)
-        if dc > 0.0 and base + top * dc > cash:
-            top = min(top, math.floor((cash - base) / dc))
+        room = cash - self.base_cash[k + 1]  # what the items left may free counts too
+        if dc > 0.0 and base + top * dc > room:
+            top = min(top, math.floor((room - base) / dc))
         # Below the target every unit given up frees less than it costs in error.
         skips = de < 0.0 and steepest * dc <= -de
         for units in range(top, 0, -1):
@@ -1704,7 +1705,9 @@ def closest_holdings(
     rate, fixed = cost_rate, cost_per_order
     joint = _Joint(items, budget, rate, fixed)
     if joint.left < 0.0:
-        return _no_buys(joint)
+        result = _no_buys(joint)
+        error = math.fsum(_error_at(i, h) for i, h in zip(items, result, strict=True))
+        return _at_least_down(items, budget, rate, fixed, result, error)
     nearest = _nearest(joint)
     if math.fsum(_cash_use(i, h, rate, fixed) for i, h in zip(items, nearest, strict=True)) <= (
         budget
@@ -1723,10 +1726,24 @@ def closest_holdings(
     error = joint.error()
     if joint.spent() > budget:
         result, error = _no_buys(joint), math.inf
+    return _at_least_down(items, budget, rate, fixed, result, error)
+
+
+def _at_least_down(
+    items: Sequence[HoldingItem],
+    budget: float,
+    rate: float,
+    fixed: float,
+    result: list[float],
+    error: float,
+) -> list[float]:
+    """``result``, or DOWN's holdings if they are closer to target.
+
+    On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest in
+    squared error. Like DOWN, its sells are sent whatever cash they bring.
+    """
     down = _down_holdings(items, budget, rate, fixed)
     down_error = math.fsum(_error_at(i, h) for i, h in zip(items, down, strict=True))
-    # On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest
-    # in squared error.
     if down_error <= error * (1.0 + _GAIN_EPS):
         return down
     return result
@@ -1746,10 +1763,12 @@ def _nearest(joint: _Joint) -> list[float]:
 
 
 def _no_buys(joint: _Joint) -> list[float]:
-    """Every sell at its point closest to target, no buys: for a budget nothing fits."""
-    rate, fixed = joint.rate, joint.fixed
+    """Every sell at its point closest to target, no buys: for a budget nothing fits.
+
+    Sells are sent as DOWN sends them, even when a fixed cost takes more than they bring.
+    """
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
-        selling = [h for h in points if _cash_use(item, h, rate, fixed) <= 0.0]
+        selling = [h for h in points if h <= item.start]
         holdings.append(min(selling, key=functools.partial(_closeness, item)))
     return holdings

@@ -719,13 +719,14 @@ class _Planner:
         return HoldingItem(start, line.desired, low, start, down, increment, unit_value, minimum)
 
     def _down_holding(self, line: _Line, start: float) -> float:
-        """The holding DOWN rounds to from ``start``, or ``start`` if that is not sent."""
+        """The holding DOWN rounds to from ``start``, or ``start`` if that is not sent.
+
+        A targeted asset rounded to 0 is checked against the thresholds like any trade.
+        """
         down = round_holding(start, line.desired, line.increment)
         if abs(down) * line.unit_value <= NOISE * self.equity:
             down = 0.0
-        if down == start or (
-            down != 0.0 and not self._due(line, abs(down - start) * line.unit_value)
-        ):
+        if down == start or not self._due(line, abs(down - start) * line.unit_value):
             return start
         return down
 
