@@ -1026,14 +1026,14 @@ class HoldingItem(NamedTuple):
     Attributes:
         start: The holding before the plan, in units (``>= 0``).
         desired: The exact target holding in units (``> 0``).
-        low: The lowest holding it may end at (``<= start``): below ``desired`` by less
-            than an increment, or 0 for a close.
+        low: The lowest holding it may end at (``<= start``, ``>= 0``); 0 sells it all,
+            exactly, even when ``start`` is not a whole number of increments.
         high: The highest holding it may end at (``>= start``): the nearest above
             ``start``, or ``start``.
         down: The holding ``Rounding.DOWN`` gives it (``start`` when DOWN sends nothing).
         increment: Unit or lot size; ``None`` for a fractional (continuous) holding.
         unit_value: Price times multiplier (``> 0``).
-        min_value: A trade must be worth at least this, unless it closes to 0.
+        min_value: A trade must be worth at least this (selling it all too).
     """
 
     start: float
@@ -1115,8 +1115,6 @@ def _fractional_points(item: HoldingItem) -> tuple[list[float], list[bool]]:
     if high > start and start + reach <= high:
         runs.append((start + reach, high))
     keyed: dict[float, bool] = {start: False}
-    if low == 0.0 < start:
-        keyed[0.0] = False  # a close
     for first, last in runs:
         for key in sorted({first, last, min(max(desired, first), last)}):
             keyed[key] = key != last
@@ -1134,9 +1132,9 @@ def _whole_points(item: HoldingItem, increment: float) -> tuple[list[float], lis
     below = math.floor(_snap((item.desired - start) / increment))  # last step at or below
     k_low = math.ceil(_snap((item.low - start) / increment)) if item.low < start else 0
     k_high = math.floor(_snap((item.high - start) / increment)) if item.high > start else 0
-    closes = item.low == 0.0 < start
+    # Selling it all is exact: from a holding off the grid, 0 is its own point.
+    closes = item.low == 0.0 < start and start * item.unit_value >= item.min_value
     if closes:
-        # A close to exactly 0 is its own point (exempt from the thresholds).
         k_low = max(k_low, math.floor(_snap(-start / increment)) + 1)
     ranges = []
     if k_low <= min(-block, below + 1):
@@ -1675,10 +1673,10 @@ def closest_holdings(
     """Final holdings closest to target that fit ``budget``: sells and buys together.
 
     Minimises ``sum_i |h_i - desired_i| * unit_value_i`` over holdings ``h_i`` between
-    ``low_i`` and ``high_i`` (``start_i`` plus whole increments, or a close to 0), each
-    trade worth at least ``min_value_i`` unless it closes, subject to the cash the
-    trades use (buys ``value * (1 + cost_rate) + cost_per_order``, sells free ``value *
-    (1 - cost_rate) - cost_per_order``) staying within ``budget``. Exact when the
+    ``low_i`` and ``high_i`` (``start_i`` plus whole increments, or 0), each trade worth
+    at least ``min_value_i``, subject to the cash the trades use (buys ``value * (1 +
+    cost_rate) + cost_per_order``, sells free ``value * (1 - cost_rate) -
+    cost_per_order``) staying within ``budget``. Exact when the
     holdings nearest the targets fit, and for up to :data:`_JOINT_EXACT_ITEMS` whole
     items when the search ends within its node budget; otherwise a greedy by error
     saved per dollar, then exchanges. Never further from target than what
@@ -1705,9 +1703,7 @@ def closest_holdings(
     rate, fixed = cost_rate, cost_per_order
     joint = _Joint(items, budget, rate, fixed)
     if joint.left < 0.0:
-        result = _no_buys(joint)
-        error = math.fsum(_error_at(i, h) for i, h in zip(items, result, strict=True))
-        return _at_least_down(items, budget, rate, fixed, result, error)
+        return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed)
     nearest = _nearest(joint)
     if math.fsum(_cash_use(i, h, rate, fixed) for i, h in zip(items, nearest, strict=True)) <= (
         budget
@@ -1723,26 +1719,34 @@ def closest_holdings(
         joint.exact()
         joint.greedy()
     result = joint.holdings()
-    error = joint.error()
     if joint.spent() > budget:
-        result, error = _no_buys(joint), math.inf
-    return _at_least_down(items, budget, rate, fixed, result, error)
+        result = _no_buys(joint)  # float drift in the running cash: nothing is bought
+    return _at_least_down(items, budget, result, rate=rate, fixed=fixed)
 
 
 def _at_least_down(
     items: Sequence[HoldingItem],
     budget: float,
+    result: list[float],
+    *,
     rate: float,
     fixed: float,
-    result: list[float],
-    error: float,
 ) -> list[float]:
-    """``result``, or DOWN's holdings if they are closer to target.
+    """``result``, or DOWN's holdings if they are at least as close to target.
 
     On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest in
-    squared error. Like DOWN, its sells are sent whatever cash they bring.
+    squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
+    must fit the budget by an exact sum.
     """
     down = _down_holdings(items, budget, rate, fixed)
+    buys = any(h > item.start for item, h in zip(items, down, strict=True))
+    if (
+        buys
+        and math.fsum(_cash_use(item, h, rate, fixed) for item, h in zip(items, down, strict=True))
+        > budget
+    ):
+        return result
+    error = math.fsum(_error_at(i, h) for i, h in zip(items, result, strict=True))
     down_error = math.fsum(_error_at(i, h) for i, h in zip(items, down, strict=True))
     if down_error <= error * (1.0 + _GAIN_EPS):
         return down

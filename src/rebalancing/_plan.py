@@ -667,6 +667,7 @@ class _Planner:
                 if side is Side.SELL:
                     value = quantity * line.unit_value
                     proceeds.append(value - self._cost(value))
+        chosen = self._deepen_sells(chosen)
         funded = {id(line) for line, _ in chosen}
         if any(id(line) not in funded for line, _ in needs):
             # A buy the items do not cover (none today): fund the buys alone, as before.
@@ -717,6 +718,30 @@ class _Planner:
         if low >= start:
             return None
         return HoldingItem(start, line.desired, low, start, down, increment, unit_value, minimum)
+
+    def _deepen_sells(
+        self, chosen: list[tuple[_Line, HoldingItem]]
+    ) -> list[tuple[_Line, HoldingItem]]:
+        """Let each sell go below its target by as much value as the dearest step.
+
+        Selling below target adds error dollar for dollar, but it can pay for a step
+        that saves more and does not fit in the cash left (keeping one unit of a $900
+        holding that is 0.75 units over target, say): no more than the dearest step.
+        """
+        dearest = max(
+            ((item.increment or 0.0) * item.unit_value for _, item in chosen), default=0.0
+        )
+        deeper = []
+        for line, item in chosen:
+            increment = item.increment
+            if item.high == item.start and increment is not None:
+                steps = math.ceil(dearest / (increment * item.unit_value))
+                low = max(item.low - steps * increment, 0.0)
+                if low == 0.0 and not self._due(line, item.start * item.unit_value):
+                    low = item.low  # selling it all would be too small a trade
+                item = item._replace(low=low)  # noqa: PLW2901 - the same item, deeper
+            deeper.append((line, item))
+        return deeper
 
     def _down_holding(self, line: _Line, start: float) -> float:
         """The holding DOWN rounds to from ``start``, or ``start`` if that is not sent.
