@@ -1052,8 +1052,11 @@ _JOINT_EXACT_ITEMS = 40
 _JOINT_EXACT_NODES = 4_000
 #: Exchanges tried after the greedy; each strictly lowers the error.
 _JOINT_EXCHANGES = 24
-#: How many of the most valuable moves that do not fit an exchange tries to afford.
+#: How many of the most valuable moves that do not fit an exchange tries to afford:
+#: on small books, and past :data:`_JOINT_EXACT_ITEMS` items (where every walk costs
+#: a pass over them, and cheap units leave little cash idle).
 _JOINT_WANTED = 16
+_JOINT_WANTED_LARGE = 4
 
 #: A move along an item's path: (count, holding per unit, cash per unit, error per unit,
 #: divisible). The path runs from the item's cheapest holding up to its nearest.
@@ -1086,12 +1089,10 @@ def _path(item: HoldingItem, rate: float, fixed: float) -> tuple[list[float], li
     amount, if fractional) and changes error and cash alike, so the run is one move
     repeated ``count`` times (or taken in part).
     """
-    if item.increment is None:
-        points, joined = _fractional_points(item)
-        divisible = True
-    else:
-        points, joined = _whole_points(item, item.increment)
-        divisible = False
+    if item.increment is not None:
+        return _whole_path(item, item.increment, rate, fixed)
+    points, joined = _fractional_points(item)
+    divisible = True
     moves: list[_Move] = []
     for index, (a, b) in enumerate(itertools.pairwise(points)):
         count = 1
@@ -1122,36 +1123,71 @@ def _fractional_points(item: HoldingItem) -> tuple[list[float], list[bool]]:
     return points, [keyed[point] for point in points]
 
 
-def _whole_points(item: HoldingItem, increment: float) -> tuple[list[float], list[bool]]:
-    """Points of a whole item's path, and whether each is joined to the next by a run."""
+def _whole_path(
+    item: HoldingItem, increment: float, rate: float, fixed: float
+) -> tuple[list[float], list[_Move]]:
+    """:func:`_path` of a whole item, in steps ``k`` from ``start`` (one flat pass)."""
     start = item.start
+    step = increment * item.unit_value
     block = 1
-    step_value = increment * item.unit_value
-    if item.min_value > step_value:
-        block = math.ceil(_snap(item.min_value / step_value))
-    below = math.floor(_snap((item.desired - start) / increment))  # last step at or below
-    k_low = math.ceil(_snap((item.low - start) / increment)) if item.low < start else 0
-    k_high = math.floor(_snap((item.high - start) / increment)) if item.high > start else 0
+    if item.min_value > step:
+        block = math.ceil(_snap(item.min_value / step))
+    gap = _snap((item.desired - start) / increment)
+    below = math.floor(gap)  # the last step at or below the target
+    # ``low`` and ``high`` are whole steps from ``start``, or ``low`` is 0.
+    k_low = round((item.low - start) / increment) if item.low < start else 0
+    k_high = round((item.high - start) / increment) if item.high > start else 0
     # Selling it all is exact: from a holding off the grid, 0 is its own point.
     closes = item.low == 0.0 < start and start * item.unit_value >= item.min_value
-    if closes:
-        k_low = max(k_low, math.floor(_snap(-start / increment)) + 1)
-    ranges = []
-    if k_low <= min(-block, below + 1):
-        ranges.append((k_low, min(-block, below + 1)))
-    if k_high >= block:
-        ranges.append((block, k_high))
-    keyed: dict[int, bool] = {0: False}
-    for first, last in ranges:
-        for k in {first, last, *(k for k in (below, below + 1) if first < k < last)}:
-            keyed[k] = k != last
-    steps = sorted(keyed)
-    points = [start + k * increment for k in steps]
-    joined = [keyed[k] for k in steps]
+    if item.low == 0.0 < start:
+        k_low = math.floor(_snap(-start / increment)) + 1  # the lowest holding above 0
+        if start + (k_low - 1) * increment >= 0.0:
+            k_low -= 1  # 0 is on the grid
+            closes = False
+    keys: list[int] = []
+    joined: list[bool] = []
+    sell_top = min(-block, below + 1)
+    for first, last, present in (
+        (k_low, sell_top, k_low <= sell_top),
+        (0, 0, True),
+        (block, k_high, k_high >= block),
+    ):
+        if not present:
+            continue
+        keys.append(first)
+        joined.append(first != last)
+        for k in (below, below + 1):
+            if first < k < last:
+                keys.append(k)
+                joined.append(True)
+        if last != first:
+            keys.append(last)
+            joined.append(False)
+    buy_cost, sell_cost = step * (1.0 + rate), step * (1.0 - rate)
+
+    def cash(k: int) -> float:
+        if k > 0:
+            return k * buy_cost + fixed
+        if k < 0:
+            return k * sell_cost + fixed
+        return 0.0
+
+    moves: list[_Move] = []
+    for index in range(len(keys) - 1):
+        a, b = keys[index], keys[index + 1]
+        if joined[index] and b - a > 1:
+            de = -step if b <= gap else step
+            moves.append((b - a, increment, buy_cost if a > 0 else sell_cost, de, False))
+        else:
+            de = (abs(gap - b) - abs(gap - a)) * step
+            moves.append((1, (b - a) * increment, cash(b) - cash(a), de, False))
+    points = [start + k * increment for k in keys]
     if closes and points[0] > 0.0:
+        sold = -start * item.unit_value * (1.0 - rate) + fixed  # the cash of selling it all
+        error = abs(gap - keys[0]) * step - item.desired * item.unit_value
+        moves.insert(0, (1, points[0], cash(keys[0]) - sold, error, False))
         points.insert(0, 0.0)
-        joined.insert(0, False)
-    return points, joined
+    return points, moves
 
 
 class _Joint:
@@ -1303,7 +1339,8 @@ class _Joint:
                 wanted.append((-found[3], index, found[1], found[2]))
         if not wanted:
             return False
-        wanted = heapq.nlargest(_JOINT_WANTED, wanted)
+        large = len(self.items) > _JOINT_EXACT_ITEMS
+        wanted = heapq.nlargest(_JOINT_WANTED_LARGE if large else _JOINT_WANTED, wanted)
         # Releases in order of error added per dollar freed, each item's last move first.
         chunks = []
         for index in range(len(self.items)):
@@ -1762,7 +1799,13 @@ def _nearest(joint: _Joint) -> list[float]:
     """Each item at the point of its path closest to target (the cheaper on a tie)."""
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
-        holdings.append(min(points, key=functools.partial(_closeness, item)))
+        desired = item.desired
+        best, best_gap = points[0], abs(points[0] - desired)
+        for point in points:
+            gap = abs(point - desired)
+            if gap < best_gap:
+                best, best_gap = point, gap
+        holdings.append(best)
     return holdings
 
 
