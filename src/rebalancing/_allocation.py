@@ -1144,6 +1144,8 @@ def _whole_path(
         if start + (k_low - 1) * increment >= 0.0:
             k_low -= 1  # 0 is on the grid
             closes = False
+    if block == 1 and fixed == 0.0 and not closes and (k_low == 0 or k_high == 0):
+        return _simple_path(item, increment, rate, (gap, below, k_low, k_high))
     keys: list[int] = []
     joined: list[bool] = []
     sell_top = min(-block, below + 1)
@@ -1190,6 +1192,63 @@ def _whole_path(
     return points, moves
 
 
+def _simple_path(
+    item: HoldingItem, increment: float, rate: float, steps: tuple[float, int, int, int]
+) -> tuple[list[float], list[_Move]]:
+    """:func:`_whole_path` of a buy or a sell with no fixed cost and no threshold block.
+
+    Then the first step of a buy is one more unit of its run, and a run of sells
+    ends in the jump back to not trading: at most three moves, built directly.
+    """
+    gap, below, k_low, k_high = steps
+    start = item.start
+    step = increment * item.unit_value
+    moves: list[_Move] = []
+    if k_low == 0:  # a buy (or nothing)
+        points = [start]
+        cost = step * (1.0 + rate)
+        bulk = min(below, k_high)
+        if bulk >= 1:
+            moves.append((bulk, increment, cost, -step, False))
+            points.append(start + bulk * increment)
+        else:
+            bulk = 0
+        if k_high > bulk:
+            moves.append((1, increment, cost, (abs(gap - k_high) - abs(gap - bulk)) * step, False))
+            points.append(start + k_high * increment)
+        return points, moves
+    cost = step * (1.0 - rate)
+    top = min(-1, below + 1)
+    at = k_low
+    points = [start + at * increment]
+    bulk = min(below, top)
+    if bulk > at:
+        moves.append((bulk - at, increment, cost, -step, False))
+        at = bulk
+        points.append(start + at * increment)
+    if top > at:
+        error = (abs(gap - top) - abs(gap - at)) * step if top == at + 1 else step
+        moves.append((top - at, increment, cost, error, False))
+        at = top
+        points.append(start + at * increment)
+    moves.append((1, -at * increment, -at * cost, (abs(gap) - abs(gap - at)) * step, False))
+    points.append(start)
+    return points, moves
+
+
+def _convex(moves: list[_Move]) -> bool:
+    """Whether the moves that lower the error come first, by falling error per dollar."""
+    ratio = math.inf
+    for _, _, dc, de, _ in moves:
+        if de >= 0.0:
+            ratio = -1.0  # no later move may lower the error
+            continue
+        if dc <= 0.0 or -de / dc > ratio:
+            return False
+        ratio = -de / dc
+    return True
+
+
 class _Joint:
     """Working state of the joint repair: where each item stands on its path.
 
@@ -1197,7 +1256,20 @@ class _Joint:
     earlier move is taken in full, ``part[i]`` units (a fraction if divisible) of this one.
     """
 
-    __slots__ = ("at", "budget", "fixed", "items", "left", "moves", "part", "points", "rate")
+    __slots__ = (
+        "at",
+        "blocked",
+        "budget",
+        "convex",
+        "fixed",
+        "items",
+        "left",
+        "moves",
+        "part",
+        "points",
+        "rate",
+        "settled",
+    )
 
     def __init__(
         self, items: Sequence[HoldingItem], budget: float, rate: float, fixed: float
@@ -1207,14 +1279,23 @@ class _Joint:
         self.points: list[list[float]] = []
         self.moves: list[list[_Move]] = []
         base = []
+        #: Whether an item's moves that lower the error come first, each saving no more
+        #: per dollar than the one before: then its next moves are simply its next one.
+        self.convex: list[bool] = []
         for item in items:
             points, moves = _path(item, rate, fixed)
             self.points.append(points)
             self.moves.append(moves)
             base.append(_cash_use(item, points[0], rate, fixed))
+            self.convex.append(_convex(moves))
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
+        #: Items whose next moves did not fit in the last greedy (the only ones left with
+        #: moves that lower the error).
+        self.blocked: list[int] = []
+        #: Whether every item is where the greedy may start from (nothing to settle).
+        self.settled = True
 
     def holding(self, index: int) -> float:
         at, part = self.at[index], self.part[index]
@@ -1237,6 +1318,14 @@ class _Joint:
         """
         moves = self.moves[index]
         at = self.at[index]
+        if self.convex[index]:
+            if at >= len(moves):
+                return None
+            count, _, dc, de, _ = moves[at]
+            if de >= 0.0:
+                return None
+            units = count - self.part[index]
+            return (-de / dc, at, units * dc, units * de)
         cash = error = 0.0
         best: tuple[float, int, float, float] | None = None
         part = self.part[index]
@@ -1266,7 +1355,10 @@ class _Joint:
 
     def greedy(self) -> None:
         """Take moves in order of error saved per dollar while the cash lasts."""
-        self.settle()
+        if not self.settled:
+            self.settle()
+        self.settled = False
+        self.blocked = []
         heap: list[tuple[float, int, int, float]] = []
         for index in range(len(self.items)):
             found = self.prefix(index)
@@ -1284,6 +1376,7 @@ class _Joint:
                     heapq.heappush(heap, (-found[0], index, found[1], found[2]))
             else:
                 self.partial(index, last)
+                self.blocked.append(index)
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
@@ -1333,7 +1426,7 @@ class _Joint:
             Whether an exchange was made.
         """
         wanted = []
-        for index in range(len(self.items)):
+        for index in self.blocked:
             found = self.prefix(index)
             if found is not None and found[2] > self.left:
                 wanted.append((-found[3], index, found[1], found[2]))
@@ -1775,6 +1868,11 @@ def _at_least_down(
     squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
     must fit the budget by an exact sum.
     """
+    if all(
+        abs(h - item.desired) <= abs(item.down - item.desired)
+        for item, h in zip(items, result, strict=True)
+    ):
+        return result  # every item as close as DOWN's before its buys are cut: no closer
     down = _down_holdings(items, budget, rate, fixed)
     buys = any(h > item.start for item, h in zip(items, down, strict=True))
     if (
