@@ -649,13 +649,14 @@ class _Planner:
     ) -> None:
         """Repair sells and buys together to the holdings closest to target that fit.
 
-        Every long that may still move is an item of one budget problem (see
-        :func:`~rebalancing._allocation.closest_holdings`): a buy may be cut back, a sell
-        or a holding at its nearest may sell down one more unit (or close, as DOWN would)
-        to free cash. The cash the items' sells bring now is taken out of the budget,
-        since the repair chooses them again. closest_holdings keeps to its budget by an
-        exact sum: no float margin needed.
+        Every buy, and every long that sells or holds at its nearest, is an item of one
+        budget problem (see :func:`~rebalancing._allocation.closest_holdings`): a buy may
+        be cut back, a long may sell down (see :meth:`_deepen_sells`) to free cash. The
+        cash the items' sells bring now is taken out of the budget, since the repair
+        chooses them again. ``needs`` (the buys) are all items. closest_holdings keeps to
+        its budget by an exact sum: no float margin needed.
         """
+        del needs  # every buy is an item
         chosen: list[tuple[_Line, HoldingItem]] = []
         proceeds: list[float] = []
         for line in self.lines.values():
@@ -668,11 +669,6 @@ class _Planner:
                     value = quantity * line.unit_value
                     proceeds.append(value - self._cost(value))
         chosen = self._deepen_sells(chosen)
-        funded = {id(line) for line, _ in chosen}
-        if any(id(line) not in funded for line, _ in needs):
-            # A buy the items do not cover (none today): fund the buys alone, as before.
-            self._water_fill(needs, available - floor - _BUDGET_MARGIN * max(self.equity, 1.0))
-            return
         holdings = closest_holdings(
             [item for _, item in chosen],
             available - floor - math.fsum(proceeds),
@@ -687,8 +683,8 @@ class _Planner:
 
         Buys (from the holding, or from 0 after a reversal's close) may be cut back to
         their holding; longs selling or held at their nearest may sell down to where
-        DOWN would (one unit more, or a close) unless the plan may not sell. Shorts,
-        closes and blocked or untargeted assets keep their legs.
+        DOWN would (and :meth:`_deepen_sells` lets them go further) unless the plan may
+        not sell. Shorts, closes and blocked or untargeted assets keep their legs.
         """
         if not line.active or line.price is None or abs(line.target) <= NOISE:
             return None
