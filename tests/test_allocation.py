@@ -425,6 +425,25 @@ class TestClosestHoldings:
         assert holding_cash(items, actual, 0.01) <= 110.0
         assert [1.0, (110.0 + 14.85 - 101.0) / 10.1, 2.5] == pytest.approx(actual)
 
+    def test_a_holding_off_the_grid_may_be_sold_in_full(self):
+        """4.5 units held in whole units: 0 is reachable only by selling all of it."""
+        items = [
+            HoldingItem(4.5, 0.3, 0.0, 4.5, 0.5, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 4.2, 0.0, 4.0, 4.0, 1.0, 100.0, 0.0),
+        ]
+        # Buying 4 B needs $400; selling A down to 0.5 brings $400, to 0 all $450.
+        assert [0.5, 4.0] == closest_holdings(items, 0.0, cost_rate=0.0, cost_per_order=0.0)
+        assert [0.0, 4.0] == closest_holdings(items, -40.0, cost_rate=0.0, cost_per_order=5.0)
+
+    def test_a_fractional_sell_grows_to_its_threshold_when_that_pays(self):
+        """Selling 0.1 of A ($1) is under the $5 minimum; selling $5 of it funds B more."""
+        items = [
+            HoldingItem(2.0, 1.9, 0.0, 2.0, 2.0, None, 10.0, 5.0),
+            HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 5.0),
+        ]
+        actual = closest_holdings(items, 20.0, cost_rate=0.0, cost_per_order=0.0)
+        assert [1.5, 2.5] == pytest.approx(actual)
+
     @settings(max_examples=200)
     @given(items=holding_items(), data=st.data())
     def test_small_problems_are_exact_and_fit(self, items, data):

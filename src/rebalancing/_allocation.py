@@ -1092,16 +1092,11 @@ def _path(item: HoldingItem, rate: float, fixed: float) -> tuple[list[float], li
     if item.increment is not None:
         return _whole_path(item, item.increment, rate, fixed)
     points, joined = _fractional_points(item)
-    divisible = True
     moves: list[_Move] = []
     for index, (a, b) in enumerate(itertools.pairwise(points)):
-        count = 1
-        if joined[index] and not divisible:
-            count = round((b - a) / item.increment)  # type: ignore[operator]
-        after = b if count == 1 else a + (b - a) / count
-        dc = _cash_use(item, after, rate, fixed) - _cash_use(item, a, rate, fixed)
-        de = _error_at(item, after) - _error_at(item, a)
-        moves.append((count, after - a, dc, de, joined[index] and divisible))
+        dc = _cash_use(item, b, rate, fixed) - _cash_use(item, a, rate, fixed)
+        de = _error_at(item, b) - _error_at(item, a)
+        moves.append((1, b - a, dc, de, joined[index]))
     return points, moves
 
 
@@ -1663,11 +1658,8 @@ class _JointSearch:
     def search(self, k: int, cash: float, error: float) -> None:
         """Try every holding of item ``k`` that may lead below the best error."""
         chosen = self.chosen
-        if k == len(chosen):
-            self.best = error * (1.0 - _GAIN_EPS) - _GAIN_EPS
-            self.found = list(chosen)
-            return
         item, points, moves = self.items[k], self.points[k], self.moves[k]
+        # The last item's best holding is found directly; the leaf is there.
         rate, fixed, bound = self.rate, self.fixed, self.bound
         if k == len(chosen) - 1:
             self._last(k, cash, error)
@@ -1688,7 +1680,6 @@ class _JointSearch:
                 if after + bound(k + 1, cash - use) < self.best:
                     chosen[k] = holding
                     self.search(k + 1, cash - use, after)
-        _ = moves
 
     def _last(self, k: int, cash: float, error: float) -> None:
         """The last item: its best holding within ``cash``, found directly.
