@@ -1198,24 +1198,27 @@ def _simple_path(
     gap, below, k_low, k_high = steps
     start = item.start
     step = increment * item.unit_value
-    moves: list[_Move] = []
     if k_low == 0:  # a buy (or nothing)
-        points = [start]
         cost = step * (1.0 + rate)
         bulk = min(below, k_high)
-        if bulk >= 1:
-            moves.append((bulk, increment, cost, -step, False))
-            points.append(start + bulk * increment)
-        else:
-            bulk = 0
-        if k_high > bulk:
-            moves.append((1, increment, cost, (abs(gap - k_high) - abs(gap - bulk)) * step, False))
-            points.append(start + k_high * increment)
-        return points, moves
+        if bulk < 1:
+            if k_high < 1:
+                return [start], []
+            error = (abs(gap - k_high) - abs(gap)) * step
+            return [start, start + k_high * increment], [(1, increment, cost, error, False)]
+        run: _Move = (bulk, increment, cost, -step, False)
+        if k_high == bulk:
+            return [start, start + bulk * increment], [run]
+        error = (abs(gap - k_high) - abs(gap - bulk)) * step
+        return (
+            [start, start + bulk * increment, start + k_high * increment],
+            [run, (1, increment, cost, error, False)],
+        )
     cost = step * (1.0 - rate)
     top = min(-1, below + 1)
     at = k_low
     points = [start + at * increment]
+    moves: list[_Move] = []
     bulk = min(below, top)
     if bulk > at:
         moves.append((bulk - at, increment, cost, -step, False))
@@ -1263,6 +1266,7 @@ class _Joint:
         "part",
         "points",
         "rate",
+        "scale",
         "settled",
     )
 
@@ -1278,7 +1282,11 @@ class _Joint:
         #: per dollar than the one before: then its next moves are simply its next one.
         self.convex: list[bool] = []
         for item in items:
-            points, moves = _path(item, rate, fixed)
+            increment = item.increment
+            if increment is None:
+                points, moves = _path(item, rate, fixed)
+            else:
+                points, moves = _whole_path(item, increment, rate, fixed)
             self.points.append(points)
             self.moves.append(moves)
             base.append(_cash_use(item, points[0], rate, fixed))
@@ -1286,6 +1294,8 @@ class _Joint:
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
+        #: The size of the sums behind ``left``: its float drift is far below 1e-7 of it.
+        self.scale = abs(budget) + math.fsum(map(abs, base))
         #: Items whose next moves did not fit in the last greedy (the only ones left with
         #: moves that lower the error).
         self.blocked: list[int] = []
@@ -1840,7 +1850,7 @@ def closest_holdings(
         joint.exact()
         joint.greedy()
     result = joint.holdings()
-    if joint.spent() > budget:
+    if joint.left <= _DRIFT * joint.scale and joint.spent() > budget:
         result = _no_buys(joint)  # float drift in the running cash: nothing is bought
     return _at_least_down(items, budget, result, rate=rate, fixed=fixed)
 
@@ -1888,13 +1898,15 @@ def _nearest(joint: _Joint) -> list[float]:
     """Each item at the point of its path closest to target (the cheaper on a tie)."""
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
+        # The points rise, so the distance to target falls, then rises: look either side.
         desired = item.desired
-        best, best_gap = points[0], abs(points[0] - desired)
-        for point in points:
-            gap = abs(point - desired)
-            if gap < best_gap:
-                best, best_gap = point, gap
-        holdings.append(best)
+        above = bisect.bisect_left(points, desired)
+        if above == len(points):
+            holdings.append(points[-1])
+        elif above and desired - points[above - 1] <= points[above] - desired:
+            holdings.append(points[above - 1])
+        else:
+            holdings.append(points[above])
     return holdings
 
 
