@@ -1460,11 +1460,41 @@ class _Joint:
         if best is None:
             return False
         _, target, last, _, levels = best
+        before = (list(self.at), list(self.part), self.left, self.error())
         for index, (at, part) in levels.items():
             self.at[index], self.part[index] = at, part
         self.at[target], self.part[target] = last + 1, 0.0
         self.left = self.budget - self.spent()
+        self.trim()
+        if self.left < 0.0 or self.error() >= before[3]:
+            # Float noise left it over budget, and what it gave back lost the gain.
+            self.at, self.part, self.left = before[0], before[1], before[2]
+            return False
         return True
+
+    def trim(self) -> None:
+        """Give back single units while the exact sum overdraws.
+
+        Each time the unit that covers the overdraft for the least error (or, if none
+        does, the dearest). The running cash drifts by float noise; an exchange or the
+        greedy can end a few 1e-11 over the budget, which one cheap unit covers.
+        """
+        while self.left < 0.0:
+            best: tuple[bool, float, int, int, float] | None = None
+            for index in range(len(self.items)):
+                found = self.release(index, self.at[index], self.part[index])
+                if found is None or found[2] <= 0.0:
+                    continue
+                move, units, dc, de = found
+                # Covering units first, by the error they add; else the most cash.
+                key = (dc < -self.left, -de if dc >= -self.left else -dc)
+                if best is None or key < best[:2]:
+                    best = (*key, index, move, units)
+            if best is None:
+                return
+            _, _, index, move, units = best
+            self.at[index], self.part[index] = move, max(units - 1.0, 0.0)
+            self.left = self.budget - self.spent()
 
     def _release_chunk(self, index: int, at: int, part: float) -> _Release | None:
         """The next move an item can give up, keyed by error added per dollar freed."""
@@ -1849,9 +1879,10 @@ def closest_holdings(
     if small and all(item.increment is not None for item in items):
         joint.exact()
         joint.greedy()
-    result = joint.holdings()
-    if joint.left <= _DRIFT * joint.scale and joint.spent() > budget:
-        result = _no_buys(joint)  # float drift in the running cash: nothing is bought
+    if joint.left <= _DRIFT * joint.scale:
+        joint.left = budget - joint.spent()  # the running cash may drift: sum it exactly
+        joint.trim()
+    result = joint.holdings() if joint.left >= 0.0 else _no_buys(joint)
     return _at_least_down(items, budget, result, rate=rate, fixed=fixed)
 
 
