@@ -1397,8 +1397,10 @@ class _Joint:
                     take = left / dc
                 else:
                     take = float(math.floor(_snap(left / dc)))
-                    while take > 0.0 and take * dc > left:
-                        take -= 1.0
+                    if take * dc > left:  # snapped up past the cash: one fewer
+                        take = max(take - 1.0, 0.0)
+                    if take * dc > left:  # units beyond float precision: none
+                        take = 0.0
                 left -= take * dc
                 error += take * de
                 at, part = position, part + take
