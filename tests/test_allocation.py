@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
-from rebalancing._allocation import BuyItem, closest_buys
+from rebalancing._allocation import BuyItem, HoldingItem, closest_buys, closest_holdings
 from rebalancing._config import Rounding
-from rebalancing._plan import round_nearest
+from rebalancing._plan import round_holding, round_nearest
+from rebalancing.testing import check_plan
 
 
 def item(desired, unit_value, *, start=0.0, increment=1.0, min_value=0.0):
@@ -327,3 +328,211 @@ class TestIssue6Properties:
         assert compute_trades(snapshot, weights, config) == compute_trades(
             shuffled, reweighted, config
         )
+
+
+# -- the joint repair of sells and buys (issue 12) --------------------------------------------
+
+
+def holding_error(items, holdings):
+    return math.fsum(
+        abs(h - i.desired) * i.unit_value for i, h in zip(items, holdings, strict=True)
+    )
+
+
+def holding_cash(items, holdings, rate=0.0, fixed=0.0):
+    flows = []
+    for i, h in zip(items, holdings, strict=True):
+        trade = (h - i.start) * i.unit_value
+        if trade > 0:
+            flows.append(trade * (1 + rate) + fixed)
+        elif trade < 0:
+            flows.append(trade * (1 - rate) + fixed)
+    return math.fsum(flows)
+
+
+def allowed(i):
+    """Every holding an item may end at: start, whole increments in range, or 0."""
+    found = {i.start}
+    k = math.ceil((i.low - i.start) / i.increment - 1e-9)
+    while i.start + k * i.increment <= i.high + 1e-9:
+        h = i.start + k * i.increment
+        if h >= 0 and abs(h - i.start) * i.unit_value >= i.min_value:
+            found.add(h)
+        k += 1
+    if i.low == 0.0 < i.start and i.start * i.unit_value >= i.min_value:
+        found.add(0.0)
+    return sorted(found)
+
+
+def brute_holdings(items, budget, rate=0.0, fixed=0.0):
+    best = math.inf
+    for holdings in itertools.product(*(allowed(i) for i in items)):
+        if holding_cash(items, holdings, rate, fixed) <= budget:
+            best = min(best, holding_error(items, holdings))
+    return best
+
+
+@st.composite
+def holding_items(draw):
+    """Two to four longs: buys to their nearest, sells (or holds) down to DOWN's or 0."""
+    items = []
+    for _ in range(draw(st.integers(2, 4))):
+        increment = draw(st.sampled_from([1.0, 1.0, 2.0]))
+        unit_value = draw(st.floats(1.0, 300.0))
+        start = increment * draw(st.integers(0, 6))
+        desired = increment * draw(st.floats(0.05, 8.0))
+        min_value = draw(st.sampled_from([0.0, 0.0, unit_value * increment * 1.5]))
+        nearest = round_nearest(start, desired, increment)
+        down = round_holding(start, desired, increment)
+        if down < start and (start - down) * unit_value < min_value:
+            down = start  # DOWN sends no sell below the threshold
+        if desired > start:
+            items.append(
+                HoldingItem(start, desired, start, nearest, down, increment, unit_value, min_value)
+            )
+        else:
+            deeper = increment * draw(st.sampled_from([0, 0, 1, 3]))
+            low = max(min(nearest, down) - deeper, 0.0)
+            items.append(
+                HoldingItem(start, desired, low, start, down, increment, unit_value, min_value)
+            )
+    return items
+
+
+class TestClosestHoldings:
+    def test_the_smallest_held_book(self):
+        """Issue 12: keeping one more unit of A and B and cutting C is the optimum."""
+        items = [
+            HoldingItem(100.0, 50.6, 50.0, 100.0, 50.0, 1.0, 10.0, 0.0),
+            HoldingItem(100.0, 50.8, 50.0, 100.0, 50.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 98.6, 0.0, 99.0, 98.0, 1.0, 10.0, 0.0),
+        ]
+        assert [51.0, 51.0, 98.0] == closest_holdings(items, 0.0, cost_rate=0.0, cost_per_order=0.0)
+
+    def test_nothing_fits_keeps_the_sells_closest_and_buys_nothing(self):
+        """With a budget below what every sell frees, the buys stay where they are."""
+        items = [
+            HoldingItem(10.0, 7.6, 7.0, 10.0, 7.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 5.0, 0.0, 5.0, 5.0, 1.0, 10.0, 0.0),
+        ]
+        assert [8.0, 0.0] == closest_holdings(items, -100.0, cost_rate=0.0, cost_per_order=0.0)
+
+    def test_fractional_items_share_the_budget(self):
+        """A fractional buy takes what the whole units leave over, to the cent."""
+        items = [
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0),
+            HoldingItem(4.0, 2.5, 0.0, 4.0, 2.5, None, 10.0, 0.0),
+        ]
+        actual = closest_holdings(items, 110.0, cost_rate=0.01, cost_per_order=0.0)
+        # $110 plus $14.85 from the sell, less $101 for one whole unit, buys 2.36 units.
+        assert holding_cash(items, actual, 0.01) <= 110.0
+        assert [1.0, (110.0 + 14.85 - 101.0) / 10.1, 2.5] == pytest.approx(actual)
+
+    def test_a_holding_off_the_grid_may_be_sold_in_full(self):
+        """4.5 units held in whole units: 0 is reachable only by selling all of it."""
+        items = [
+            HoldingItem(4.5, 0.3, 0.0, 4.5, 0.5, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 4.2, 0.0, 4.0, 4.0, 1.0, 100.0, 0.0),
+        ]
+        # Buying 4 B needs $400; selling A down to 0.5 brings $400, to 0 all $450.
+        assert [0.5, 4.0] == closest_holdings(items, 0.0, cost_rate=0.0, cost_per_order=0.0)
+        assert [0.0, 4.0] == closest_holdings(items, -40.0, cost_rate=0.0, cost_per_order=5.0)
+
+    def test_a_fractional_sell_grows_to_its_threshold_when_that_pays(self):
+        """Selling 0.1 of A ($1) is under the $5 minimum; selling $5 of it funds B more."""
+        items = [
+            HoldingItem(2.0, 1.9, 0.0, 2.0, 2.0, None, 10.0, 5.0),
+            HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 5.0),
+        ]
+        actual = closest_holdings(items, 20.0, cost_rate=0.0, cost_per_order=0.0)
+        assert [1.5, 2.5] == pytest.approx(actual)
+
+    @settings(max_examples=200)
+    @given(items=holding_items(), data=st.data())
+    def test_small_problems_are_exact_and_fit(self, items, data):
+        """On a few whole items the result fits the budget and is the brute-force optimum."""
+        rate = data.draw(st.sampled_from([0.0, 0.001, 0.01]))
+        fixed = data.draw(st.sampled_from([0.0, 1.0, 5.0]))
+        nearest = [min(allowed(i), key=lambda h, i=i: (abs(h - i.desired), h)) for i in items]
+        lowest = [allowed(i)[0] for i in items]
+        low, high = (
+            holding_cash(items, lowest, rate, fixed),
+            holding_cash(items, nearest, rate, fixed),
+        )
+        budget = low + data.draw(st.floats(-0.1, 1.1)) * (high - low)
+        actual = closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed)
+        for i, h in zip(items, actual, strict=True):
+            assert any(abs(h - a) < 1e-9 for a in allowed(i))
+        buys = any(h > i.start for i, h in zip(items, actual, strict=True))
+        if buys:
+            assert holding_cash(items, actual, rate, fixed) <= budget
+        if budget < low:
+            assert not buys  # nothing fits: the sells closest, no buys
+            return
+        # At least as close as the best that fits; closer only as DOWN is, without buys
+        # (DOWN sends no sell it need not, even when the account sits below the floor).
+        expected = brute_holdings(items, budget, rate, fixed)
+        assert holding_error(items, actual) <= expected * (1 + 1e-9) + 1e-9
+        if buys or holding_cash(items, actual, rate, fixed) <= budget:
+            assert expected == pytest.approx(holding_error(items, actual), rel=1e-9, abs=1e-9)
+
+
+@st.composite
+def held_books(draw):
+    """A whole-share account, often holding positions, with thresholds and costs on."""
+    names = draw(st.lists(st.sampled_from(ASSETS), min_size=1, max_size=5, unique=True))
+    prices = {a: draw(st.floats(1.0, 2000.0)) for a in names}
+    positions = {a: float(draw(st.integers(0, 200))) for a in names}
+    cash = draw(st.sampled_from([0.0, 0.0, 100.0])) + draw(st.floats(0.0, 20_000.0))
+    raw = {a: draw(st.floats(0.0, 1.0)) for a in names}
+    total = sum(raw.values()) or 1.0
+    invested = draw(st.sampled_from([1.0, 1.0, 0.98, 0.7]))
+    weights = {a: w / total * invested for a, w in raw.items()}
+    options = {
+        "min_trade_value": draw(st.sampled_from([0.0, 50.0, 500.0, 2000.0])),
+        "min_weight_change": draw(st.sampled_from([0.0, 0.0, 0.01, 0.05])),
+        "relative_band": draw(st.sampled_from([None, None, 0.25])),
+        "cost_rate": draw(st.sampled_from([0.0, 0.0005, 0.01])),
+        "cost_per_order": draw(st.sampled_from([0.0, 1.0, 10.0])),
+        "cash_buffer": draw(st.sampled_from([0.0, 0.0, 0.02])),
+    }
+    return PortfolioSnapshot(cash, positions, prices), weights, options
+
+
+class TestIssue12Properties:
+    @settings(max_examples=300)
+    @given(book=held_books())
+    def test_closest_keeps_every_invariant(self, book):
+        """CLOSEST never overdraws and keeps every invariant of check_plan, thresholds on."""
+        snapshot, weights, options = book
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+        check_plan(snapshot, weights, config, compute_trades(snapshot, weights, config))
+
+    @settings(max_examples=300)
+    @given(book=held_books())
+    def test_closest_never_further_than_down_with_thresholds(self, book):
+        """CLOSEST's projected holdings are never further from target (L1) than DOWN's."""
+        snapshot, weights, options = book
+        down = compute_trades(snapshot, weights, RebalanceConfig(rounding=Rounding.DOWN, **options))
+        closest = compute_trades(
+            snapshot, weights, RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+        )
+        assert l1(snapshot, weights, closest) <= l1(snapshot, weights, down) + 1e-6
+
+    @settings(max_examples=300)
+    @given(book=held_books())
+    def test_closest_is_nearest_when_it_fits(self, book):
+        """With thresholds off, when the nearest holdings fit CLOSEST plans exactly them."""
+        snapshot, weights, options = book
+        options = {**options, "min_trade_value": 0.0, "min_weight_change": 0.0}
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+        if not nearest_plan_fits(snapshot, weights, config):
+            return
+        plan = compute_trades(snapshot, weights, config)
+        equity = snapshot.equity
+        for d in plan.decisions:
+            desired = weights.get(d.asset, 0.0) * (1 - config.cash_buffer) * equity / d.price
+            start = snapshot.positions.get(d.asset, 0.0)
+            expected = round_nearest(start, desired, 1.0) if desired else 0.0
+            assert expected == d.projected_quantity

@@ -941,12 +941,12 @@ class TestClosestRounding:
         ("thresholds", "expected"),
         [
             ({}, [("buy", "A", 820), ("buy", "B", 120)]),
-            ({"min_trade_value": 125.0}, [("buy", "A", 815), ("buy", "B", 125)]),
-            ({"min_weight_change": 0.125}, [("buy", "A", 815), ("buy", "B", 125)]),
+            ({"min_trade_value": 125.0}, [("buy", "A", 790), ("buy", "B", 150)]),
+            ({"min_weight_change": 0.125}, [("buy", "A", 790), ("buy", "B", 150)]),
             ({"min_weight_change": 0.5}, [("buy", "A", 850)]),
             (
                 {"min_weight_change": 0.5, "relative_band": 0.9},
-                [("buy", "A", 805), ("buy", "B", 135)],
+                [("buy", "A", 790), ("buy", "B", 150)],
             ),
         ],
     )
@@ -954,7 +954,10 @@ class TestClosestRounding:
         """85%/15% with $30 fees on $1,000 must give up $60: the cut may not leave B under
         its threshold ($125, 12.5% of equity, or 90% of its 15% target).
 
-        A 50% minimum change rules B out from the start; a 90% relative band lets it in.
+        Every split of the $60 that keeps both buys is $60 from target: without a
+        threshold DOWN's even cut wins the tie; with one, which DOWN cannot meet (it
+        drops B), the repair takes the $60 from A. A 50% minimum change rules B out from
+        the start; a 90% relative band lets it in.
         """
         snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
         config = RebalanceConfig(
@@ -1676,16 +1679,88 @@ class TestClosestFunding:
         assert [("buy", "0", 1), ("buy", "AAPL", 1)] == trades(first)
         assert [] == trades(second)
 
-    def test_selling_down_is_still_used_when_it_ends_closer(self):
-        """Cash 0, two holdings 0.4 units above target: selling the extra unit of each
-        funds a buy 0.8 units short, which ends closer (error 14 against 16)."""
+    def test_selling_down_one_holding_funds_the_buy(self):
+        """Cash 0, two holdings 0.4 units above target, a buy 0.8 units short: selling
+        the extra unit of one of them is enough (error 12; both sold was 14, none 16)."""
         snap = PortfolioSnapshot(0.0, {"A": 3, "B": 3}, {"A": 10.0, "B": 10.0, "C": 10.0})
         config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
 
         plan = compute_trades(snap, {"A": 26 / 60, "B": 26 / 60, "C": 8 / 60}, config)
 
-        assert [("sell", "A", 1), ("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
-        assert 10.0 == plan.projected_cash
+        assert [("sell", "B", 1), ("buy", "C", 1)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+
+    def test_a_held_book_sells_and_buys_as_one_budget(self):
+        """Issue 12: A and B held at 100 each go to 25.3% and 25.4%, C to 49.3%, no cash.
+
+        Selling every holding down to fund C left $10 idle (50, 50, 99); repaired
+        together, one unit more of each stays held and C is cut to 98: half the error.
+        """
+        snap = PortfolioSnapshot(0.0, {"A": 100, "B": 100}, {"A": 10.0, "B": 10.0, "C": 10.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
+
+        plan = compute_trades(snap, {"A": 0.253, "B": 0.254, "C": 0.493}, config)
+
+        assert [("sell", "A", 49), ("sell", "B", 49), ("buy", "C", 98)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+
+    def test_nine_buys_round_up_the_dearest_name_when_that_is_closest(self):
+        """Issue 12: PyPortfolioOpt's 9-name max-Sharpe book on $25,056 holds 1 AMZN.
+
+        The optimum (proven by a MILP, $954.47 from target) buys the $1,427 AMZN share
+        and cuts MA and BBY below their nearest for it; the exact search stopped at 8
+        buys and missed it (33% worse).
+        """
+        prices = {
+            "GOOG": 1019.97,
+            "AAPL": 172.44,
+            "FB": 166.32,
+            "BABA": 175.36,
+            "AMZN": 1427.05,
+            "BBY": 70.91,
+            "MA": 172.36,
+            "PFE": 35.79,
+            "SBUX": 59.42,
+        }
+        weights = [0.038354, 0.068899, 0.206031, 0.073146, 0.040329, 0.013235, 0.353487]
+        weights += [0.195702, 0.010816]
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
+
+        plan = compute_trades(
+            PortfolioSnapshot(25_056.0, prices=prices),
+            dict(zip(prices, weights, strict=True)),
+            config,
+        )
+
+        held = {d.asset: d.projected_quantity for d in plan.decisions}
+        assert 1 == held["AMZN"]
+        expected = {"AAPL": 10, "BABA": 10, "BBY": 3, "FB": 31, "GOOG": 1, "MA": 50}
+        assert expected | {"AMZN": 1, "PFE": 137, "SBUX": 4} == held
+        assert 954.47 == pytest.approx(
+            math.fsum(
+                abs(held[a] * p - w * plan.equity)
+                for (a, p), w in zip(prices.items(), weights, strict=True)
+            ),
+            abs=0.01,
+        )
+
+    def test_a_threshold_never_leaves_closest_further_than_down(self):
+        """Issue 12: cash 0, 4 AAA at $500, target 20%, $2,000 minimum trade.
+
+        CLOSEST's nearest sell (3 units, $1,500) is under the minimum; DOWN's (all 4,
+        $2,000) is not and ends closer ($400 from target against $1,600), so CLOSEST
+        sends it too.
+        """
+        snap = PortfolioSnapshot(0.0, {"AAA": 4}, {"AAA": 500.0})
+        plans = {
+            rounding: compute_trades(
+                snap, {"AAA": 0.2}, RebalanceConfig(rounding=rounding, min_trade_value=2000)
+            )
+            for rounding in (Rounding.DOWN, Rounding.CLOSEST)
+        }
+
+        assert [("sell", "AAA", 4)] == trades(plans[Rounding.CLOSEST])
+        assert trades(plans[Rounding.DOWN]) == trades(plans[Rounding.CLOSEST])
 
     def test_a_sell_down_blocked_by_the_direction_does_not_count_as_closer(self):
         """BUY_ONLY: selling A down is blocked, so that try ends where the other does;

@@ -22,7 +22,9 @@ class Rounding(enum.StrEnum):
     #: Each final holding is the reachable whole-unit (or lot) quantity nearest the
     #: target that does not exceed it in size: never over target, never over a cap.
     DOWN = "down"
-    #: Final holdings closest to target, within the cash the plan may spend.
+    #: Final holdings closest to target (least sum of value gaps), within the cash the
+    #: plan may spend: exact when the nearest holdings fit, else sells and buys repaired
+    #: together, never further from target than ``DOWN``.
     CLOSEST = "closest"
     #: The proven optimum of CLOSEST's objective (L1 distance to target), sells and buys
     #: sized together, thresholds as trade-or-nothing, solved by scipy's HiGHS MILP

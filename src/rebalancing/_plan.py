@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 import attrs
 
-from ._allocation import BuyItem, closest_buys, water_level
+from ._allocation import HoldingItem, closest_holdings, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._optimal import OptimalBook, closest_plan, optimise, require_scipy
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
@@ -282,19 +281,6 @@ class _Line:
         self.active = True
 
 
-class _Saved(NamedTuple):
-    """The part of a line that funding may change (see ``_Planner._fund_closest``)."""
-
-    legs: list[tuple[Side, float, Action]]
-    final: float
-    skip: SkipReason | None
-    cancels: list[str]
-    kept_working: list[PendingOrder]
-    exposure: float
-    adjustments: list[Adjustment]
-    active: bool
-
-
 class _Planner:
     """One run of the pipeline. Holds derived inputs; every step reads and fills lines."""
 
@@ -554,6 +540,10 @@ class _Planner:
             else self._threshold_reason(line, abs(final - line.exposure) * unit_value)
         )
         if reason is not None:
+            if self._down_is_closer(line, nearest=not down):
+                # CLOSEST's nearest trade is too small, DOWN's is not and ends closer.
+                self._round_and_check(line, pending_counted=pending_counted, down=True)
+                return
             line.final = line.exposure
             line.skip = reason
             self._explain_skip(line)
@@ -563,6 +553,23 @@ class _Planner:
             legs = legs[:1]
             line.final = 0.0
         line.legs = legs
+
+    def _down_is_closer(self, line: _Line, *, nearest: bool) -> bool:
+        """Whether DOWN's trade passes the thresholds and ends closer than not trading.
+
+        Only asked for CLOSEST's nearest trade once it failed them, so CLOSEST never
+        ends further from target than DOWN because of a threshold.
+        """
+        if not nearest or self.config.rounding is not Rounding.CLOSEST:
+            return False
+        down = round_holding(line.exposure, line.desired, line.increment)
+        if abs(down) * line.unit_value <= NOISE * self.equity:
+            down = 0.0
+        value = abs(down - line.exposure) * line.unit_value
+        return (
+            abs(down - line.desired) < abs(line.exposure - line.desired)
+            and self._threshold_reason(line, value) is None
+        )
 
     def _explain_skip(self, line: _Line) -> None:
         """Name the cap when it, not the threshold, is why nothing trades.
@@ -705,112 +712,136 @@ class _Planner:
     def _fund_closest(
         self, floor: float, available: float, needs: list[tuple[_Line, float]]
     ) -> None:
-        """Repair the buys to fit, with the sells at nearest or, if closer, sold down.
+        """Repair sells and buys together to the holdings closest to target that fit.
 
-        A sell rounded to nearest may keep back cash a buy needs more, so the sells are
-        also tried rounded down (selling the extra unit). That is kept only when it ends
-        closer to target: selling down everything regardless once sold two holdings at
-        their nearest to buy a third that was worth less, and the next plan undid it.
-        closest_buys keeps to its budget by an exact sum: no float margin needed.
+        Every buy, and every long that sells or holds at its nearest, is an item of one
+        budget problem (see :func:`~rebalancing._allocation.closest_holdings`): a buy may
+        be cut back, a long may sell down (see :meth:`_deepen_sells`) to free cash. The
+        cash the items' sells bring now is taken out of the budget, since the repair
+        chooses them again. ``needs`` (the buys) are all items. closest_holdings keeps to
+        its budget by an exact sum: no float margin needed.
         """
-        before = self._save()
-        self._closest(needs, available - floor)
-        at_nearest, error = self._save(), self._error()
-        self._restore(before)
+        del needs  # every buy is an item
+        chosen: list[tuple[_Line, HoldingItem]] = []
+        proceeds: list[float] = []
         for line in self.lines.values():
-            self._sell_down(line)
-        available, needs = self._funding()
-        self._closest(needs, available - floor)
-        if error <= self._error() + NOISE * self.equity:
-            self._restore(at_nearest)  # ties keep the fewer, smaller trades
-
-    def _save(self) -> list[_Saved]:
-        """What funding may change on each line, to try one way and go back."""
-        return [
-            _Saved(
-                list(line.legs),
-                line.final,
-                line.skip,
-                list(line.cancels),
-                list(line.kept_working),
-                line.exposure,
-                list(line.adjustments),
-                line.active,
-            )
-            for line in self.lines.values()
-        ]
-
-    def _restore(self, saved: list[_Saved]) -> None:
-        for line, state in zip(self.lines.values(), saved, strict=True):
-            line.legs = list(state.legs)
-            line.final = state.final
-            line.skip = state.skip
-            line.cancels = list(state.cancels)
-            line.kept_working = list(state.kept_working)
-            line.exposure = state.exposure
-            line.adjustments = list(state.adjustments)
-            line.active = state.active
-
-    def _error(self) -> float:
-        """Distance to target of the holdings the plan reaches: sum of |value gaps|."""
-        gaps = []
-        for line in self.lines.values():
-            # Every priced line counts, active or not: one that a try blocks (a sell
-            # under BUY_ONLY) still ends where it is, and lines left alone add the same
-            # to both tries.
-            if line.price is None:
+            item = self._closest_item(line)
+            if item is None:
                 continue
-            # Where the asset ends once every kept pending order fills (counted or not).
-            reached = math.fsum(
-                [line.current]
-                + [o.signed_quantity for o in line.kept_working]
-                + [side.sign * q for side, q, _ in line.legs]
-            )
-            gaps.append(abs(reached - line.desired) * line.unit_value)
-        return math.fsum(gaps)
+            chosen.append((line, item))
+            for side, quantity, _ in line.legs:
+                if side is Side.SELL:
+                    value = quantity * line.unit_value
+                    proceeds.append(value - self._cost(value))
+        chosen = self._deepen_sells(chosen)
+        holdings = closest_holdings(
+            [item for _, item in chosen],
+            available - floor - math.fsum(proceeds),
+            cost_rate=self.config.cost_rate,
+            cost_per_order=self.config.cost_per_order,
+        )
+        for (line, item), holding in zip(chosen, holdings, strict=True):
+            self._set_holding(line, item, holding)
 
-    def _sell_down(self, line: _Line) -> None:
-        """Re-round a CLOSEST sell of a long the DOWN way (sell the extra unit)."""
-        if not line.active or abs(line.target) <= NOISE or line.price is None:
+    def _closest_item(self, line: _Line) -> HoldingItem | None:
+        """The line as an item of CLOSEST's joint repair, or None when it stays as it is.
+
+        Buys (from the holding, or from 0 after a reversal's close) may be cut back to
+        their holding; longs selling or held at their nearest may sell down to where
+        DOWN would (and :meth:`_deepen_sells` lets them go further) unless the plan may
+        not sell. Shorts, closes and blocked or untargeted assets keep their legs.
+        """
+        if not line.active or line.price is None or abs(line.target) <= NOISE:
+            return None
+        increment, unit_value = line.increment, line.unit_value
+        minimum = self._min_buy_value(line)
+        buying = [leg for leg in line.legs if leg[0] is Side.BUY and leg[2] is not Action.CLOSE]
+        if buying:
+            start = 0.0 if len(line.legs) == 2 else line.exposure
+            down = self._down_holding(line, start)
+            return HoldingItem(
+                start,
+                line.desired,
+                start,
+                line.final,
+                max(start, min(down, line.final)),
+                increment,
+                unit_value,
+                minimum,
+            )
+        start = line.exposure
+        if start <= 0.0 or line.desired <= 0.0 or len(line.legs) > 1:
+            return None
+        if not line.legs and self.config.direction is TradeDirection.BUY_ONLY:
+            return None  # the plan may not sell
+        down = self._down_holding(line, start)
+        low = min(line.final, down)
+        if low >= start:
+            return None
+        return HoldingItem(start, line.desired, low, start, down, increment, unit_value, minimum)
+
+    def _deepen_sells(
+        self, chosen: list[tuple[_Line, HoldingItem]]
+    ) -> list[tuple[_Line, HoldingItem]]:
+        """Let each sell go below its target by as much value as the dearest step.
+
+        Selling below target adds error dollar for dollar, but it can pay for a step
+        that saves more and does not fit in the cash left (keeping one unit of a $900
+        holding that is 0.75 units over target, say): no more than the dearest step.
+        """
+        dearest = max(
+            ((item.increment or 0.0) * item.unit_value for _, item in chosen), default=0.0
+        )
+        deeper = []
+        for line, item in chosen:
+            increment = item.increment
+            if item.high == item.start and increment is not None:
+                steps = math.ceil(dearest / (increment * item.unit_value))
+                low = max(item.low - steps * increment, 0.0)
+                if low == 0.0 and not self._due(line, item.start * item.unit_value):
+                    low = item.low  # selling it all would be too small a trade
+                item = item._replace(low=low)  # noqa: PLW2901 - the same item, deeper
+            deeper.append((line, item))
+        return deeper
+
+    def _down_holding(self, line: _Line, start: float) -> float:
+        """The holding DOWN rounds to from ``start``, or ``start`` if that is not sent.
+
+        A targeted asset rounded to 0 is checked against the thresholds like any trade.
+        """
+        down = round_holding(start, line.desired, line.increment)
+        if abs(down) * line.unit_value <= NOISE * self.equity:
+            down = 0.0
+        if down == start or not self._due(line, abs(down - start) * line.unit_value):
+            return start
+        return down
+
+    def _set_holding(self, line: _Line, item: HoldingItem, holding: float) -> None:
+        """Give the line the legs that reach ``holding`` (from the item's start)."""
+        if item.high > item.start:  # a buy, maybe cut back
+            quantity = holding - item.start
+            if line.increment is not None:
+                quantity = round(_units(quantity, line.increment)) * line.increment
+            self._set_buy(line, max(quantity, 0.0))
             return
-        if any(side is Side.BUY for side, _, _ in line.legs):
+        if holding == line.final:
             return
-        down = round_holding(line.exposure, line.desired, line.increment)
-        if down < line.final:
-            line.legs = []  # _round sets new legs, or a skip reason
+        line.legs = []
+        if holding == item.down:
+            # Rounded as DOWN would: that also replaces a pending buy it would cross.
             self._round(line, down=True)
+            return
+        line.final = holding
+        line.legs = self._legs(line.exposure, holding, line.increment)
+        line.skip = None if line.legs else line.skip
 
     def _min_buy_value(self, line: _Line) -> float:
-        """Smallest buy value the thresholds let through for this line."""
+        """Smallest trade value the thresholds let through for this line."""
         config = self.config
         change = config.min_weight_change
         if config.relative_band is not None:
             change = min(change, config.relative_band * abs(line.target))
         return max(config.min_trade_value, change * self.equity, NOISE * self.equity)
-
-    def _closest(self, needs: list[tuple[_Line, float]], budget: float) -> None:
-        """Fund the whole-unit buys whose final holdings are closest to target."""
-        items = []
-        for line, _ in needs:
-            opening = line.exposure if len(line.legs) == 1 else 0.0
-            items.append(
-                BuyItem(
-                    start=opening,
-                    desired=line.desired,
-                    nearest=line.final,
-                    increment=line.increment,
-                    unit_value=line.unit_value,
-                    min_value=self._min_buy_value(line),
-                )
-            )
-        quantities = closest_buys(
-            items,
-            budget,
-            cost_rate=self.config.cost_rate,
-            cost_per_order=self.config.cost_per_order,
-        )
-        for (line, _), quantity in zip(needs, quantities, strict=True):
-            self._set_buy(line, quantity)
 
     @staticmethod
     def _buy_quantity(line: _Line) -> float:
