@@ -556,3 +556,52 @@ class TestProperties:
         plan = compute_trades(snap, targets, config)
         check_plan(snap, targets, config, plan)
         assert plan == compute_trades(snap, dict(reversed(list(targets.items()))), config)
+
+
+@needs_scipy
+class TestSolverTolerance:
+    """Regressions found by the randomised run with scipy installed: HiGHS's tolerances."""
+
+    SNAP = PortfolioSnapshot(
+        2.0,
+        {"0": -122.0, "00": 1.0, "AAPL": 160.0, "ES": -1.0},
+        {"0": 30.0, "00": 32.0, "AAPL": 475708.0, "BRK.B": 1.0, "ES": 53.0},
+        multipliers={"AAPL": 156.5},
+        fractional=True,
+        margin=True,
+    )
+
+    def targets(self):
+        equity = self.SNAP.equity
+        return {asset: self.SNAP.value_of(asset) / equity for asset in self.SNAP.positions}
+
+    def test_a_book_at_its_target_trades_nothing(self):
+        """It sold 1.6e-7 AAPL ($12 of $11.9 billion) at target: solver noise."""
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            rounding=Rounding.OPTIMAL,
+            allow_short=True,
+            max_single_weight=1e9,
+        )
+
+        plan = compute_trades(self.SNAP, self.targets(), config)
+
+        assert () == plan.orders
+
+    def test_a_fractional_trade_clears_its_threshold_after_the_subtraction(self):
+        """$100 minimum: a sell sized at $100 came out $99.999999 once taken from 160."""
+        targets = self.targets()
+        targets["AAPL"] -= 100.0 / self.SNAP.equity
+        config = RebalanceConfig(
+            min_trade_value=100,
+            min_weight_change=0,
+            rounding=Rounding.OPTIMAL,
+            allow_short=True,
+            max_single_weight=1e9,
+        )
+
+        plan = compute_trades(self.SNAP, targets, config)
+
+        check_plan(self.SNAP, targets, config, plan)
+        assert all(o.value >= 100.0 or o.action is Action.CLOSE for o in plan)

@@ -59,6 +59,10 @@ __all__ = [
 
 #: Weight changes below this (fraction of equity) are float noise (the planner's NOISE).
 _NOISE = 1e-9
+#: A fractional trade below this fraction of equity is HiGHS's tolerance, not a trade.
+_SOLVER_NOISE = 1e-8
+#: Last bits of a holding that a fractional trade taken from it may lose.
+_ULPS = 16
 #: Tolerance when dividing a quantity into whole increments (the planner's).
 _UNIT_EPS = 1e-9
 #: Relative gap at which HiGHS stops: the optimum is proven to this precision.
@@ -745,8 +749,13 @@ def _final(free: _Free, sized: Sized, equity: float) -> float:
     first = sized.steps * choice.step
     if sized.ends:
         first += choice.last - choice.step
-    if not choice.whole and 0.0 < first < free.min_units:
-        first = free.min_units  # HiGHS's tolerance may leave it a hair below the threshold
+    if not choice.whole:
+        if first * line.unit_value <= _SOLVER_NOISE * equity:
+            first = 0.0  # HiGHS's tolerance, not a trade (a book at target stays put)
+        elif first < free.min_units + _ULPS * math.ulp(held):
+            # HiGHS's tolerance may leave it a hair below the threshold, and taking it
+            # from a large holding loses a few of its last bits: clear it by those.
+            first = free.min_units + _ULPS * math.ulp(held)
     back = sized.back * choice.step
     if sized.back_ends:
         back = held  # the back leg closed the position exactly
