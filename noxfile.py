@@ -64,14 +64,23 @@ def docs(session: nox.Session) -> None:
     session.run("pytest", "tests/test_cli.py", "-k", "TestDocs")
 
 
+def _with_extra(session: nox.Session, extra: str, rcfile: str, tests: str) -> str:
+    """Install an extra with the tests group and run its tests with coverage.
+
+    pyproject's coverage config omits the module the extra serves (the core session runs
+    without it), so each such session measures it with its own rcfile.
+    """
+    session.install("-e", f".[{extra}]", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    rc = f"--rcfile={rcfile}"
+    session.run("coverage", "erase", rc)
+    session.run("coverage", "run", rc, "-m", "pytest", tests, *session.posargs)
+    return rc
+
+
 @nox.session(python=PYTHON)
 def ml4t(session: nox.Session) -> None:
     """The ml4t-backtest adapter against the real package, with coverage of rebalancing.ml4t."""
-    session.install("-e", ".[ml4t]", *nox.project.dependency_groups(PYPROJECT, "tests"))
-    # pyproject's coverage config omits the adapter (the core session has no ml4t).
-    rc = "--rcfile=tests/integrations/coverage.ini"
-    session.run("coverage", "erase", rc)
-    session.run("coverage", "run", rc, "-m", "pytest", "tests/integrations", *session.posargs)
+    rc = _with_extra(session, "ml4t", "tests/integrations/coverage.ini", "tests/integrations")
     session.run(
         "coverage", "run", "--append", rc, "-m", "pytest", "--doctest-modules",
         "src/rebalancing/ml4t.py",
@@ -82,22 +91,14 @@ def ml4t(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def dask(session: nox.Session) -> None:
     """rebalancing.dask on a real distributed.LocalCluster (2 worker processes), with coverage."""
-    session.install("-e", ".[dask]", *nox.project.dependency_groups(PYPROJECT, "tests"))
-    # pyproject's coverage config omits the binding (the core session has no Dask).
-    rc = "--rcfile=tests/cluster/coverage.ini"
-    session.run("coverage", "erase", rc)
-    session.run("coverage", "run", rc, "-m", "pytest", "tests/cluster", *session.posargs)
+    rc = _with_extra(session, "dask", "tests/cluster/coverage.ini", "tests/cluster")
     session.run("coverage", "report", rc, "--fail-under=95")
 
 
 @nox.session(python=PYTHON)
 def optimal(session: nox.Session) -> None:
     """Rounding.OPTIMAL against scipy's HiGHS (the `optimal` extra), with its coverage."""
-    session.install("-e", ".[optimal]", *nox.project.dependency_groups(PYPROJECT, "tests"))
-    # pyproject's coverage config omits _optimal (the core session runs without scipy).
-    rc = "--rcfile=tests/optimal-coverage.ini"
-    session.run("coverage", "erase", rc)
-    session.run("coverage", "run", rc, "-m", "pytest", "tests/test_optimal.py", *session.posargs)
+    rc = _with_extra(session, "optimal", "tests/optimal-coverage.ini", "tests/test_optimal.py")
     session.run("coverage", "report", rc, "--fail-under=95")
 
 

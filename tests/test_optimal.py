@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from books import PYPFOPT_PRICES, PYPFOPT_WEIGHTS
 from rebalancing import (
     Action,
     Adjustment,
@@ -107,19 +108,7 @@ class TestIssueExamples:
 
     def test_pyportfolioopt_nine_names_hold_one_amzn(self):
         """PyPortfolioOpt's 9-name max-Sharpe book: the optimum holds 1 AMZN."""
-        prices = {
-            "GOOG": 1019.97,
-            "AAPL": 172.44,
-            "FB": 166.32,
-            "BABA": 175.36,
-            "AMZN": 1427.05,
-            "BBY": 70.91,
-            "MA": 172.36,
-            "PFE": 35.79,
-            "SBUX": 59.42,
-        }
-        weights = [0.038354, 0.068899, 0.206031, 0.073146, 0.040329, 0.013235, 0.353487]
-        weights += [0.195702, 0.010816]
+        prices, weights = PYPFOPT_PRICES, list(PYPFOPT_WEIGHTS.values())
         targets = dict(zip(prices, weights, strict=True))
         snap = PortfolioSnapshot(25_056.0, prices=prices)
         plan = compute_trades(snap, targets, EXACT)

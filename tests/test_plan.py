@@ -8,6 +8,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
+from books import PYPFOPT_PRICES, PYPFOPT_WEIGHTS
 from rebalancing import (
     Action,
     Adjustment,
@@ -1711,19 +1712,7 @@ class TestClosestFunding:
         and cuts MA and BBY below their nearest for it; the exact search stopped at 8
         buys and missed it (33% worse).
         """
-        prices = {
-            "GOOG": 1019.97,
-            "AAPL": 172.44,
-            "FB": 166.32,
-            "BABA": 175.36,
-            "AMZN": 1427.05,
-            "BBY": 70.91,
-            "MA": 172.36,
-            "PFE": 35.79,
-            "SBUX": 59.42,
-        }
-        weights = [0.038354, 0.068899, 0.206031, 0.073146, 0.040329, 0.013235, 0.353487]
-        weights += [0.195702, 0.010816]
+        prices, weights = PYPFOPT_PRICES, list(PYPFOPT_WEIGHTS.values())
         config = RebalanceConfig(min_trade_value=0, min_weight_change=0, rounding=Rounding.CLOSEST)
 
         plan = compute_trades(

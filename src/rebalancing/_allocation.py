@@ -45,8 +45,18 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-__all__ = ["BuyItem", "HoldingItem", "closest_buys", "closest_holdings", "water_level"]
+__all__ = [
+    "FLOAT_NOISE",
+    "BuyItem",
+    "HoldingItem",
+    "closest_buys",
+    "closest_holdings",
+    "snap_whole",
+    "water_level",
+]
 
+#: Relative float noise of a quantity divided into whole units or lots.
+FLOAT_NOISE = 1e-12
 #: Tolerance when dividing a quantity into whole increments.
 _UNIT_EPS = 1e-9
 #: Relative improvement below which an exchange is float noise, not a gain.
@@ -91,12 +101,23 @@ class BuyItem(NamedTuple):
     min_value: float
 
 
-def _snap(ratio: float) -> float:
-    """``ratio`` with float noise (54.999999995) snapped to the whole number."""
+def snap_whole(ratio: float, tolerance: float = FLOAT_NOISE) -> float:
+    """``ratio`` with float noise (3 * 0.1 / 0.1) snapped to the whole number.
+
+    The one snapping rule of the library. ``tolerance`` is relative to the ratio: float
+    noise by default, a few parts in 1e16 (a wider default once snapped 255,219,920.98
+    units up to 255,219,921, over the target). A budget cut with its float margin
+    passes the wider ``_UNIT_EPS``.
+    """
     whole = round(ratio)
-    if abs(ratio - whole) <= _UNIT_EPS * max(1.0, abs(ratio)):
+    if abs(ratio - whole) <= tolerance * max(1.0, abs(ratio)):
         return float(whole)
     return ratio
+
+
+def _snap(ratio: float) -> float:
+    """``ratio`` with a budget's float margin (54.999999995) snapped to the whole number."""
+    return snap_whole(ratio, _UNIT_EPS)
 
 
 class _Problem:

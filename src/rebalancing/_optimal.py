@@ -38,6 +38,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._allocation import snap_whole
 from ._config import RebalanceConfig, Rounding
 from ._result import Action, Adjustment, RebalancePlan, SkipReason
 from ._snapshot import Side
@@ -163,14 +164,6 @@ class Sized(NamedTuple):
     opening: float
     back: float = 0.0
     back_ends: bool = False
-
-
-def _snap(ratio: float) -> float:
-    """``ratio`` with float noise (54.999999995) snapped to the whole number."""
-    whole = round(ratio)
-    if abs(ratio - whole) <= _UNIT_EPS * max(1.0, abs(ratio)):
-        return float(whole)
-    return ratio
 
 
 class _Model:
@@ -526,7 +519,7 @@ def _least(due: Callable[[float], bool], most: float) -> float | None:
 
 def _whole_up(units: float, increment: float, most_units: float) -> int:
     """Increments up to one past ``units`` (the ceiling), or the floor if that breaks the cap."""
-    ratio = _snap(units / increment)
+    ratio = snap_whole(units / increment)
     up = math.ceil(ratio)
     if up * increment > most_units * (1.0 + 1e-15):
         up = math.floor(ratio)
@@ -535,7 +528,7 @@ def _whole_up(units: float, increment: float, most_units: float) -> int:
 
 def _down_to_zero(held: float, increment: float, value: float, dust: float) -> tuple[int, float]:
     """Steps that shrink ``held`` to an exact close, and the last one's units."""
-    whole = math.floor(_snap(held / increment))
+    whole = math.floor(snap_whole(held / increment))
     remainder = held - whole * increment
     if remainder < increment * _UNIT_EPS or remainder * value <= dust:
         if whole == 0:
@@ -690,7 +683,7 @@ def _same_side(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
         down, last = _down_to_zero(held, increment, value, dust)
         closes = True
         if (down - 1) * increment + last > limit * (1.0 + _UNIT_EPS):
-            down, last = math.floor(_snap(limit / increment)), increment
+            down, last = math.floor(snap_whole(limit / increment)), increment
             closes = False
 
     def down_units(count: int) -> float:

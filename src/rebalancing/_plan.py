@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 import attrs
 
-from ._allocation import HoldingItem, closest_holdings, water_level
+from ._allocation import FLOAT_NOISE, HoldingItem, closest_holdings, snap_whole, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._optimal import OptimalBook, closest_plan, optimise, require_scipy
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
@@ -26,8 +26,6 @@ __all__ = ["compute_trades"]
 
 #: Weight changes below this (fraction of equity) are floating-point noise, not trades.
 NOISE = 1e-9
-#: Relative float noise of a quantity divided into whole units or lots.
-_FLOAT_NOISE = 1e-12
 #: Tolerance when a budget cut (with its margin) is divided into whole units or lots.
 _UNIT_EPS = 1e-9
 #: Equity at or below this share of cash + gross position value (or this many units of
@@ -176,18 +174,9 @@ def constrain_targets(
     return effective, notes
 
 
-def _units(quantity: float, increment: float, tolerance: float = _FLOAT_NOISE) -> float:
-    """``quantity / increment`` with float noise (3 * 0.1 / 0.1) snapped to whole numbers.
-
-    ``tolerance`` is relative to the ratio: float noise by default, which is a few parts
-    in 1e16 (a wider default once snapped 255,219,920.98 units up to 255,219,921, over
-    the target). Funding passes the wider ``_UNIT_EPS`` to absorb its budget margin.
-    """
-    ratio = quantity / increment
-    nearest = round(ratio)
-    if abs(ratio - nearest) <= tolerance * max(1.0, abs(ratio)):
-        return float(nearest)
-    return ratio
+def _units(quantity: float, increment: float, tolerance: float = FLOAT_NOISE) -> float:
+    """``quantity / increment`` in whole units, float noise snapped (see ``snap_whole``)."""
+    return snap_whole(quantity / increment, tolerance)
 
 
 def round_holding(current: float, desired: float, increment: float | None) -> float:
