@@ -5,7 +5,7 @@ import math
 
 import attrs
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rebalancing import (
@@ -19,6 +19,7 @@ from rebalancing import (
     TradeDirection,
     compute_trades,
 )
+from rebalancing._rounding import NOISE
 from rebalancing.testing import (
     asset_names,
     check_plan,
@@ -140,6 +141,9 @@ AT_TARGET_CONFIGS = rebalance_configs(
 
 
 class TestAtTarget:
+    # Margin books are often drawn with equity <= 0, which the check skips: on some seeds
+    # that is most of the draws (a randomised run failed the health check).
+    @settings(suppress_health_check=[HealthCheck.filter_too_much])
     @given(snapshots(allow_pending=False, margin=True), AT_TARGET_CONFIGS)
     def test_a_margin_book_at_its_target_trades_nothing(self, snapshot, config):
         """Targets equal to the current weights produce no orders, leverage and shorts too."""
@@ -251,8 +255,20 @@ class TestIdempotence:
             LOTS_WITHOUT_THRESHOLDS,
         )
     )
+    # A target within float noise of 0 (1e-10) is a close, even where it is worth a
+    # unit of a $0.002 asset in a $19.5m account (found by a randomised run).
+    @example(
+        inputs=(
+            PortfolioSnapshot(19531251.0, prices={"0": 1.0, "AAPL": 0.001953125}),
+            {"AAPL": 1e-10},
+            LOTS_WITHOUT_THRESHOLDS,
+        )
+    )
     def test_whole_units_and_lots_land_within_one_increment(self, inputs):
-        """Without thresholds and costs, each priced target ends within one unit or lot."""
+        """Without thresholds and costs, each priced target ends within one unit or lot.
+
+        (Or within float noise of equity: a target that small is a close.)
+        """
         snapshot, targets, config = inputs
         assume(snapshot.equity > 0.0)
         plan = compute_trades(snapshot, targets, config)
@@ -266,7 +282,8 @@ class TestIdempotence:
                 decision.asset, config.lot_size if config.round_lots else 1
             )
             gap = abs(decision.projected_quantity - wanted)
-            assert gap <= increment * (1 + 1e-9) + 1e-9 * abs(wanted), decision
+            noise = NOISE * snapshot.equity / unit if abs(decision.target_weight) <= NOISE else 0
+            assert gap <= increment * (1 + 1e-9) + 1e-9 * abs(wanted) + noise, decision
 
         assert () == compute_trades(applied(snapshot, plan), targets, config).orders
 

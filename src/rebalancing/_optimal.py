@@ -36,16 +36,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from ._allocation import snap_whole
 from ._config import RebalanceConfig, Rounding
 from ._result import Action, Adjustment, RebalancePlan, SkipReason
-from ._snapshot import Side
+from ._snapshot import PendingOrder, Side
 from .exceptions import InvalidConfigError
-
-if TYPE_CHECKING:
-    from ._plan import _Line
 
 __all__ = [
     "Choice",
@@ -457,6 +454,55 @@ def solve(
 # -- the planner's side: which trades are free, and what the answer means -----------------
 
 Legs = list[tuple[Side, float, Action]]
+
+
+class OptimalLine:
+    """One asset as the solver reads it, and the legs and reason it writes back."""
+
+    __slots__ = (
+        "active",
+        "adjustments",
+        "desired",
+        "exposure",
+        "final",
+        "increment",
+        "kept_working",
+        "legs",
+        "price",
+        "skip",
+        "target",
+        "unit_value",
+    )
+
+    def __init__(
+        self,
+        *,
+        active: bool,
+        price: float | None,
+        target: float,
+        exposure: float,
+        desired: float,
+        final: float,
+        increment: float | None,
+        unit_value: float,
+        kept_working: list[PendingOrder],
+        legs: Legs,
+    ) -> None:
+        self.active = active
+        self.price = price
+        self.target = target
+        self.exposure = exposure
+        self.desired = desired
+        self.final = final
+        self.increment = increment
+        self.unit_value = unit_value
+        self.kept_working = kept_working
+        self.legs = legs
+        self.adjustments: list[Adjustment] = []
+        self.skip: SkipReason | None = None
+
+
+_Line = OptimalLine
 
 
 class OptimalBook(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import attrs
 
@@ -148,7 +149,13 @@ class Decision:
         return bool(self.orders)
 
 
-@attrs.frozen
+class PlanObjects(Protocol):
+    """Where a plan's orders and decisions come from when they are first read."""
+
+    def build(self) -> tuple[tuple[Order, ...], tuple[Decision, ...]]: ...
+
+
+@attrs.frozen(eq=False, repr=False)
 class RebalancePlan:
     """The result of :func:`compute_trades`: orders, cancels and one decision per asset.
 
@@ -156,11 +163,14 @@ class RebalancePlan:
     ``len(plan)`` counts them. Cancel :attr:`cancels` before submitting the orders.
     All figures are at the snapshot's prices; ``projected_cash`` is after the orders, the
     kept working pending orders and every estimated cost.
+
+    The planner keeps its orders and decisions as columns: :attr:`orders` and
+    :attr:`decisions` build their frozen values when first read.
     """
 
-    orders: tuple[Order, ...]
+    _orders: tuple[Order, ...] | None = attrs.field(alias="orders")
     cancels: tuple[str, ...]
-    decisions: tuple[Decision, ...]
+    _decisions: tuple[Decision, ...] | None = attrs.field(alias="decisions")
     #: Equity of the snapshot (cash + positions).
     equity: float
     #: Cash before the plan.
@@ -174,7 +184,71 @@ class RebalancePlan:
     #: Sum of the orders' values divided by equity (0 when equity <= 0).
     turnover: float
     #: asset -> projected weight for every asset with a projected position.
-    projected_weights: Mapping[str, float] = attrs.field(hash=False)
+    projected_weights: Mapping[str, float]
+    #: The planner's columns (None when orders and decisions were given as values).
+    columns: PlanObjects | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        """The orders, in submission order."""
+        if self._orders is None:
+            self._build()
+        return self._orders  # type: ignore[return-value]
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """One decision per asset that is targeted, held or pending, sorted by asset."""
+        if self._decisions is None:
+            self._build()
+        return self._decisions  # type: ignore[return-value]
+
+    def _build(self) -> None:
+        assert self.columns is not None  # noqa: S101 - the planner gives one or the other
+        orders, decisions = self.columns.build()
+        if self._orders is None:
+            object.__setattr__(self, "_orders", orders)
+        if self._decisions is None:
+            object.__setattr__(self, "_decisions", decisions)
+
+    def _values(self) -> tuple[object, ...]:
+        return (
+            self.orders,
+            self.cancels,
+            self.decisions,
+            self.equity,
+            self.cash,
+            self.projected_cash,
+            self.cash_floor,
+            self.estimated_costs,
+            self.turnover,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, RebalancePlan)  # noqa: S101 - for the type checker
+        return (
+            self._values() == other._values() and self.projected_weights == other.projected_weights
+        )
+
+    def __hash__(self) -> int:
+        return hash((RebalancePlan, *self._values()))
+
+    def __repr__(self) -> str:
+        names = (
+            "orders",
+            "cancels",
+            "decisions",
+            "equity",
+            "cash",
+            "projected_cash",
+            "cash_floor",
+            "estimated_costs",
+            "turnover",
+            "projected_weights",
+        )
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"RebalancePlan({fields})"
 
     def __iter__(self) -> Iterator[Order]:
         return iter(self.orders)

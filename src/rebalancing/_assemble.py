@@ -1,0 +1,229 @@
+"""The last stages: settle resting orders, then lay the plan out as columns.
+
+:func:`settle_resting` cancels resting orders (stops, limits away from the market) that
+could misfire once the plan fills. :func:`assemble` turns the final
+:class:`~rebalancing._sizing.Lines` into a :class:`~rebalancing.RebalancePlan` whose
+orders and decisions are :class:`PlanColumns`, built into objects only when read.
+"""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from ._book import ADJUSTMENTS, Book
+from ._config import RebalanceConfig
+from ._funding import pending_flows
+from ._result import Decision, Order, RebalancePlan, SkipReason
+from ._rounding import ACTIONS, NOISE, SKIPS, UNIT_EPS, Floats, Leg, legs_of
+from ._sizing import Lines
+from ._snapshot import Side
+from ._validation import integral
+
+__all__ = ["PlanColumns", "assemble", "settle_resting"]
+
+
+def settle_resting(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
+    """Cancel resting orders (stops, limits away from the market) that could misfire.
+
+    A resting order is kept when it would only shrink the projected position (a
+    stop-loss, a take-profit no larger than the position). Otherwise it is cancelled
+    when the plan cancels working orders, when pending orders are counted, when the
+    asset is being closed, or when it would open a short in an account that may not
+    short.
+    """
+    if not book.resting:
+        return lines
+    cancels = dict(lines.cancels)
+    chosen = np.array([i for i in book.resting if lines.active[i]], dtype=np.intp)
+    if not len(chosen):
+        return lines
+    legs = legs_of(lines.exposure[chosen], lines.final[chosen], book.increment[chosen])
+    traded = legs.close_sign * legs.close + legs.trade_sign * legs.trade
+    for at, i in enumerate(chosen.tolist()):
+        price = float(book.price[i])
+        # Only what surely fills: a kept entry (a dip buy) may never fill, and an exit
+        # sized against it could then open a short.
+        sure = math.fsum(
+            o.signed_quantity for o in lines.kept.get(i, ()) if o.executes_as_placed(price)
+        )
+        projected = book.current[i] + sure + float(traded[at])
+        for order in book.resting[i]:
+            if projected * order.side.sign < 0.0:
+                keep = order.quantity <= abs(projected) * (1 + UNIT_EPS)
+            else:
+                # It would add to the projected position. Counted pending orders mean
+                # the plan already reaches the target, so it would go past it (a
+                # take-profit on a long that the plan reverses to short): cancelled.
+                opens_short = order.side is Side.SELL and not book.allow_short
+                keep = (
+                    not config.cancel_before_rebalance
+                    and not book.counts_pending
+                    and not opens_short
+                    and abs(lines.target[i]) > NOISE
+                )
+            if not keep:
+                cancels[i] = (*cancels.get(i, ()), order.order_id)
+    return lines._replace(cancels=cancels)
+
+
+class PlanColumns(NamedTuple):
+    """A plan's orders (in submission order) and per-asset decisions, as columns."""
+
+    assets: list[str]
+    # One element per order: the asset (an index into ``assets``), the side (+1 buy,
+    # -1 sell), the quantity, the action (a ``Leg`` code) and the estimated cost.
+    asset: npt.NDArray[np.intp]
+    sign: Floats
+    quantity: Floats
+    action: npt.NDArray[np.int8]
+    cost: Floats
+    # One element per asset.
+    price: Floats
+    multiplier: Floats
+    whole: npt.NDArray[np.bool_]
+    current: list[float]
+    pending: list[float]
+    current_weight: list[float]
+    requested: Floats
+    target: list[float]
+    projected: list[float]
+    projected_weight: list[float]
+    skip: npt.NDArray[np.int8]
+    adjust: npt.NDArray[np.int64]
+    #: Ids of the pending orders each asset cancels, by asset index.
+    cancels: dict[int, tuple[str, ...]]
+
+    def build(self) -> tuple[tuple[Order, ...], tuple[Decision, ...]]:
+        """The frozen :class:`Order` and :class:`Decision` values of the plan."""
+        assets = self.assets
+        price = self.price.tolist()
+        multiplier = self.multiplier.tolist()
+        whole = self.whole.tolist()
+        by_asset: dict[int, list[Order]] = {}
+        orders = []
+        for i, sign, quantity, action, cost in zip(
+            self.asset.tolist(),
+            self.sign.tolist(),
+            self.quantity.tolist(),
+            self.action.tolist(),
+            self.cost.tolist(),
+            strict=True,
+        ):
+            order = Order(
+                asset=assets[i],
+                side=Side.BUY if sign > 0 else Side.SELL,
+                quantity=integral(quantity) if whole[i] else quantity,
+                price=price[i],
+                action=ACTIONS[action],
+                multiplier=multiplier[i],
+                estimated_cost=cost,
+            )
+            orders.append(order)
+            by_asset.setdefault(i, []).append(order)
+        adjust = self.adjust.tolist()
+        decisions = []
+        for i, (asset, skip, requested) in enumerate(
+            zip(assets, self.skip.tolist(), self.requested.tolist(), strict=True)
+        ):
+            own = tuple(by_asset.get(i, ()))
+            decisions.append(
+                Decision(
+                    asset=asset,
+                    price=None if math.isnan(price[i]) else price[i],
+                    current_quantity=self.current[i],
+                    pending_quantity=self.pending[i],
+                    current_weight=self.current_weight[i],
+                    requested_weight=None if math.isnan(requested) else requested,
+                    target_weight=self.target[i],
+                    orders=own,
+                    cancels=self.cancels.get(i, ()),
+                    projected_quantity=self.projected[i],
+                    projected_weight=self.projected_weight[i],
+                    skip_reason=None if own else (SKIPS[skip] or SkipReason.AT_TARGET),
+                    adjustments=tuple(a for b, a in enumerate(ADJUSTMENTS) if adjust[i] >> b & 1),
+                )
+            )
+        return tuple(orders), tuple(decisions)
+
+
+def assemble(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> RebalancePlan:
+    """The plan: orders in submission order, cancels, decisions and summary figures.
+
+    Risk-reducing orders go before risk-increasing ones; within each, sells (which raise
+    cash) first; ties by asset name.
+    """
+    legs = legs_of(lines.exposure, lines.final, book.increment)
+    closes = np.flatnonzero(legs.close > 0.0)
+    trades = np.flatnonzero(legs.trade > 0.0)
+    asset = np.concatenate([closes, trades])
+    sign = np.concatenate([legs.close_sign[closes], legs.trade_sign[trades]])
+    quantity = np.concatenate([legs.close[closes], legs.trade[trades]])
+    action = np.concatenate([np.full(len(closes), Leg.CLOSE, np.int8), legs.action[trades]])
+    risky = (action == Leg.OPEN) | (action == Leg.INCREASE)
+    order = np.lexsort((asset, sign > 0.0, risky))
+    asset, sign, quantity, action = asset[order], sign[order], quantity[order], action[order]
+    value = quantity * book.unit_value[asset]
+    cost = config.cost_rate * value + config.cost_per_order
+    count = len(book.assets)
+    traded = np.zeros(count)
+    signed = sign * quantity
+    np.add.at(traded, asset, signed)
+    pending = np.zeros(count)
+    for i, orders in lines.kept.items():
+        pending[i] = math.fsum(o.signed_quantity for o in orders)
+    projected = book.current + pending + traded
+    projected = np.where(np.abs(projected) <= np.abs(book.current) * UNIT_EPS, 0.0, projected)
+    flows = [book.cash, *pending_flows(book, config, lines.kept.items())]
+    flows.extend((-sign * value - cost).tolist())
+    sent = quantity * book.price[asset] * book.multiplier[asset]
+    equity = book.equity
+
+    def weight_of(values: Floats) -> Floats:
+        return values / equity if book.positive else np.zeros(len(values))
+
+    projected_weight = weight_of(projected * book.unit_value)
+    held = np.flatnonzero(projected != 0.0)
+    weights = dict(
+        zip([book.assets[i] for i in held], projected_weight[held].tolist(), strict=True)
+    )
+    cancels = {i: ids for i, ids in lines.cancels.items() if ids}
+    columns = PlanColumns(
+        assets=book.assets,
+        asset=asset,
+        sign=sign,
+        quantity=quantity,
+        action=action,
+        cost=cost,
+        price=book.price,
+        multiplier=book.multiplier,
+        whole=book.whole,
+        current=book.current.tolist(),
+        pending=pending.tolist(),
+        current_weight=weight_of(book.current * book.unit_value).tolist(),
+        requested=book.requested,
+        target=lines.target.tolist(),
+        projected=projected.tolist(),
+        projected_weight=projected_weight.tolist(),
+        skip=lines.skip,
+        adjust=lines.adjust,
+        cancels=cancels,
+    )
+    traded_value = math.fsum(sent.tolist())
+    return RebalancePlan(
+        orders=None,
+        cancels=tuple(i for key in sorted(cancels) for i in cancels[key]),
+        decisions=None,
+        equity=equity,
+        cash=book.cash,
+        projected_cash=math.fsum(flows),
+        cash_floor=floor,
+        estimated_costs=math.fsum(cost.tolist()),
+        turnover=traded_value / equity if book.positive else 0.0,
+        projected_weights=MappingProxyType(weights),
+        columns=columns,
+    )

@@ -1,0 +1,186 @@
+"""``Rounding.CLOSEST`` when cash binds: sells and buys repaired together.
+
+Every buy, and every long that sells or holds at its nearest, becomes an item of one
+budget problem (:func:`~rebalancing._allocation.closest_holdings`): a buy may be cut
+back, a long may sell down to free cash. The answer is written back as final holdings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._allocation import HoldingItem, closest_holdings
+from ._book import Book
+from ._config import RebalanceConfig, TradeDirection
+from ._funding import set_buys
+from ._rounding import NOISE, Floats, Legs, holding_down, threshold_codes, whole_units
+from ._sizing import Index, Lines, round_trades
+
+__all__ = ["fund_closest"]
+
+
+def fund_closest(
+    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs, budget: float
+) -> Lines:
+    """Repair sells and buys together to the holdings closest to target that fit.
+
+    ``budget`` is the cash above the floor after every sell and kept pending order. The
+    cash the items' sells bring now is taken out of it, since the repair chooses them
+    again. closest_holdings keeps to its budget by an exact sum: no float margin needed.
+    """
+    chosen, items = _items(book, config, lines, legs)
+    rate, fixed = config.cost_rate, config.cost_per_order
+    proceeds = []
+    for i in chosen.tolist():
+        for quantity, sign in (
+            (legs.close[i], legs.close_sign[i]),
+            (legs.trade[i], legs.trade_sign[i]),
+        ):
+            if quantity > 0.0 and sign < 0.0:
+                value = float(quantity * book.unit_value[i])
+                proceeds.append(value - (rate * value + fixed))
+    items = _deepen_sells(book, config, lines, chosen, items)
+    holdings = closest_holdings(
+        items, budget - math.fsum(proceeds), cost_rate=rate, cost_per_order=fixed
+    )
+    return _set_holdings(book, config, lines, legs, chosen=chosen, items=items, holdings=holdings)
+
+
+def _min_buy_value(book: Book, config: RebalanceConfig, target: Floats) -> Floats:
+    """Smallest trade value the thresholds let through, per asset."""
+    change = np.full(len(target), config.min_weight_change)
+    if config.relative_band is not None:
+        change = np.minimum(change, config.relative_band * np.abs(target))
+    return np.maximum(np.maximum(config.min_trade_value, change * book.equity), NOISE * book.equity)
+
+
+def _down_holding(
+    book: Book, config: RebalanceConfig, lines: Lines, chosen: Index, start: Floats
+) -> Floats:
+    """The holdings DOWN rounds to from ``start``, or ``start`` where that is not sent.
+
+    A targeted asset rounded to 0 is checked against the thresholds like any trade.
+    """
+    unit_value = book.unit_value[chosen]
+    down = holding_down(start, lines.desired[chosen], book.increment[chosen])
+    down = np.where(np.abs(down) * unit_value <= NOISE * book.equity, 0.0, down)
+    value = np.abs(down - start) * unit_value
+    due = threshold_codes(value, lines.target[chosen], book.equity, config) == 0
+    return np.where((down == start) | ~due, start, down)
+
+
+def _items(
+    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs
+) -> tuple[Index, list[HoldingItem]]:
+    """The assets of the repair and their items; the others keep their legs.
+
+    Buys (from the holding, or from 0 after a reversal's close) may be cut back to their
+    holding; longs selling or held at their nearest may sell down to where DOWN would
+    (and :func:`_deepen_sells` lets them go further) unless the plan may not sell.
+    Shorts, closes and blocked or untargeted assets keep their legs.
+    """
+    chosen = np.flatnonzero(lines.active & lines.sized)
+    close, trade = legs.close[chosen], legs.trade[chosen]
+    count = (close > 0.0).astype(int) + (trade > 0.0)
+    buying = (trade > 0.0) & (legs.trade_sign[chosen] > 0.0)
+    exposure, desired, final = lines.exposure[chosen], lines.desired[chosen], lines.final[chosen]
+    start = np.where(buying & (count == 2), 0.0, exposure)
+    down = _down_holding(book, config, lines, chosen, start)
+    selling = ~buying & (start > 0.0) & (desired > 0.0) & (count <= 1)
+    if config.direction is TradeDirection.BUY_ONLY:
+        selling &= count > 0  # the plan may not sell
+    low = np.minimum(final, down)
+    selling &= low < start
+    minimum = _min_buy_value(book, config, lines.target[chosen])
+    picked = buying | selling
+    items = []
+    for at in np.flatnonzero(picked):
+        i = chosen[at]
+        step = float(book.increment[i])
+        first = float(start[at])
+        if buying[at]:
+            bounds = (first, float(final[at]), max(first, min(float(down[at]), float(final[at]))))
+        else:
+            bounds = (float(low[at]), first, float(down[at]))
+        items.append(
+            HoldingItem(
+                first,
+                float(desired[at]),
+                *bounds,
+                step or None,
+                float(book.unit_value[i]),
+                float(minimum[at]),
+            )
+        )
+    return chosen[picked], items
+
+
+def _deepen_sells(
+    book: Book, config: RebalanceConfig, lines: Lines, chosen: Index, items: list[HoldingItem]
+) -> list[HoldingItem]:
+    """Let each sell go below its target by as much value as the dearest step.
+
+    Selling below target adds error dollar for dollar, but it can pay for a step that
+    saves more and does not fit in the cash left (keeping one unit of a $900 holding that
+    is 0.75 units over target, say): no more than the dearest step.
+    """
+    dearest = max(((item.increment or 0.0) * item.unit_value for item in items), default=0.0)
+    deeper = []
+    for i, item in zip(chosen.tolist(), items, strict=True):
+        increment = item.increment
+        if item.high == item.start and increment is not None:
+            steps = math.ceil(dearest / (increment * item.unit_value))
+            low = max(item.low - steps * increment, 0.0)
+            if low == 0.0:
+                value = np.array([item.start * item.unit_value])
+                target = lines.target[i : i + 1]
+                if threshold_codes(value, target, book.equity, config)[0] != 0:
+                    low = item.low  # selling it all would be too small a trade
+            item = item._replace(low=low)  # noqa: PLW2901 - the same item, deeper
+        deeper.append(item)
+    return deeper
+
+
+def _set_holdings(
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    legs: Legs,
+    *,
+    chosen: Index,
+    items: list[HoldingItem],
+    holdings: list[float],
+) -> Lines:
+    """Give each asset the legs that reach its holding (from its item's start)."""
+    buys, bought, moved, at_down = [], [], [], []
+    for i, item, holding in zip(chosen.tolist(), items, holdings, strict=True):
+        if item.high > item.start:  # a buy, maybe cut back
+            buys.append(i)
+            bought.append(max(holding - item.start, 0.0))
+        elif holding == lines.final[i]:
+            continue
+        elif holding == item.down:
+            at_down.append(i)
+        else:
+            moved.append((i, holding))
+    if buys:
+        where = np.array(buys)
+        quantity = np.array(bought)
+        step = book.increment[where]
+        stepped = step > 0.0
+        quantity[stepped] = np.round(whole_units(quantity[stepped] / step[stepped])) * step[stepped]
+        lines = set_buys(lines, legs, where, quantity)
+    if moved:
+        final = lines.final.copy()
+        for i, holding in moved:
+            final[i] = holding
+        lines = lines._replace(final=final)
+    if at_down:
+        # Rounded as DOWN would: that also replaces a pending buy it would cross.
+        where = np.array(at_down)
+        final = lines.final.copy()
+        final[where] = lines.exposure[where]
+        lines = round_trades(book, config, lines._replace(final=final), where, down=True)
+    return lines

@@ -1,0 +1,239 @@
+"""Funding: sells first, then buys only as far as cash above the floor allows.
+
+:func:`cash_floor` is the cash the buys may not go below. :func:`fund` cuts the buys of a
+:class:`~rebalancing._sizing.Lines` back when they do not fit: ``Rounding.DOWN`` by one
+water level (every buy cut by the same value, the most under-weight funded first),
+``Rounding.CLOSEST`` by the joint repair of :mod:`rebalancing._closest_funding`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from ._allocation import water_level
+from ._book import Book, flag
+from ._config import RebalanceConfig, Rounding
+from ._result import Adjustment, SkipReason
+from ._rounding import SKIP, UNIT_EPS, Floats, Legs, legs_of, threshold_codes, whole_units
+from ._sizing import Index, Lines, round_trades
+from ._snapshot import PendingOrder, Side
+
+__all__ = ["cash_floor", "fund", "fundable", "funding", "leg_flows", "pending_flows", "set_buys"]
+
+#: Share of equity held back from a binding cash budget so float error never overdraws.
+BUDGET_MARGIN = 1e-10
+
+
+def cash_floor(book: Book, config: RebalanceConfig, *, margin: bool) -> float:
+    """Cash the buys may not go below: the buffer, or what the targets imply if lower."""
+    if not book.positive:
+        return 0.0
+    # Holdings a sleeve leaves alone do not lower the floor: only the targets may ask to
+    # borrow.
+    implied = 1.0 - math.fsum(book.target[book.targeted].tolist())
+    floor = min(config.cash_buffer, implied)
+    if not margin:
+        floor = max(floor, 0.0)  # a cash account never borrows, not even float noise
+    return floor * book.equity
+
+
+def pending_flows(
+    book: Book, config: RebalanceConfig, kept: Iterable[tuple[int, Iterable[PendingOrder]]]
+) -> list[float]:
+    """Cash effect of kept working pending orders (they will fill), after their costs."""
+    flows = []
+    rate, fixed = config.cost_rate, config.cost_per_order
+    for i, orders in kept:
+        price, multiplier = float(book.price[i]), float(book.multiplier[i])
+        for order in orders:
+            value = order.quantity * order.execution_price(price) * multiplier
+            flows.append(-order.side.sign * value - (rate * value + fixed))
+    return flows
+
+
+def leg_flows(book: Book, config: RebalanceConfig, legs: Legs, *, buys: bool) -> Floats:
+    """Cash each leg brings (sells, closes) and, with ``buys``, takes, after costs."""
+    rate, fixed = config.cost_rate, config.cost_per_order
+    close = legs.close * book.unit_value
+    trade = legs.trade * book.unit_value
+    flows = np.where(legs.close > 0.0, -legs.close_sign * close - (rate * close + fixed), 0.0)
+    counted = legs.trade > 0.0
+    if not buys:
+        counted &= legs.trade_sign < 0.0
+    return np.concatenate(
+        [flows, np.where(counted, -legs.trade_sign * trade - (rate * trade + fixed), 0.0)]
+    )
+
+
+def funding(book: Book, config: RebalanceConfig, lines: Lines) -> tuple[float, Legs]:
+    """Cash for buys, after sells, closes, kept pending orders and their estimated costs.
+
+    Closes are never cut, so their cash counts here like a sell's (a close of a short
+    takes cash).
+    """
+    legs = legs_of(lines.exposure, lines.final, book.increment)
+    flows = [book.cash, *pending_flows(book, config, lines.kept.items())]
+    flows.extend(leg_flows(book, config, legs, buys=False).tolist())
+    return math.fsum(flows), legs
+
+
+def fund(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines:
+    """Cut buys back so projected cash stays at or above ``floor``."""
+    available, legs = funding(book, config, lines)
+    if available < floor:
+        cancelled = _cancel_overshooting_buys(book, config, lines)
+        if cancelled is not lines:
+            lines = cancelled
+            available, legs = funding(book, config, lines)
+    bought = legs.bought()
+    needs = np.flatnonzero(bought > 0.0)
+    if not len(needs):
+        return lines
+    values = bought[needs] * book.unit_value[needs]
+    rate, fixed = config.cost_rate, config.cost_per_order
+    total = math.fsum((values + (rate * values + fixed)).tolist())
+    if total <= available - floor:
+        return lines
+    if config.rounding is Rounding.CLOSEST:
+        from ._closest_funding import fund_closest  # noqa: PLC0415 - it builds on this module
+
+        return fund_closest(book, config, lines, legs, available - floor)
+    margin = BUDGET_MARGIN * max(book.equity, 1.0)
+    budget = available - floor - margin
+    return _water_fill(book, config, lines, legs, needs=needs, values=values, budget=budget)
+
+
+def _cancel_overshooting_buys(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
+    """Cancel counted pending buys that go past the target, when cash is short.
+
+    Overshooting by less than a trade the thresholds would send counts as at target, so
+    such a pending buy is kept; but not with cash the account does not have (a dip buy of
+    one unit above a fully invested cash account). A cancel is not a trade: the
+    thresholds do not apply to it. Returns ``lines`` itself when nothing was cancelled.
+    """
+    if not book.counts_pending:
+        return lines
+    picked = [
+        i
+        for i, orders in lines.kept.items()
+        if lines.sized[i] and any(o.side is Side.BUY for o in orders)
+    ]
+    if not picked:
+        return lines
+    chosen = np.array(picked)
+    legs = legs_of(lines.exposure[chosen], lines.final[chosen], book.increment[chosen])
+    reached = lines.exposure[chosen] + legs.close_sign * legs.close + legs.trade_sign * legs.trade
+    over = (reached > lines.desired[chosen]) & (reached > 0.0)
+    if not over.any():
+        return lines
+    chosen = chosen[over]
+    kept, cancels = dict(lines.kept), dict(lines.cancels)
+    exposure, final, skip = lines.exposure.copy(), lines.final.copy(), lines.skip.copy()
+    for i in chosen.tolist():
+        buys = [o for o in kept[i] if o.side is Side.BUY]
+        cancels[i] = cancels.get(i, ()) + tuple(o.order_id for o in buys)
+        kept[i] = tuple(o for o in kept[i] if o.side is not Side.BUY)
+        exposure[i] -= math.fsum(o.quantity for o in buys)
+        final[i] = exposure[i]
+        skip[i] = 0
+    # Sized again from what is left: a buy it still needs is funded (or cut, and then
+    # said to be cash-limited) like any other.
+    lines = lines._replace(exposure=exposure, final=final, skip=skip, kept=kept, cancels=cancels)
+    return round_trades(book, config, lines, chosen, down=False)
+
+
+def fundable(book: Book, chosen: Index, amount: Floats) -> Floats:
+    """Largest buy quantities worth at most ``amount``, in whole increments."""
+    quantity = amount / book.unit_value[chosen]
+    step = book.increment[chosen]
+    stepped = step > 0.0
+    if stepped.any():
+        # Snap float noise (54.999999995 units) up; the budget margin absorbs it.
+        units = np.floor(whole_units(quantity[stepped] / step[stepped], UNIT_EPS))
+        quantity[stepped] = units * step[stepped]
+    return np.maximum(quantity, 0.0)
+
+
+def set_buys(lines: Lines, legs: Legs, chosen: Index, quantity: Floats) -> Lines:
+    """Cut the buys of ``chosen`` (not their closes) to ``quantity`` (0 drops them)."""
+    wanted = legs.trade[chosen]
+    cut = quantity < wanted
+    if not cut.any():
+        return lines
+    chosen, quantity = chosen[cut], quantity[cut]
+    final, adjust, skip = lines.final.copy(), lines.adjust.copy(), lines.skip.copy()
+    # A reversal's buy opens from 0, after its close.
+    base = np.where(legs.close[chosen] > 0.0, 0.0, lines.exposure[chosen])
+    final[chosen] = base + quantity
+    bought = quantity > 0.0
+    adjust[chosen[bought]] |= flag(Adjustment.CASH_LIMITED)
+    nothing = ~bought & (legs.close[chosen] == 0.0)
+    skip[chosen[nothing]] = SKIP[SkipReason.CASH_LIMITED]
+    return lines._replace(final=final, adjust=adjust, skip=skip)
+
+
+def _water_fill(
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    legs: Legs,
+    *,
+    needs: Index,
+    values: Floats,
+    budget: float,
+) -> Lines:
+    """Fund the most under-weight first: every buy is cut by the same amount of value.
+
+    Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
+    end below a threshold or round to nothing, buys that could not be funded even alone
+    are dropped, then as few of the smallest as it takes for the rest, given the cash
+    they free, to be due. Ties are broken by asset name.
+    """
+    rate, fixed = config.cost_rate, config.cost_per_order
+    order = np.lexsort((needs, -values))  # largest first, as water_level wants
+    needs, values = needs[order], values[order]
+    target = lines.target
+
+    def due(which: Index, amount: Floats) -> npt.NDArray[np.bool_]:
+        quantity = fundable(book, needs[which], amount)
+        value = quantity * book.unit_value[needs[which]]
+        codes = threshold_codes(value, target[needs[which]], book.equity, config)
+        return np.equal(codes, 0)
+
+    def level_of(which: Index) -> float:
+        return water_level(values[which].tolist(), budget, rate, fixed)
+
+    # A buy that is not due even with the whole budget to itself (one unit costs more)
+    # can never be funded: drop it first, whatever its size.
+    everyone = np.arange(len(needs))
+    alone = (budget - fixed) / (1.0 + rate)
+    alive = everyone[due(everyone, np.minimum(values, alone))]
+    level = level_of(alive)
+    short = alive[~due(alive, values[alive] - level)]
+    if len(short):
+        # Dropping a buy frees cash for the rest, so drop as few as will do, smallest
+        # first. Whether the rest are all due only improves as more are dropped, so the
+        # fewest is found by bisection: O(n log n), not one pass per drop.
+        def without(count: int) -> Index:
+            return np.setdiff1d(alive, short[len(short) - count :], assume_unique=True)
+
+        low, high = 1, len(short)
+        while low < high:
+            middle = (low + high) // 2
+            kept = without(middle)
+            level = level_of(kept)
+            if due(kept, values[kept] - level).all():
+                high = middle
+            else:
+                low = middle + 1
+        alive = without(low)
+        level = level_of(alive)
+    # Checked again at the final level: never send a buy below a threshold.
+    funded = alive[due(alive, values[alive] - level)]
+    wanted = np.zeros(len(needs))
+    wanted[funded] = values[funded] - level
+    return set_buys(lines, legs, needs, fundable(book, needs, wanted))
