@@ -116,6 +116,17 @@ def mapping_items(
     return pairs
 
 
+def is_mapping(value: object) -> bool:
+    """Mapping-like (a dict, a pandas Series): has ``items()`` and is not a sequence."""
+    if isinstance(value, Mapping):
+        return True
+    if type(value).__name__ == "DataFrame":
+        return False  # a table, though pandas' has items()
+    return not isinstance(value, list | tuple | str | bytes) and callable(
+        getattr(value, "items", None)
+    )
+
+
 def number_map(
     value: object,
     label: str,
