@@ -71,6 +71,16 @@ def to_positive(value: object, label: str, error: type[RebalancingError]) -> flo
     return number
 
 
+def check_flag(
+    value: object, label: str, error: type[RebalancingError], *, optional: bool = False
+) -> None:
+    """Accept ``True`` or ``False`` (and ``None`` when ``optional``), nothing merely truthy."""
+    if isinstance(value, bool) or (optional and value is None):
+        return
+    expected = "True, False or None" if optional else "True or False"
+    fail(error, f"{label} must be {expected}, got {value!r}")
+
+
 def check_name(name: object, label: str, error: type[RebalancingError]) -> str:
     """Return ``name`` if it is a non-blank string without surrounding white space."""
     if type(name) is not str:
