@@ -45,6 +45,7 @@ import pandas as pd
 import rebalancing
 from rebalancing import PortfolioSnapshot, compute_trades, plan_table
 from rebalancing import _batch as batch
+from rebalancing._batch_input import Table
 
 ASSETS_PER_ACCOUNT = 20
 UNIVERSE = 25
@@ -150,7 +151,7 @@ def stages(book: dict[str, Any]) -> dict[str, float]:
     clock = time.process_time
     gc.collect()
     start = clock()
-    table = batch._Table(book["holdings"], book["model"], book["prices"], book["cash"])
+    table = Table(book["holdings"], book["model"], book["prices"], book["cash"])
     spent = {"read and check tables": clock() - start}
     spent.update({"build snapshots": 0.0, "compute_trades": 0.0, "plans to columns": 0.0})
     parts = []

@@ -196,18 +196,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                 default=argparse.SUPPRESS,
                 help=text,
             )
-        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-            choices = "|".join(member.value.replace("_", "-") for member in kind)
-            group.add_argument(
-                flag,
-                dest=name,
-                type=_ConfigFlag(field),
-                default=argparse.SUPPRESS,
-                metavar=choices,
-                help=text,
-            )
         else:
-            metavar = "X|none" if field.default is None else "X"
+            if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                metavar = "|".join(member.value.replace("_", "-") for member in kind)
+            else:
+                metavar = "X|none" if field.default is None else "X"
             group.add_argument(
                 flag,
                 dest=name,

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._validation import enum_value, to_number
+from ._validation import check_flag, enum_value, to_number
 from .exceptions import InvalidConfigError
 
 __all__ = ["RebalanceConfig", "Rounding", "TradeDirection"]
@@ -98,11 +98,8 @@ class Flag:
 
     def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         del instance
-        if isinstance(value, bool) or (self.optional and value is None):
-            return
-        expected = "True, False or None" if self.optional else "True or False"
-        msg = f"RebalanceConfig.{attribute.name} must be {expected}, got {value!r}"
-        raise InvalidConfigError(msg)
+        label = f"RebalanceConfig.{attribute.name}"
+        check_flag(value, label, InvalidConfigError, optional=self.optional)
 
 
 @attrs.frozen(kw_only=True)

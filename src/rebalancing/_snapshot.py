@@ -22,6 +22,7 @@ import attrs
 
 from ._validation import (
     as_tuple,
+    check_flag,
     check_name,
     enum_value,
     fail,
@@ -202,9 +203,7 @@ def _pending(value: object) -> tuple[PendingOrder, ...]:
 def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """Validate an account flag: True or False, nothing merely truthy (attrs validator)."""
     del instance
-    if not isinstance(value, bool):
-        msg = f"{attribute.name} must be True or False, got {value!r}"
-        raise InvalidSnapshotError(msg)
+    check_flag(value, attribute.name, InvalidSnapshotError)
 
 
 @attrs.frozen

@@ -71,6 +71,16 @@ def to_positive(value: object, label: str, error: type[RebalancingError]) -> flo
     return number
 
 
+def check_flag(
+    value: object, label: str, error: type[RebalancingError], *, optional: bool = False
+) -> None:
+    """Accept ``True`` or ``False`` (and ``None`` when ``optional``), nothing merely truthy."""
+    if isinstance(value, bool) or (optional and value is None):
+        return
+    expected = "True, False or None" if optional else "True or False"
+    fail(error, f"{label} must be {expected}, got {value!r}")
+
+
 def check_name(name: object, label: str, error: type[RebalancingError]) -> str:
     """Return ``name`` if it is a non-blank string without surrounding white space."""
     if type(name) is not str:
@@ -114,6 +124,17 @@ def mapping_items(
         if duplicate:
             fail(error, f"{label} has the asset {key!r} more than once")
     return pairs
+
+
+def is_mapping(value: object) -> bool:
+    """Mapping-like (a dict, a pandas Series): has ``items()`` and is not a sequence."""
+    if isinstance(value, Mapping):
+        return True
+    if type(value).__name__ == "DataFrame":
+        return False  # a table, though pandas' has items()
+    return not isinstance(value, list | tuple | str | bytes) and callable(
+        getattr(value, "items", None)
+    )
 
 
 def number_map(

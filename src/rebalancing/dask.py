@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._batch import _is_mapping, _one_config
+from ._batch import _one_config
 from ._batch import plan_table as _plan_table
 from ._config import RebalanceConfig
+from ._validation import is_mapping
 from .exceptions import InvalidSnapshotError
 
 __all__ = ["plan_table"]
@@ -127,7 +128,7 @@ def _cash_frame(cash: Any, account_dtype: Any, dd: Any) -> Any:
     """Cash as a Dask DataFrame whose account column has the holdings' dtype, or None."""
     if cash is None:
         return None
-    if _is_mapping(cash):
+    if is_mapping(cash):
         import pandas as pd  # noqa: PLC0415 - Dask brings pandas
 
         frame = pd.DataFrame({"account": list(cash.keys()), "cash": list(cash.values())})

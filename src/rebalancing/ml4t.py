@@ -24,15 +24,15 @@ raises :class:`~rebalancing.UnsupportedBrokerError` naming it and the installed
 ml4t-backtest version (:data:`ML4T_VERSION`; tested: :data:`TESTED_ML4T_VERSIONS`).
 
 Needs the optional extra: ``pip install 'rebalancing[ml4t]'``.
+
+This module is the adapter's public face: the config, the executor and the constants.
+Reading the broker (strictly, into a snapshot, and its cost models) lives in
+``_ml4t_broker``; submitting a plan and the preview rows in ``_ml4t_orders``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import math
-import numbers
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -40,20 +40,9 @@ import attrs
 try:
     from ml4t.backtest.config import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         RebalanceMode,
-        ShareType,
-    )
-    from ml4t.backtest.models import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        CombinedCommission,
-        FixedSlippage,
-        FuturesCommission,
-        PercentageCommission,
-        PercentageSlippage,
-        PerShareCommission,
-        TieredCommission,
     )
     from ml4t.backtest.types import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         ExecutionMode,
-        OrderSide,
     )
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without ml4t
     msg = (
@@ -62,11 +51,21 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     )
     raise ImportError(msg) from exc
 
+from . import _ml4t_broker as _broker
 from ._config import Flag, Number, _plain
 from ._config import RebalanceConfig as _CoreConfig
+from ._ml4t_broker import (
+    estimate_costs,
+    initial_margin,
+    policy_flag,
+    read_attribute,
+    snapshot_from_broker,
+    unsupported,
+)
+from ._ml4t_orders import preview_rows, submit
 from ._plan import compute_trades
-from ._result import Action, Decision, Order, RebalancePlan
-from ._snapshot import OrderKind, PendingOrder, PortfolioSnapshot, Side
+from ._result import RebalancePlan
+from ._snapshot import PortfolioSnapshot, Side
 from ._validation import enum_value
 from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
@@ -89,18 +88,15 @@ __all__ = [
 #: ``rebalancing[ml4t]`` extra pins the same range. Later releases (0.1.x final, 0.2)
 #: need Python 3.12+ and are untested: anything the adapter does not understand on them
 #: raises :class:`~rebalancing.UnsupportedBrokerError` naming the installed version.
-TESTED_ML4T_VERSIONS = ">=0.1.0b5,<0.1.0b6"
-try:
-    #: The installed ml4t-backtest version, named in every UnsupportedBrokerError.
-    ML4T_VERSION: str = importlib.metadata.version("ml4t-backtest")
-except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable, not installed
-    ML4T_VERSION = "unknown (not installed as a distribution)"
+TESTED_ML4T_VERSIONS = _broker.TESTED_ML4T_VERSIONS
+#: The installed ml4t-backtest version, named in every UnsupportedBrokerError.
+ML4T_VERSION = _broker.ML4T_VERSION
 
 #: The largest cost rate :func:`estimate_costs` derives. The core needs a rate below 1;
 #: a per-share fee on a sub-dollar price can exceed the price itself (ml4t's
 #: ``PerShareCommission(0.005)`` at $0.004 is 125% of the traded value). Such an
 #: estimate is capped here, with a warning, rather than rejected by the config.
-MAX_ESTIMATED_COST_RATE = 0.5
+MAX_ESTIMATED_COST_RATE = _broker.MAX_ESTIMATED_COST_RATE
 
 #: The ``gap_headroom`` used when the config leaves it at ``None`` and the broker fills
 #: market orders at the next bar's open (ml4t's ``Engine`` default): cash is kept for an
@@ -111,45 +107,7 @@ NEXT_BAR_GAP_HEADROOM = 0.05
 #: The most cash, as a fraction of equity, that the gap headroom ever keeps back.
 MAX_GAP_HEADROOM = 0.5
 
-_KINDS: dict[str, OrderKind] = {
-    "market": OrderKind.MARKET,
-    "limit": OrderKind.LIMIT,
-    "stop": OrderKind.STOP,
-    "stop_limit": OrderKind.STOP_LIMIT,
-    "trailing_stop": OrderKind.TRAILING_STOP,
-}
 _CORE_FIELDS = tuple(field.name for field in attrs.fields(_CoreConfig))
-
-
-def _unsupported(what: str) -> UnsupportedBrokerError:
-    """The error for something of the broker's that this adapter does not understand."""
-    msg = (
-        f"rebalancing.ml4t does not understand {what} (ml4t-backtest {ML4T_VERSION} is "
-        f"installed; the adapter is tested with ml4t-backtest{TESTED_ML4T_VERSIONS}): "
-        "install a tested version with pip install 'rebalancing[ml4t]'"
-    )
-    return UnsupportedBrokerError(msg)
-
-
-def _attribute(owner: Any, name: str, where: str = "broker") -> Any:
-    """``owner.name``, or an error naming ``where.name`` and the installed ml4t version.
-
-    Every read of the broker (and of its orders and positions) goes through here, so a
-    release that renames or drops an attribute fails loudly instead of being read as a
-    default.
-    """
-    try:
-        return getattr(owner, name)
-    except AttributeError:
-        raise _unsupported(f"{where}.{name}: there is no such attribute") from None
-
-
-def _mapping(owner: Any, name: str, where: str = "broker") -> Mapping[Any, Any]:
-    """``owner.name``, which must be a mapping (the broker's price and position tables)."""
-    value = _attribute(owner, name, where)
-    if not isinstance(value, Mapping):
-        raise _unsupported(f"{where}.{name}: expected a mapping, got {type(value).__name__}")
-    return value
 
 
 class WeightProvider(Protocol):
@@ -225,277 +183,7 @@ class RebalanceConfig(_CoreConfig):
         return _CoreConfig(**values)
 
 
-# -- reading the broker -------------------------------------------------------------------
-
-
-def _name(asset: Any) -> Any:
-    """``asset`` as a plain ``str`` if it is a ``str`` of any subclass, else unchanged."""
-    return str(asset) if isinstance(asset, str) else asset
-
-
-def _usable(value: object) -> float | None:
-    """``value`` as a price if it is a finite real number > 0, else ``None``."""
-    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    number = float(value)
-    if not math.isfinite(number) or number <= 0.0:
-        return None
-    return number
-
-
-def _close(data: Mapping[str, Any], asset: str) -> float | None:
-    """The bar's close for ``asset`` if it is usable (the hot path of a snapshot)."""
-    bar = data.get(asset)
-    if bar is None:
-        return None
-    try:
-        value = bar.get("close")
-    except AttributeError:  # not a mapping: no bar
-        return None
-    if type(value) is float:
-        return value if 0.0 < value < math.inf else None  # NaN fails both
-    return _usable(value)
-
-
-def _mark(broker: Any, asset: str) -> float | None:
-    """The broker's last mark for ``asset``: current close, last close, position price."""
-    for source in ("_current_prices", "_last_prices"):
-        price = _usable(_mapping(broker, source).get(asset))
-        if price is not None:
-            return price
-    position = _mapping(broker, "positions").get(asset)
-    if position is not None:
-        for attribute in ("current_price", "entry_price"):
-            price = _usable(_attribute(position, attribute, "Position"))
-            if price is not None:
-                return price
-    return None
-
-
-def _pending_order(order: Any) -> PendingOrder | None:
-    """The broker's pending order as the core sees it, with its real kind.
-
-    Raises:
-        UnsupportedBrokerError: an order type or side this adapter does not know.
-    """
-    order_id = _attribute(order, "order_id", "Order")
-    quantity = float(_attribute(order, "quantity", "Order"))
-    if not quantity > 0.0:
-        return None
-    order_type = _attribute(order, "order_type", "Order")
-    kind = _KINDS.get(str(getattr(order_type, "value", order_type)))
-    if kind is None:
-        raise _unsupported(f"the order type {order_type!r} of pending order {order_id!r}")
-    side = _attribute(order, "side", "Order")
-    if side not in (OrderSide.BUY, OrderSide.SELL):
-        raise _unsupported(f"the side {side!r} of pending order {order_id!r}")
-    needs_limit = kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT)
-    needs_stop = kind in (OrderKind.STOP, OrderKind.STOP_LIMIT)
-    limit = _attribute(order, "limit_price", "Order") if needs_limit else None
-    stop = _attribute(order, "stop_price", "Order") if needs_stop else None
-    if (needs_limit and limit is None) or (needs_stop and stop is None):
-        # A known kind without its price: the broker will not fill it as placed, so it
-        # is resting (never exposure); a trailing stop is the core's price-free kind.
-        kind, limit, stop = OrderKind.TRAILING_STOP, None, None
-    return PendingOrder(
-        str(order_id),
-        _attribute(order, "asset", "Order"),
-        Side.BUY if side == OrderSide.BUY else Side.SELL,
-        quantity,
-        kind=kind,
-        limit_price=limit,
-        stop_price=stop,
-    )
-
-
-def snapshot_from_broker(
-    broker: Any,
-    data: Mapping[str, Any],
-    *,
-    assets: Iterable[str] | None = None,
-) -> PortfolioSnapshot:
-    """Read an ml4t ``Broker`` and the current bar into a :class:`PortfolioSnapshot`.
-
-    Prices come from one source: the bar's ``close`` in ``data``, or the broker's last
-    mark when the bar has none (missing, ``None``, NaN or not > 0). Pending orders keep
-    their real kind, so resting stops and take-profits do not count as exposure.
-
-    Args:
-        broker: An ml4t-backtest ``Broker`` (or anything with the same attributes).
-        data: The bar: ``{asset: {"close": price, ...}}``.
-        assets: Restrict prices to these assets (plus every held or pending one);
-            ``None`` prices every asset in ``data``.
-
-    Returns:
-        The snapshot: cash, positions, prices, multipliers, pending orders,
-        ``fractional`` from ``broker.share_type`` and ``margin`` from the broker's
-        account policy (``broker.account.policy.allow_leverage``: a margin account may
-        borrow; cash and crypto-style accounts may not).
-
-    Raises:
-        MissingPriceError: a held or pending asset has no price anywhere.
-        UnsupportedBrokerError: the broker lacks an attribute the adapter reads, or has
-            an order type, share type or account policy it does not know; the message
-            names it and the installed ml4t-backtest version.
-    """
-    quantities = {
-        asset: float(_attribute(position, "quantity", "Position"))
-        for asset, position in _mapping(broker, "positions").items()
-    }
-    positions = {asset: quantity for asset, quantity in quantities.items() if quantity != 0}
-    pending = [
-        converted
-        for order in _attribute(broker, "pending_orders")
-        if (converted := _pending_order(order)) is not None
-    ]
-    # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
-    universe: set[str] = {_name(asset) for asset in (data if assets is None else assets)}
-    universe.update(positions)
-    universe.update(order.asset for order in pending)
-    prices: dict[str, float] = {}
-    multipliers: dict[str, float] = {}
-    # ml4t's multipliers come from contract specs: without any, every one is 1.
-    has_specs = bool(_mapping(broker, "_contract_specs"))
-    get_multiplier = _attribute(broker, "get_multiplier")
-    for asset in universe:
-        price = _close(data, asset)
-        if price is None:
-            price = _mark(broker, asset)
-        if price is not None:
-            prices[asset] = price
-        if has_specs:
-            multiplier = float(get_multiplier(asset))
-            if multiplier != 1.0:
-                multipliers[asset] = multiplier
-    share_type = _attribute(broker, "share_type")
-    if share_type not in (ShareType.FRACTIONAL, ShareType.INTEGER):
-        raise _unsupported(f"broker.share_type {share_type!r}")
-    return PortfolioSnapshot(
-        float(_attribute(broker, "cash")),
-        positions,
-        prices,
-        multipliers=multipliers,
-        pending_orders=pending,
-        fractional=share_type == ShareType.FRACTIONAL,
-        margin=_margin(broker),
-    )
-
-
-def _initial_margin(broker: Any) -> float | None:
-    """The account's initial margin rate in (0, 1]; None with per-contract margins.
-
-    With a fixed margin schedule (futures), leverage differs per contract: no single cap.
-    """
-    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
-    if _mapping(policy, "fixed_margin_schedule", "broker.account.policy"):
-        return None
-    raw = _attribute(policy, "initial_margin", "broker.account.policy")
-    initial = _usable(raw)
-    if initial is None or initial > 1.0:
-        raise _unsupported(f"broker.account.policy.initial_margin {raw!r}")
-    return initial
-
-
-def _policy_flag(broker: Any, name: str) -> bool:
-    policy = _attribute(_attribute(broker, "account"), "policy", "broker.account")
-    flag = _attribute(policy, name, "broker.account.policy")
-    if not isinstance(flag, bool):
-        raise _unsupported(f"broker.account.policy.{name} {flag!r}")
-    return flag
-
-
-def _margin(broker: Any) -> bool:
-    """Whether the account may borrow (cash, or shares to short).
-
-    ml4t's margin account (leverage) and its crypto account (short selling without
-    leverage) may; its cash account may do neither.
-    """
-    return _policy_flag(broker, "allow_leverage") or _policy_flag(broker, "allow_short_selling")
-
-
-def estimate_costs(
-    broker: Any, snapshot: PortfolioSnapshot, assets: Iterable[str] | None = None
-) -> tuple[float, float]:
-    """Upper bounds for ``(cost_rate, cost_per_order)`` from the broker's cost models.
-
-    Understood: ml4t's ``NoCommission``, ``PercentageCommission``, ``PerShareCommission``,
-    ``CombinedCommission``, ``TieredCommission`` (its highest rate) and
-    ``FuturesCommission``, with ``NoSlippage``, ``PercentageSlippage`` and
-    ``FixedSlippage``. Per-share amounts become a rate at the cheapest unit among
-    ``assets``. Any other model (e.g. volume-based slippage) adds nothing: set
-    ``cost_rate`` in the config yourself.
-
-    Args:
-        broker: The ml4t ``Broker``.
-        snapshot: Supplies prices and multipliers.
-        assets: The assets to bound over; ``None`` means every priced asset.
-
-    Returns:
-        ``(cost_rate, cost_per_order)``, both >= 0.
-    """
-    names = snapshot.prices if assets is None else [a for a in assets if a in snapshot.prices]
-    unit_values = [snapshot.prices[a] * snapshot.multiplier(a) for a in names]
-    prices = [snapshot.prices[a] for a in names]
-    cheapest_unit = min(unit_values, default=math.inf)
-    cheapest_price = min(prices, default=math.inf)
-    # ml4t charges commission on quantity * price, without the multiplier.
-    smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
-    per_value = 1.0 / min(1.0, smallest_multiplier)
-
-    slippage: Any = _attribute(broker, "slippage_model")
-    slip = 0.0
-    if type(slippage) is PercentageSlippage:
-        slip = float(slippage.rate)
-    elif type(slippage) is FixedSlippage and prices:
-        slip = float(slippage.amount) / cheapest_price
-
-    commission: Any = _attribute(broker, "commission_model")
-    rate, fixed, per_unit = 0.0, 0.0, 0.0
-    if type(commission) is PercentageCommission:
-        rate = float(commission.rate)
-    elif type(commission) is CombinedCommission:
-        rate, fixed = float(commission.percentage), float(commission.fixed)
-    elif type(commission) is TieredCommission:
-        rate = max((float(r) for _, r in commission.tiers), default=0.0)
-    elif type(commission) is PerShareCommission:
-        per_unit, fixed = float(commission.per_share), float(commission.minimum)
-    elif type(commission) is FuturesCommission:
-        rate, fixed = float(commission.percentage), float(commission.per_trade)
-        per_unit = float(commission.per_block)
-    unit_rate = per_unit / cheapest_unit if unit_values and per_unit else 0.0
-    # Commission is charged on the slipped fill price.
-    cost_rate = max(slip + (rate * per_value) * (1.0 + slip) + unit_rate, 0.0)
-    if cost_rate > MAX_ESTIMATED_COST_RATE:
-        msg = (
-            f"the broker's costs are estimated at {cost_rate:.4g} of the traded value "
-            f"(commission {type(commission).__name__}, slippage {type(slippage).__name__}, "
-            f"cheapest unit {cheapest_unit:.6g}); capped at MAX_ESTIMATED_COST_RATE = "
-            f"{MAX_ESTIMATED_COST_RATE}, so buys of the dearest assets may still be "
-            "rejected: keep assets whose per-unit fee is a large part of their price out of "
-            "the targets, or pass RebalanceConfig(costs_from_broker=False, cost_rate=..., "
-            "cost_per_order=...) with estimates of your own"
-        )
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        cost_rate = MAX_ESTIMATED_COST_RATE
-    return cost_rate, max(fixed, 0.0)
-
-
 # -- the executor -------------------------------------------------------------------------
-
-
-def _side(side: Side) -> Any:
-    return OrderSide.BUY if side is Side.BUY else OrderSide.SELL
-
-
-def _action(decision: Decision) -> str | None:
-    orders = decision.orders
-    if not orders:
-        return None
-    if len(orders) > 1:
-        return "reverse"
-    if orders[0].action is Action.CLOSE:
-        return "close_position"
-    return orders[0].action.value
 
 
 class TargetWeightExecutor:
@@ -538,10 +226,10 @@ class TargetWeightExecutor:
         # A cash account (snapshot.margin is False) is the core's rule: gross <= 1.
         if not snapshot.margin or config.max_gross_leverage is not None:
             return config
-        if not _policy_flag(broker, "allow_leverage"):
+        if not policy_flag(broker, "allow_leverage"):
             # Short selling without leverage (ml4t's crypto account): shorts, gross <= 1.
             return attrs.evolve(config, max_gross_leverage=1.0)
-        initial = _initial_margin(broker)
+        initial = initial_margin(broker)
         if initial is None:
             return config
         # Buying power is (equity - costs - margin held) / initial margin: with costs at
@@ -554,12 +242,12 @@ class TargetWeightExecutor:
             return 0.0  # a plain core config is used exactly as given
         if self.config.gap_headroom is not None:
             return float(self.config.gap_headroom)
-        mode = _attribute(broker, "execution_mode")
+        mode = read_attribute(broker, "execution_mode")
         if mode == ExecutionMode.NEXT_BAR:
             return NEXT_BAR_GAP_HEADROOM
         if mode == ExecutionMode.SAME_BAR:
             return 0.0
-        raise _unsupported(f"broker.execution_mode {mode!r}")
+        raise unsupported(f"broker.execution_mode {mode!r}")
 
     def _plan_with_headroom(
         self,
@@ -687,11 +375,11 @@ class TargetWeightExecutor:
         snapshot, plan = self._snapshot_and_plan(target_weights, data, broker)
         mode = self._mode()
         if mode is RebalanceMode.SNAPSHOT:
-            return _submit(broker, plan.cancels, plan.orders)
+            return submit(broker, plan.cancels, plan.orders)
         first = [order for order in plan.orders if order.action.reduces_risk]
-        submitted = _submit(broker, plan.cancels, first)
+        submitted = submit(broker, plan.cancels, first)
         # ml4t's way to fill within the bar (a private method: read it strictly).
-        process_orders = _attribute(broker, "_process_orders")
+        process_orders = read_attribute(broker, "_process_orders")
         if submitted:
             process_orders()
         fresh = snapshot_from_broker(broker, data, assets=snapshot.prices)
@@ -706,7 +394,7 @@ class TargetWeightExecutor:
             account_for_pending=True,
         )
         second = self._plan_with_headroom(fresh, targets, config, broker)
-        more = _submit(broker, second.cancels, second.orders)
+        more = submit(broker, second.cancels, second.orders)
         if more:
             process_orders()
         return submitted + more
@@ -759,72 +447,3 @@ def _check_config(config: object) -> _CoreConfig:
         msg = f"config must be a RebalanceConfig or None, got {type(config).__name__} {config!r}"
         raise InvalidConfigError(msg)
     return config
-
-
-def _submit(broker: Any, cancels: Iterable[str], orders: Iterable[Order]) -> list[Any]:
-    cancel_order = _attribute(broker, "cancel_order")
-    submit_order = _attribute(broker, "submit_order")
-    for order_id in cancels:
-        cancel_order(order_id)
-    sent = []
-    for order in orders:
-        placed = submit_order(order.asset, order.quantity, _side(order.side))
-        if placed is not None:
-            sent.append(placed)
-    return sent
-
-
-def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
-    """ml4t-style preview dicts for ``plan``'s decisions (see ``TargetWeightExecutor.preview``).
-
-    Args:
-        plan: A plan from :func:`rebalancing.compute_trades`.
-
-    Returns:
-        One dict per decision, sorted by asset.
-    """
-    sequence = {
-        (order.asset, order.side, order.action): index for index, order in enumerate(plan.orders)
-    }
-    only_held = plan.equity <= 0.0
-    rows: list[dict[str, Any]] = []
-    for decision in plan.decisions:
-        orders = decision.orders
-        if only_held and not (
-            decision.current_quantity or decision.pending_quantity or orders or decision.cancels
-        ):
-            continue
-        shares: float = 0
-        legs = []
-        multiplier = 1.0
-        for order in orders:
-            shares += order.signed_quantity
-            multiplier = order.multiplier
-            legs.append(
-                {
-                    "side": order.side.value,
-                    "quantity": order.quantity,
-                    "action": order.action.value,
-                    "seq": sequence[order.asset, order.side, order.action],
-                }
-            )
-        skip = decision.skip_reason
-        rows.append(
-            {
-                "asset": decision.asset,
-                "current_weight": decision.current_weight,
-                "target_weight": decision.target_weight,
-                "weight_delta": decision.target_weight - decision.current_weight,
-                "shares": shares,
-                "value": shares * (decision.price or 0.0) * multiplier,
-                "skip_reason": None if skip is None else skip.value,
-                "action": _action(decision),
-                "requested_weight": decision.requested_weight,
-                "projected_weight": decision.projected_weight,
-                "price": decision.price,
-                "orders": legs,
-                "cancels": list(decision.cancels),
-                "adjustments": [adjustment.value for adjustment in decision.adjustments],
-            }
-        )
-    return rows
