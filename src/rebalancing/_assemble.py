@@ -19,7 +19,7 @@ from ._book import ADJUSTMENTS, Book
 from ._config import RebalanceConfig
 from ._funding import pending_flows
 from ._result import Decision, Order, RebalancePlan, SkipReason
-from ._rounding import ACTIONS, NOISE, SKIPS, UNIT_EPS, Floats, Leg, legs_of
+from ._rounding import ACTIONS, CLOSE, NOISE, REDUCE, SKIPS, UNIT_EPS, Floats, Legs, legs_of
 from ._sizing import Lines
 from ._snapshot import Side
 from ._validation import integral
@@ -76,7 +76,7 @@ class PlanColumns(NamedTuple):
 
     assets: list[str]
     # One element per order: the asset (an index into ``assets``), the side (+1 buy,
-    # -1 sell), the quantity, the action (a ``Leg`` code) and the estimated cost.
+    # -1 sell), the quantity, the action (an index into ``ACTIONS``) and the estimated cost.
     asset: npt.NDArray[np.intp]
     sign: Floats
     quantity: Floats
@@ -151,20 +151,23 @@ class PlanColumns(NamedTuple):
         return tuple(orders), tuple(decisions)
 
 
-def assemble(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> RebalancePlan:
+def assemble(
+    book: Book, config: RebalanceConfig, lines: Lines, floor: float, legs: Legs | None = None
+) -> RebalancePlan:
     """The plan: orders in submission order, cancels, decisions and summary figures.
 
     Risk-reducing orders go before risk-increasing ones; within each, sells (which raise
-    cash) first; ties by asset name.
+    cash) first; ties by asset name. ``legs`` are the lines' legs when already known.
     """
-    legs = legs_of(lines.exposure, lines.final, book.increment)
+    if legs is None:
+        legs = legs_of(lines.exposure, lines.final, book.increment)
     closes = np.flatnonzero(legs.close > 0.0)
     trades = np.flatnonzero(legs.trade > 0.0)
     asset = np.concatenate([closes, trades])
     sign = np.concatenate([legs.close_sign[closes], legs.trade_sign[trades]])
     quantity = np.concatenate([legs.close[closes], legs.trade[trades]])
-    action = np.concatenate([np.full(len(closes), Leg.CLOSE, np.int8), legs.action[trades]])
-    risky = (action == Leg.OPEN) | (action == Leg.INCREASE)
+    action = np.concatenate([np.full(len(closes), CLOSE, np.int8), legs.action[trades]])
+    risky = action < REDUCE  # OPEN, INCREASE
     order = np.lexsort((asset, sign > 0.0, risky))
     asset, sign, quantity, action = asset[order], sign[order], quantity[order], action[order]
     value = quantity * book.unit_value[asset]

@@ -37,9 +37,12 @@ ADJUSTMENTS = (
 )
 
 
+_BITS = {adjustment: 1 << bit for bit, adjustment in enumerate(ADJUSTMENTS)}
+
+
 def flag(adjustment: Adjustment) -> int:
     """The bit of ``adjustment`` in an adjustments column."""
-    return 1 << ADJUSTMENTS.index(adjustment)
+    return _BITS[adjustment]
 
 
 #: Equity at or below this share of cash + gross position value (or this many units of

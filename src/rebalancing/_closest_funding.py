@@ -14,9 +14,8 @@ import numpy as np
 from ._allocation import HoldingItem, closest_holdings
 from ._book import Book
 from ._config import RebalanceConfig, TradeDirection
-from ._funding import set_buys
 from ._rounding import NOISE, Floats, Legs, holding_down, threshold_codes, whole_units
-from ._sizing import Index, Lines, round_trades
+from ._sizing import Index, Lines, round_trades, set_buys
 
 __all__ = ["fund_closest"]
 

@@ -15,14 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ._allocation import water_level
-from ._book import Book, flag
+from ._book import Book
+from ._closest_funding import fund_closest
 from ._config import RebalanceConfig, Rounding
-from ._result import Adjustment, SkipReason
-from ._rounding import SKIP, UNIT_EPS, Floats, Legs, legs_of, threshold_codes, whole_units
-from ._sizing import Index, Lines, round_trades
+from ._rounding import UNIT_EPS, Floats, Legs, legs_of, threshold_codes, whole_units
+from ._sizing import Index, Lines, round_trades, set_buys
 from ._snapshot import PendingOrder, Side
 
-__all__ = ["cash_floor", "fund", "fundable", "funding", "leg_flows", "pending_flows", "set_buys"]
+__all__ = ["cash_floor", "fund", "fundable", "funding", "leg_flows", "pending_flows"]
 
 #: Share of equity held back from a binding cash budget so float error never overdraws.
 BUDGET_MARGIN = 1e-10
@@ -81,8 +81,13 @@ def funding(book: Book, config: RebalanceConfig, lines: Lines) -> tuple[float, L
     return math.fsum(flows), legs
 
 
-def fund(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines:
-    """Cut buys back so projected cash stays at or above ``floor``."""
+def fund(
+    book: Book, config: RebalanceConfig, lines: Lines, floor: float
+) -> tuple[Lines, Legs | None]:
+    """Cut buys back so projected cash stays at or above ``floor``.
+
+    Returns the lines, and their legs when funding left them as they were.
+    """
     available, legs = funding(book, config, lines)
     if available < floor:
         cancelled = _cancel_overshooting_buys(book, config, lines)
@@ -92,19 +97,17 @@ def fund(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lin
     bought = legs.bought()
     needs = np.flatnonzero(bought > 0.0)
     if not len(needs):
-        return lines
+        return lines, legs
     values = bought[needs] * book.unit_value[needs]
     rate, fixed = config.cost_rate, config.cost_per_order
     total = math.fsum((values + (rate * values + fixed)).tolist())
     if total <= available - floor:
-        return lines
+        return lines, legs
     if config.rounding is Rounding.CLOSEST:
-        from ._closest_funding import fund_closest  # noqa: PLC0415 - it builds on this module
-
-        return fund_closest(book, config, lines, legs, available - floor)
+        return fund_closest(book, config, lines, legs, available - floor), None
     margin = BUDGET_MARGIN * max(book.equity, 1.0)
     budget = available - floor - margin
-    return _water_fill(book, config, lines, legs, needs=needs, values=values, budget=budget)
+    return _water_fill(book, config, lines, legs, needs=needs, values=values, budget=budget), None
 
 
 def _cancel_overshooting_buys(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
@@ -156,24 +159,6 @@ def fundable(book: Book, chosen: Index, amount: Floats) -> Floats:
         units = np.floor(whole_units(quantity[stepped] / step[stepped], UNIT_EPS))
         quantity[stepped] = units * step[stepped]
     return np.maximum(quantity, 0.0)
-
-
-def set_buys(lines: Lines, legs: Legs, chosen: Index, quantity: Floats) -> Lines:
-    """Cut the buys of ``chosen`` (not their closes) to ``quantity`` (0 drops them)."""
-    wanted = legs.trade[chosen]
-    cut = quantity < wanted
-    if not cut.any():
-        return lines
-    chosen, quantity = chosen[cut], quantity[cut]
-    final, adjust, skip = lines.final.copy(), lines.adjust.copy(), lines.skip.copy()
-    # A reversal's buy opens from 0, after its close.
-    base = np.where(legs.close[chosen] > 0.0, 0.0, lines.exposure[chosen])
-    final[chosen] = base + quantity
-    bought = quantity > 0.0
-    adjust[chosen[bought]] |= flag(Adjustment.CASH_LIMITED)
-    nothing = ~bought & (legs.close[chosen] == 0.0)
-    skip[chosen[nothing]] = SKIP[SkipReason.CASH_LIMITED]
-    return lines._replace(final=final, adjust=adjust, skip=skip)
 
 
 def _water_fill(

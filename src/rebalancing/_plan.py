@@ -130,11 +130,12 @@ def _plan(
     lines = size(book, config)
     floor = cash_floor(book, config, margin=snapshot.margin)
     if config.rounding is Rounding.OPTIMAL:
-        lines = _optimise(book, config, lines, floor)
+        lines, legs = _optimise(book, config, lines, floor), None
     else:
-        lines = fund(book, config, lines, floor)
+        lines, legs = fund(book, config, lines, floor)
+    # Settling resting orders only cancels: the legs stay as funding left them.
     lines = settle_resting(book, config, lines)
-    plan = assemble(book, config, lines, floor)
+    plan = assemble(book, config, lines, floor, legs)
     if config.rounding is Rounding.OPTIMAL and any(lines.kept.values()):
         # Kept pending orders fix holdings the solver does not move; a mode that
         # replaces one may come closer. Keep the closest plan (OPTIMAL's on a tie).
@@ -196,7 +197,7 @@ def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -
         )
     )
     if not solved:
-        return fund(book, config, lines, floor)  # HiGHS found no solution in its node limit
+        return fund(book, config, lines, floor)[0]  # HiGHS found no solution in its node limit
     final, skip, adjust = lines.final.copy(), lines.skip.copy(), lines.adjust.copy()
     for i, view in enumerate(views):
         final[i] = (

@@ -8,8 +8,6 @@ asset (the CLI explains a skip with them).
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
 import numpy.typing as npt
 
@@ -46,13 +44,9 @@ SKIP = {reason: np.int8(code) for code, reason in enumerate(SKIPS) if reason is 
 ACTIONS = (Action.OPEN, Action.INCREASE, Action.REDUCE, Action.CLOSE)
 
 
-class Leg(enum.IntEnum):
-    """Action codes in :attr:`Legs.action`."""
-
-    OPEN = 0
-    INCREASE = 1
-    REDUCE = 2
-    CLOSE = 3
+#: Action codes in :attr:`Legs.action` (plain ints: numpy compares them fast), the
+#: index of the action in :data:`ACTIONS`.
+OPEN, INCREASE, REDUCE, CLOSE = range(4)
 
 
 def whole_units(ratio: Floats, tolerance: float = FLOAT_NOISE) -> Floats:
@@ -80,11 +74,10 @@ def holding_down(current: Floats, desired: Floats, increment: Floats) -> Floats:
     held_now, wanted, step = current[moves], desired[moves], increment[moves]
     sign = np.where(wanted > 0.0, 1.0, -1.0)
     size, held = np.abs(wanted), sign * held_now
-    with np.errstate(invalid="ignore"):
-        # Flat or on the other side: close exactly, then open whole increments.
-        opened = sign * np.floor(whole_units(size / step)) * step
-        grown = sign * (held + np.floor(whole_units((size - held) / step)) * step)
-        remaining = held - np.ceil(whole_units((held - size) / step)) * step
+    # Flat or on the other side: close exactly, then open whole increments.
+    opened = sign * np.floor(whole_units(size / step)) * step
+    grown = sign * (held + np.floor(whole_units((size - held) / step)) * step)
+    remaining = held - np.ceil(whole_units((held - size) / step)) * step
     # A sell that would cross zero closes exactly instead.
     shrunk = np.where(remaining < step * UNIT_EPS, 0.0, sign * remaining)
     out[moves] = np.where(held <= 0.0, opened, np.where(size >= held, grown, shrunk))
@@ -146,13 +139,13 @@ class Legs:
         #: Quantity of the closing leg (0: none), and its side: +1 buy, -1 sell.
         self.close = np.where(closes, np.abs(start), 0.0)
         self.close_sign = -np.sign(start)
-        #: Quantity of the other leg (0: none), its side and its :class:`Leg` code.
+        #: Quantity of the other leg (0: none), its side and its action code (:data:`OPEN`, ...).
         self.trade = np.where(closes, np.abs(final), np.where(moves, size, 0.0))
         self.trade_sign = np.where(closes, np.sign(final), np.sign(final - start))
         grows = np.abs(final) > np.abs(start)
-        self.action = np.where(
-            closes | (start == 0.0), Leg.OPEN, np.where(grows, Leg.INCREASE, Leg.REDUCE)
-        ).astype(np.int8)
+        action = np.where(grows, np.int8(INCREASE), np.int8(REDUCE))
+        action[closes | (start == 0.0)] = OPEN
+        self.action = action
 
     def bought(self) -> Floats:
         """Quantity of each asset's buy that is not a close (the buys funding may cut)."""

@@ -24,6 +24,7 @@ from ._rounding import (
     SKIP,
     UNIT_EPS,
     Floats,
+    Legs,
     holding_down,
     holding_nearest,
     legs_of,
@@ -32,7 +33,7 @@ from ._rounding import (
 from ._snapshot import PendingOrder, Side
 from .exceptions import InvalidSnapshotError
 
-__all__ = ["Lines", "round_trades", "size"]
+__all__ = ["Lines", "round_trades", "set_buys", "size"]
 
 Index = npt.NDArray[np.intp]
 
@@ -65,7 +66,8 @@ def size(book: Book, config: RebalanceConfig) -> Lines:
     count = len(book.assets)
     target = book.target.copy()
     active = book.priced.copy()
-    skip = np.where(book.priced, 0, SKIP[SkipReason.NO_PRICE]).astype(np.int8)
+    skip = np.zeros(count, dtype=np.int8)
+    skip[~book.priced] = SKIP[SkipReason.NO_PRICE]
     kept: dict[int, tuple[PendingOrder, ...]] = {}
     cancels: dict[int, tuple[str, ...]] = {}
     # Held but not targeted while close_untargeted is off: left alone, at its weight.
@@ -80,8 +82,8 @@ def size(book: Book, config: RebalanceConfig) -> Lines:
     ):
         skip[mask] = SKIP[reason]
         active &= ~mask
-        for i in np.flatnonzero(mask).tolist():
-            if i in book.working:
+        for i in book.working:
+            if mask[i]:
                 kept[i] = tuple(book.working[i])
     lines = Lines(
         active=active,
@@ -99,8 +101,7 @@ def size(book: Book, config: RebalanceConfig) -> Lines:
     chosen = np.flatnonzero(lines.sized)
     if not len(chosen):
         return lines
-    with np.errstate(over="ignore"):
-        desired = target[chosen] * book.equity / book.unit_value[chosen]
+    desired = target[chosen] * book.equity / book.unit_value[chosen]
     if not np.isfinite(desired).all():
         i = int(chosen[np.flatnonzero(~np.isfinite(desired))[0]])
         asset = book.assets[i]
@@ -202,14 +203,14 @@ def _check(
     skip = lines.skip.copy()
     pending = SKIP[SkipReason.PENDING_COVERS]
     reasons = np.where(counted, pending, SKIP[SkipReason.AT_TARGET])
-    unrounded = threshold_codes(raw, target, equity, config)
-    unrounded = np.where(
-        unrounded != 0, unrounded, np.where(counted, pending, SKIP[SkipReason.ROUNDS_TO_ZERO])
-    )
-    reasons = np.where(still, unrounded, reasons)
+    if still.any():
+        unrounded = threshold_codes(raw, target, equity, config)
+        rounded = np.where(counted, pending, SKIP[SkipReason.ROUNDS_TO_ZERO])
+        reasons = np.where(still, np.where(unrounded != 0, unrounded, rounded), reasons)
     reasons = np.where(failed, reason, reasons)
     stays = at | still | failed
-    reasons = _explain(book, config, lines, chosen, reasons)
+    if stays.any():
+        reasons = _explain(book, config, lines, chosen, reasons)
     trades = ~stays
     reversal = trades & (start != 0.0) & (final != 0.0) & ((final > 0.0) != (start > 0.0))
     if reversal.any():
@@ -293,8 +294,11 @@ def _no_short_from_pending(book: Book, lines: Lines, chosen: Index) -> Lines:
     (``account_for_pending=False``): the plan was sized as if they did not exist.
     """
     kept, cancels = lines.kept, lines.cancels
-    for i in chosen.tolist():
-        orders = kept.get(i)
+    if not kept:
+        return lines
+    members = set(chosen.tolist())
+    for i in sorted(i for i in kept if i in members):
+        orders = kept[i]
         if not orders or not lines.active[i]:
             continue
         legs = legs_of(lines.exposure[i : i + 1], lines.final[i : i + 1], book.increment[i : i + 1])
@@ -335,3 +339,21 @@ def apply_direction(book: Book, config: RebalanceConfig, lines: Lines, chosen: I
         if i in book.working:
             kept[i] = tuple(book.working[i])
     return lines._replace(active=active, skip=skip, final=final, kept=kept, cancels=cancels)
+
+
+def set_buys(lines: Lines, legs: Legs, chosen: Index, quantity: Floats) -> Lines:
+    """Cut the buys of ``chosen`` (not their closes) to ``quantity`` (0 drops them)."""
+    wanted = legs.trade[chosen]
+    cut = quantity < wanted
+    if not cut.any():
+        return lines
+    chosen, quantity = chosen[cut], quantity[cut]
+    final, adjust, skip = lines.final.copy(), lines.adjust.copy(), lines.skip.copy()
+    # A reversal's buy opens from 0, after its close.
+    base = np.where(legs.close[chosen] > 0.0, 0.0, lines.exposure[chosen])
+    final[chosen] = base + quantity
+    bought = quantity > 0.0
+    adjust[chosen[bought]] |= flag(Adjustment.CASH_LIMITED)
+    nothing = ~bought & (legs.close[chosen] == 0.0)
+    skip[chosen[nothing]] = SKIP[SkipReason.CASH_LIMITED]
+    return lines._replace(final=final, adjust=adjust, skip=skip)
