@@ -98,25 +98,29 @@ class PlanColumns(NamedTuple):
     #: Ids of the pending orders each asset cancels, by asset index.
     cancels: dict[int, tuple[str, ...]]
 
-    def order_rows(self) -> list[tuple[int, Side, float, Action]]:
-        """Each order as ``(asset index, side, quantity, action)``, in submission order.
+    def sent_quantities(self) -> list[float]:
+        """Each order's quantity as sent, in submission order.
 
-        The quantity is the one sent: an ``int`` for a whole-unit asset when it is a
-        whole number (as :attr:`Order.quantity`), else the float. Reads the columns with
-        ``tolist()``, without building :class:`Order` values.
+        An ``int`` for a whole-unit asset when it is a whole number (as
+        :attr:`Order.quantity`), else the float: the one place that rule lives.
         """
         whole = self.whole.tolist()
         return [
-            (
-                i,
-                Side.BUY if sign > 0 else Side.SELL,
-                integral(quantity) if whole[i] else quantity,
-                ACTIONS[action],
-            )
+            integral(quantity) if whole[i] else quantity
+            for i, quantity in zip(self.asset.tolist(), self.quantity.tolist(), strict=True)
+        ]
+
+    def order_rows(self) -> list[tuple[int, Side, float, Action]]:
+        """Each order as ``(asset index, side, quantity as sent, action)``, in order.
+
+        Reads the columns with ``tolist()``, without building :class:`Order` values.
+        """
+        return [
+            (i, Side.BUY if sign > 0 else Side.SELL, quantity, ACTIONS[action])
             for i, sign, quantity, action in zip(
                 self.asset.tolist(),
                 self.sign.tolist(),
-                self.quantity.tolist(),
+                self.sent_quantities(),
                 self.action.tolist(),
                 strict=True,
             )

@@ -306,12 +306,16 @@ def estimate_costs(
         ``(cost_rate, cost_per_order)``, both >= 0.
     """
     names = snapshot.prices if assets is None else [a for a in assets if a in snapshot.prices]
-    unit_values = [snapshot.prices[a] * snapshot.multiplier(a) for a in names]
     prices = [snapshot.prices[a] for a in names]
+    if snapshot.multipliers:
+        multipliers = [snapshot.multiplier(a) for a in names]
+        unit_values = [p * m for p, m in zip(prices, multipliers, strict=True)]
+    else:  # every multiplier is 1 (no contract specs): skip the lookups
+        multipliers, unit_values = [], prices
     cheapest_unit = min(unit_values, default=math.inf)
     cheapest_price = min(prices, default=math.inf)
     # ml4t charges commission on quantity * price, without the multiplier.
-    smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
+    smallest_multiplier = min(multipliers, default=1.0)
     per_value = 1.0 / min(1.0, smallest_multiplier)
 
     slippage: Any = read_attribute(broker, "slippage_model")

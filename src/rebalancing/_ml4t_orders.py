@@ -19,7 +19,8 @@ from ml4t.backtest.types import OrderSide  # type: ignore[import-untyped,import-
 
 from ._assemble import PlanColumns
 from ._ml4t_broker import read_attribute
-from ._result import Action, RebalancePlan
+from ._result import Action, Adjustment, RebalancePlan, SkipReason
+from ._rounding import ACTIONS
 from ._snapshot import Side
 
 __all__ = ["buys", "orders_to_send", "preview_rows", "submit", "traded_value"]
@@ -83,14 +84,12 @@ def submit(
     return sent
 
 
-def _action(legs: list[dict[str, Any]]) -> str | None:
-    """The preview's ``action`` for an asset's orders (as their preview legs)."""
-    if not legs:
-        return None
-    if len(legs) > 1:
-        return "reverse"
-    action: str = legs[0]["action"]
-    return "close_position" if action == Action.CLOSE.value else action
+#: Preview strings by code: a side by ``sign > 0``, an action by its ``Leg`` code.
+_SIDE_TEXT = (Side.SELL.value, Side.BUY.value)
+_ACTION_TEXT = tuple(action.value for action in ACTIONS)
+_CLOSE = ACTIONS.index(Action.CLOSE)
+_SKIP_TEXT = {reason: reason.value for reason in SkipReason}
+_ADJUSTMENT_TEXT = {adjustment: adjustment.value for adjustment in Adjustment}
 
 
 def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
@@ -108,11 +107,27 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
     columns = _columns(plan)
     legs: dict[int, list[dict[str, Any]]] = {}
     shares: dict[int, float] = {}
-    for seq, (i, side, quantity, action) in enumerate(columns.order_rows()):
-        legs.setdefault(i, []).append(
-            {"side": side.value, "quantity": quantity, "action": action.value, "seq": seq}
+    codes: dict[int, int] = {}
+    for seq, (i, sign, quantity, code) in enumerate(
+        zip(
+            columns.asset.tolist(),
+            columns.sign.tolist(),
+            columns.sent_quantities(),
+            columns.action.tolist(),
+            strict=True,
         )
-        shares[i] = shares.get(i, 0) + side.sign * quantity
+    ):
+        buy = sign > 0
+        legs.setdefault(i, []).append(
+            {
+                "side": _SIDE_TEXT[buy],
+                "quantity": quantity,
+                "action": _ACTION_TEXT[code],
+                "seq": seq,
+            }
+        )
+        shares[i] = shares.get(i, 0) + (quantity if buy else -quantity)
+        codes[i] = code
     price = columns.price.tolist()
     multiplier = columns.multiplier.tolist()
     current, pending, cancels = columns.current, columns.pending, columns.cancels
@@ -130,11 +145,21 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
             strict=True,
         )
     ):
-        own = legs.get(i, [])
+        own = legs.get(i)
         if only_held and not (current[i] or pending[i] or own or cancels.get(i)):
             continue
-        net = shares.get(i, 0)
         known = None if math.isnan(price[i]) else price[i]
+        if own:
+            net = shares[i]
+            value = net * (known or 0.0) * multiplier[i]
+            if len(own) > 1:
+                action: str | None = "reverse"
+            elif codes[i] == _CLOSE:
+                action = "close_position"
+            else:
+                action = own[0]["action"]
+        else:
+            own, net, value, action = [], 0, 0.0, None
         rows.append(
             {
                 "asset": asset,
@@ -142,15 +167,15 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
                 "target_weight": target,
                 "weight_delta": target - current_weight,
                 "shares": net,
-                "value": net * (known or 0.0) * (multiplier[i] if own else 1.0),
-                "skip_reason": None if skip is None else skip.value,
-                "action": _action(own),
+                "value": value,
+                "skip_reason": None if skip is None else _SKIP_TEXT[skip],
+                "action": action,
                 "requested_weight": None if math.isnan(requested) else requested,
                 "projected_weight": projected,
                 "price": known,
                 "orders": own,
                 "cancels": list(cancels.get(i, ())),
-                "adjustments": [adjustment.value for adjustment in adjustments],
+                "adjustments": [_ADJUSTMENT_TEXT[adjustment] for adjustment in adjustments],
             }
         )
     return rows
