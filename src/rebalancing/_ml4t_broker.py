@@ -221,7 +221,10 @@ def snapshot_from_broker(
         if (converted := _pending_order(order)) is not None
     ]
     # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
-    universe: set[str] = {_name(asset) for asset in (data if assets is None else assets)}
+    universe: set[str] = {
+        asset if type(asset) is str else _name(asset)
+        for asset in (data if assets is None else assets)
+    }
     universe.update(positions)
     universe.update(order.asset for order in pending)
     prices: dict[str, float] = {}
@@ -231,10 +234,10 @@ def snapshot_from_broker(
     get_multiplier = read_attribute(broker, "get_multiplier")
     for asset in universe:
         price = _close(data, asset)
-        if price is None:
-            price = _mark(broker, asset)
         if price is not None:
             prices[asset] = price
+        elif (mark := _mark(broker, asset)) is not None:
+            prices[asset] = mark
         if has_specs:
             multiplier = float(get_multiplier(asset))
             if multiplier != 1.0:

@@ -175,7 +175,7 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
                 "price": known,
                 "orders": own,
                 "cancels": list(cancels.get(i, ())),
-                "adjustments": [_ADJUSTMENT_TEXT[adjustment] for adjustment in adjustments],
+                "adjustments": [_ADJUSTMENT_TEXT[a] for a in adjustments] if adjustments else [],
             }
         )
     return rows
