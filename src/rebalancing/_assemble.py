@@ -136,7 +136,8 @@ class PlanColumns(NamedTuple):
         price = self.price.tolist()
         multiplier = self.multiplier.tolist()
         total: float = sum(
-            quantity * price[i] * multiplier[i] for i, _, quantity, _ in self.order_rows()
+            quantity * price[i] * multiplier[i]
+            for i, quantity in zip(self.asset.tolist(), self.sent_quantities(), strict=True)
         )
         return total
 

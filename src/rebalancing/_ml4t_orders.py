@@ -25,8 +25,10 @@ from ._snapshot import Side
 
 __all__ = ["buys", "orders_to_send", "preview_rows", "submit", "traded_value"]
 
-#: ml4t's side for each of ours.
-_SIDES = {Side.BUY: OrderSide.BUY, Side.SELL: OrderSide.SELL}
+#: ml4t's side by ``sign > 0``.
+_SIDES = (OrderSide.SELL, OrderSide.BUY)
+#: Whether an order reduces risk, by its ``Leg`` code.
+_REDUCES = tuple(action.reduces_risk for action in ACTIONS)
 
 
 def _columns(plan: RebalancePlan) -> PlanColumns:
@@ -38,8 +40,8 @@ def _columns(plan: RebalancePlan) -> PlanColumns:
 
 def orders_to_send(
     plan: RebalancePlan, *, reducing_only: bool = False
-) -> list[tuple[str, float, Side]]:
-    """``(asset, quantity as sent, side)`` of each of the plan's orders, in its order.
+) -> list[tuple[str, float, Any]]:
+    """``(asset, quantity as sent, ml4t side)`` of each of the plan's orders, in its order.
 
     Args:
         plan: A plan from :func:`rebalancing.compute_trades`.
@@ -48,9 +50,15 @@ def orders_to_send(
     columns = _columns(plan)
     assets = columns.assets
     return [
-        (assets[i], quantity, side)
-        for i, side, quantity, action in columns.order_rows()
-        if not reducing_only or action.reduces_risk
+        (assets[i], quantity, _SIDES[sign > 0])
+        for i, sign, quantity, action in zip(
+            columns.asset.tolist(),
+            columns.sign.tolist(),
+            columns.sent_quantities(),
+            columns.action.tolist(),
+            strict=True,
+        )
+        if not reducing_only or _REDUCES[action]
     ]
 
 
@@ -65,7 +73,7 @@ def traded_value(plan: RebalancePlan) -> float:
 
 
 def submit(
-    broker: Any, cancels: Iterable[str], orders: Iterable[tuple[str, float, Side]]
+    broker: Any, cancels: Iterable[str], orders: Iterable[tuple[str, float, Any]]
 ) -> list[Any]:
     """Cancel ``cancels``, then submit ``orders`` (see :func:`orders_to_send`) in order.
 
@@ -78,7 +86,7 @@ def submit(
         cancel_order(order_id)
     sent = []
     for asset, quantity, side in orders:
-        placed = submit_order(asset, quantity, _SIDES[side])
+        placed = submit_order(asset, quantity, side)
         if placed is not None:
             sent.append(placed)
     return sent
