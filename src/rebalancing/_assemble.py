@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ._book import ADJUSTMENTS, Book
 from ._config import RebalanceConfig
 from ._funding import pending_flows
-from ._result import Decision, Order, RebalancePlan, SkipReason
+from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
 from ._rounding import ACTIONS, CLOSE, NOISE, REDUCE, SKIPS, UNIT_EPS, Floats, Legs, legs_of
 from ._sizing import Lines
 from ._snapshot import Side
@@ -98,39 +98,101 @@ class PlanColumns(NamedTuple):
     #: Ids of the pending orders each asset cancels, by asset index.
     cancels: dict[int, tuple[str, ...]]
 
+    def sent_quantities(self) -> list[float]:
+        """Each order's quantity as sent, in submission order.
+
+        An ``int`` for a whole-unit asset when it is a whole number (as
+        :attr:`Order.quantity`), else the float: the one place that rule lives.
+        """
+        whole = self.whole.tolist()
+        return [
+            integral(quantity) if whole[i] else quantity
+            for i, quantity in zip(self.asset.tolist(), self.quantity.tolist(), strict=True)
+        ]
+
+    def order_rows(self) -> list[tuple[int, Side, float, Action]]:
+        """Each order as ``(asset index, side, quantity as sent, action)``, in order.
+
+        Reads the columns with ``tolist()``, without building :class:`Order` values.
+        """
+        return [
+            (i, Side.BUY if sign > 0 else Side.SELL, quantity, ACTIONS[action])
+            for i, sign, quantity, action in zip(
+                self.asset.tolist(),
+                self.sign.tolist(),
+                self.sent_quantities(),
+                self.action.tolist(),
+                strict=True,
+            )
+        ]
+
+    def traded_value(self) -> float:
+        """Sum of the orders' values: :attr:`RebalancePlan.traded_value`, without objects.
+
+        Each value is ``quantity * price * multiplier`` with the quantity as sent
+        (:attr:`Order.value`), summed in submission order, so the figure is the same
+        float.
+        """
+        price = self.price.tolist()
+        multiplier = self.multiplier.tolist()
+        total: float = sum(
+            quantity * price[i] * multiplier[i]
+            for i, quantity in zip(self.asset.tolist(), self.sent_quantities(), strict=True)
+        )
+        return total
+
+    def skip_reasons(self, trades: set[int] | None = None) -> list[SkipReason | None]:
+        """Each asset's :attr:`Decision.skip_reason`: ``None`` when it has an order.
+
+        Args:
+            trades: The indexes of the assets that have orders, when already known.
+        """
+        traded = set(self.asset.tolist()) if trades is None else trades
+        return [
+            None if i in traded else (SKIPS[code] or SkipReason.AT_TARGET)
+            for i, code in enumerate(self.skip.tolist())
+        ]
+
+    def adjustments(self) -> list[tuple[Adjustment, ...]]:
+        """Each asset's :attr:`Decision.adjustments`, decoded from its ``adjust`` bits."""
+        codes = self.adjust.tolist()
+        decoded = {
+            code: tuple(a for bit, a in enumerate(ADJUSTMENTS) if code >> bit & 1)
+            for code in set(codes)
+        }
+        return [decoded[code] for code in codes]
+
     def build(self) -> tuple[tuple[Order, ...], tuple[Decision, ...]]:
         """The frozen :class:`Order` and :class:`Decision` values of the plan."""
         assets = self.assets
         price = self.price.tolist()
         multiplier = self.multiplier.tolist()
-        whole = self.whole.tolist()
         by_asset: dict[int, list[Order]] = {}
         orders = []
-        for i, sign, quantity, action, cost in zip(
-            self.asset.tolist(),
-            self.sign.tolist(),
-            self.quantity.tolist(),
-            self.action.tolist(),
-            self.cost.tolist(),
-            strict=True,
+        for (i, side, quantity, action), cost in zip(
+            self.order_rows(), self.cost.tolist(), strict=True
         ):
             order = Order(
                 asset=assets[i],
-                side=Side.BUY if sign > 0 else Side.SELL,
-                quantity=integral(quantity) if whole[i] else quantity,
+                side=side,
+                quantity=quantity,
                 price=price[i],
-                action=ACTIONS[action],
+                action=action,
                 multiplier=multiplier[i],
                 estimated_cost=cost,
             )
             orders.append(order)
             by_asset.setdefault(i, []).append(order)
-        adjust = self.adjust.tolist()
         decisions = []
-        for i, (asset, skip, requested) in enumerate(
-            zip(assets, self.skip.tolist(), self.requested.tolist(), strict=True)
+        for i, (asset, requested, skip, adjustments) in enumerate(
+            zip(
+                assets,
+                self.requested.tolist(),
+                self.skip_reasons(set(by_asset)),
+                self.adjustments(),
+                strict=True,
+            )
         ):
-            own = tuple(by_asset.get(i, ()))
             decisions.append(
                 Decision(
                     asset=asset,
@@ -140,12 +202,12 @@ class PlanColumns(NamedTuple):
                     current_weight=self.current_weight[i],
                     requested_weight=None if math.isnan(requested) else requested,
                     target_weight=self.target[i],
-                    orders=own,
+                    orders=tuple(by_asset.get(i, ())),
                     cancels=self.cancels.get(i, ()),
                     projected_quantity=self.projected[i],
                     projected_weight=self.projected_weight[i],
-                    skip_reason=None if own else (SKIPS[skip] or SkipReason.AT_TARGET),
-                    adjustments=tuple(a for b, a in enumerate(ADJUSTMENTS) if adjust[i] >> b & 1),
+                    skip_reason=skip,
+                    adjustments=adjustments,
                 )
             )
         return tuple(orders), tuple(decisions)

@@ -221,7 +221,10 @@ def snapshot_from_broker(
         if (converted := _pending_order(order)) is not None
     ]
     # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
-    universe: set[str] = {_name(asset) for asset in (data if assets is None else assets)}
+    universe: set[str] = {
+        asset if type(asset) is str else _name(asset)
+        for asset in (data if assets is None else assets)
+    }
     universe.update(positions)
     universe.update(order.asset for order in pending)
     prices: dict[str, float] = {}
@@ -231,10 +234,10 @@ def snapshot_from_broker(
     get_multiplier = read_attribute(broker, "get_multiplier")
     for asset in universe:
         price = _close(data, asset)
-        if price is None:
-            price = _mark(broker, asset)
         if price is not None:
             prices[asset] = price
+        elif (mark := _mark(broker, asset)) is not None:
+            prices[asset] = mark
         if has_specs:
             multiplier = float(get_multiplier(asset))
             if multiplier != 1.0:
@@ -306,12 +309,16 @@ def estimate_costs(
         ``(cost_rate, cost_per_order)``, both >= 0.
     """
     names = snapshot.prices if assets is None else [a for a in assets if a in snapshot.prices]
-    unit_values = [snapshot.prices[a] * snapshot.multiplier(a) for a in names]
     prices = [snapshot.prices[a] for a in names]
+    if snapshot.multipliers:
+        multipliers = [snapshot.multiplier(a) for a in names]
+        unit_values = [p * m for p, m in zip(prices, multipliers, strict=True)]
+    else:  # every multiplier is 1 (no contract specs): skip the lookups
+        multipliers, unit_values = [], prices
     cheapest_unit = min(unit_values, default=math.inf)
     cheapest_price = min(prices, default=math.inf)
     # ml4t charges commission on quantity * price, without the multiplier.
-    smallest_multiplier = min((snapshot.multiplier(a) for a in names), default=1.0)
+    smallest_multiplier = min(multipliers, default=1.0)
     per_value = 1.0 / min(1.0, smallest_multiplier)
 
     slippage: Any = read_attribute(broker, "slippage_model")

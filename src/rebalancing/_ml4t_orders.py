@@ -11,48 +11,100 @@ missing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from ml4t.backtest.types import OrderSide  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+from ._assemble import PlanColumns
 from ._ml4t_broker import read_attribute
-from ._result import Action, Decision, Order, RebalancePlan
+from ._result import Action, Adjustment, RebalancePlan, SkipReason
+from ._rounding import ACTIONS
 from ._snapshot import Side
 
-__all__ = ["preview_rows", "submit"]
+__all__ = ["buys", "orders_to_send", "preview_rows", "submit", "traded_value"]
+
+#: ml4t's side by ``sign > 0``.
+_SIDES = (OrderSide.SELL, OrderSide.BUY)
+#: Whether an order reduces risk, by its action code (an index into ``ACTIONS``).
+_REDUCES = tuple(action.reduces_risk for action in ACTIONS)
 
 
-def _side(side: Side) -> Any:
-    return OrderSide.BUY if side is Side.BUY else OrderSide.SELL
+def _columns(plan: RebalancePlan) -> PlanColumns:
+    """The plan's columns: the adapter reads them instead of building objects."""
+    columns = plan.columns
+    assert isinstance(columns, PlanColumns)  # noqa: S101 - compute_trades always gives them
+    return columns
 
 
-def _action(decision: Decision) -> str | None:
-    orders = decision.orders
-    if not orders:
-        return None
-    if len(orders) > 1:
-        return "reverse"
-    if orders[0].action is Action.CLOSE:
-        return "close_position"
-    return orders[0].action.value
+def orders_to_send(
+    plan: RebalancePlan, *, reducing_only: bool = False
+) -> list[tuple[str, float, Any]]:
+    """``(asset, quantity as sent, ml4t side)`` of each of the plan's orders, in its order.
+
+    Args:
+        plan: A plan from :func:`rebalancing.compute_trades`.
+        reducing_only: Only the risk-reducing orders (closes and reductions).
+    """
+    columns = _columns(plan)
+    assets = columns.assets
+    return [
+        (assets[i], quantity, _SIDES[sign > 0])
+        for i, sign, quantity, action in zip(
+            columns.asset.tolist(),
+            columns.sign.tolist(),
+            columns.sent_quantities(),
+            columns.action.tolist(),
+            strict=True,
+        )
+        if not reducing_only or _REDUCES[action]
+    ]
 
 
-def submit(broker: Any, cancels: Iterable[str], orders: Iterable[Order]) -> list[Any]:
+def buys(plan: RebalancePlan) -> bool:
+    """Whether the plan has a buy."""
+    return bool((_columns(plan).sign > 0.0).any())
+
+
+def traded_value(plan: RebalancePlan) -> float:
+    """:attr:`RebalancePlan.traded_value`, read off the plan's columns."""
+    return _columns(plan).traded_value()
+
+
+def submit(
+    broker: Any, cancels: Iterable[str], orders: Iterable[tuple[str, float, Any]]
+) -> list[Any]:
+    """Cancel ``cancels``, then submit ``orders`` (see :func:`orders_to_send`) in order.
+
+    Returns:
+        The broker's ``Order`` objects that were placed.
+    """
     cancel_order = read_attribute(broker, "cancel_order")
     submit_order = read_attribute(broker, "submit_order")
     for order_id in cancels:
         cancel_order(order_id)
     sent = []
-    for order in orders:
-        placed = submit_order(order.asset, order.quantity, _side(order.side))
+    for asset, quantity, side in orders:
+        placed = submit_order(asset, quantity, side)
         if placed is not None:
             sent.append(placed)
     return sent
 
 
+#: Preview strings by code: a side by ``sign > 0``, an action by its action code (an index into ``ACTIONS``).
+_SIDE_TEXT = (Side.SELL.value, Side.BUY.value)
+_ACTION_TEXT = tuple(action.value for action in ACTIONS)
+_CLOSE = ACTIONS.index(Action.CLOSE)
+_SKIP_TEXT = {reason: reason.value for reason in SkipReason}
+_ADJUSTMENT_TEXT = {adjustment: adjustment.value for adjustment in Adjustment}
+
+
 def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
     """ml4t-style preview dicts for ``plan``'s decisions (see ``TargetWeightExecutor.preview``).
+
+    Read off the plan's columns; each row holds what the plan's :class:`Decision` for the
+    asset says.
 
     Args:
         plan: A plan from :func:`rebalancing.compute_trades`.
@@ -60,48 +112,78 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
     Returns:
         One dict per decision, sorted by asset.
     """
-    sequence = {
-        (order.asset, order.side, order.action): index for index, order in enumerate(plan.orders)
-    }
+    columns = _columns(plan)
+    legs: dict[int, list[dict[str, Any]]] = {}
+    shares: dict[int, float] = {}
+    codes: dict[int, int] = {}
+    for seq, (i, sign, quantity, code) in enumerate(
+        zip(
+            columns.asset.tolist(),
+            columns.sign.tolist(),
+            columns.sent_quantities(),
+            columns.action.tolist(),
+            strict=True,
+        )
+    ):
+        buy = sign > 0
+        legs.setdefault(i, []).append(
+            {
+                "side": _SIDE_TEXT[buy],
+                "quantity": quantity,
+                "action": _ACTION_TEXT[code],
+                "seq": seq,
+            }
+        )
+        shares[i] = shares.get(i, 0) + (quantity if buy else -quantity)
+        codes[i] = code
+    price = columns.price.tolist()
+    multiplier = columns.multiplier.tolist()
+    current, pending, cancels = columns.current, columns.pending, columns.cancels
     only_held = plan.equity <= 0.0
     rows: list[dict[str, Any]] = []
-    for decision in plan.decisions:
-        orders = decision.orders
-        if only_held and not (
-            decision.current_quantity or decision.pending_quantity or orders or decision.cancels
-        ):
+    for i, (asset, current_weight, target, requested, projected, skip, adjustments) in enumerate(
+        zip(
+            columns.assets,
+            columns.current_weight,
+            columns.target,
+            columns.requested.tolist(),
+            columns.projected_weight,
+            columns.skip_reasons(set(legs)),
+            columns.adjustments(),
+            strict=True,
+        )
+    ):
+        own = legs.get(i)
+        if only_held and not (current[i] or pending[i] or own or cancels.get(i)):
             continue
-        shares: float = 0
-        legs = []
-        multiplier = 1.0
-        for order in orders:
-            shares += order.signed_quantity
-            multiplier = order.multiplier
-            legs.append(
-                {
-                    "side": order.side.value,
-                    "quantity": order.quantity,
-                    "action": order.action.value,
-                    "seq": sequence[order.asset, order.side, order.action],
-                }
-            )
-        skip = decision.skip_reason
+        known = None if math.isnan(price[i]) else price[i]
+        if own:
+            net = shares[i]
+            value = net * (known or 0.0) * multiplier[i]
+            if len(own) > 1:
+                action: str | None = "reverse"
+            elif codes[i] == _CLOSE:
+                action = "close_position"
+            else:
+                action = own[0]["action"]
+        else:
+            own, net, value, action = [], 0, 0.0, None
         rows.append(
             {
-                "asset": decision.asset,
-                "current_weight": decision.current_weight,
-                "target_weight": decision.target_weight,
-                "weight_delta": decision.target_weight - decision.current_weight,
-                "shares": shares,
-                "value": shares * (decision.price or 0.0) * multiplier,
-                "skip_reason": None if skip is None else skip.value,
-                "action": _action(decision),
-                "requested_weight": decision.requested_weight,
-                "projected_weight": decision.projected_weight,
-                "price": decision.price,
-                "orders": legs,
-                "cancels": list(decision.cancels),
-                "adjustments": [adjustment.value for adjustment in decision.adjustments],
+                "asset": asset,
+                "current_weight": current_weight,
+                "target_weight": target,
+                "weight_delta": target - current_weight,
+                "shares": net,
+                "value": value,
+                "skip_reason": None if skip is None else _SKIP_TEXT[skip],
+                "action": action,
+                "requested_weight": None if math.isnan(requested) else requested,
+                "projected_weight": projected,
+                "price": known,
+                "orders": own,
+                "cancels": list(cancels.get(i, ())),
+                "adjustments": [_ADJUSTMENT_TEXT[a] for a in adjustments] if adjustments else [],
             }
         )
     return rows

@@ -62,10 +62,10 @@ from ._ml4t_broker import (
     snapshot_from_broker,
     unsupported,
 )
-from ._ml4t_orders import preview_rows, submit
+from ._ml4t_orders import buys, orders_to_send, preview_rows, submit, traded_value
 from ._plan import compute_trades
 from ._result import RebalancePlan
-from ._snapshot import PortfolioSnapshot, Side
+from ._snapshot import PortfolioSnapshot
 from ._validation import enum_value
 from .exceptions import InvalidConfigError, UnsupportedBrokerError
 
@@ -264,10 +264,9 @@ class TargetWeightExecutor:
         """
         plan = compute_trades(snapshot, targets, config)
         rate = self._gap_rate(broker)
-        buys = any(order.side is Side.BUY for order in plan.orders)
-        if rate == 0.0 or not buys or plan.equity <= 0.0:
+        if rate == 0.0 or plan.equity <= 0.0 or not buys(plan):
             return plan
-        needed = rate * plan.traded_value - (plan.projected_cash - plan.cash_floor)
+        needed = rate * traded_value(plan) - (plan.projected_cash - plan.cash_floor)
         if needed <= 0.0:
             return plan
         headroom = min(needed / plan.equity, MAX_GAP_HEADROOM)
@@ -375,8 +374,8 @@ class TargetWeightExecutor:
         snapshot, plan = self._snapshot_and_plan(target_weights, data, broker)
         mode = self._mode()
         if mode is RebalanceMode.SNAPSHOT:
-            return submit(broker, plan.cancels, plan.orders)
-        first = [order for order in plan.orders if order.action.reduces_risk]
+            return submit(broker, plan.cancels, orders_to_send(plan))
+        first = orders_to_send(plan, reducing_only=True)
         submitted = submit(broker, plan.cancels, first)
         # ml4t's way to fill within the bar (a private method: read it strictly).
         process_orders = read_attribute(broker, "_process_orders")
@@ -394,7 +393,7 @@ class TargetWeightExecutor:
             account_for_pending=True,
         )
         second = self._plan_with_headroom(fresh, targets, config, broker)
-        more = submit(broker, second.cancels, second.orders)
+        more = submit(broker, second.cancels, orders_to_send(second))
         if more:
             process_orders()
         return submitted + more
