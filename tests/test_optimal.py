@@ -24,6 +24,7 @@ from rebalancing import (
     Rounding,
     Side,
     SkipReason,
+    TradeDirection,
     _optimal,
     compute_trades,
 )
@@ -512,6 +513,36 @@ class TestProperties:
         check_plan(snap, targets, config, plan)
         best = brute_force(snap, targets, config)
         assert l1(plan) == pytest.approx(best, rel=1e-7, abs=1e-7)
+
+    def test_a_book_the_solver_gives_up_on_is_funded_as_closest(self):
+        """Regression (randomised run): when HiGHS finds no solution, OPTIMAL funded the
+        buys by DOWN's water level and ended further from target than CLOSEST."""
+        name = "F\U00056f0du\xb1\x95"
+        snap = PortfolioSnapshot(
+            2.2250738585072014e-308,
+            {"BRK.B": -72522.0, "ES": 493772.35533785075, "EURUSD": 1e6, name: 5.0},
+            {"AAPL": 687736.7935524367, "BRK.B": 1e6, "ES": 0.001, "EURUSD": 1e6, name: 1e6},
+            multipliers={"AAPL": 100.0, name: 100.0},
+            lot_sizes={"EURUSD": 0.01, name: 0.01, "SPY": 0.01},
+            margin=True,
+        )
+        snap = attrs.evolve(snap, prices={**snap.prices, "SPY": 0.01})
+        targets = {"AAPL": 1.0, name: 0.2, "EURUSD": -0.2, "SPY": 1.0}
+        config = RebalanceConfig(
+            min_trade_value=3325.3584224847837,
+            round_lots=True,
+            lot_size=0.5,
+            cost_rate=0.17536676940122575,
+            cost_per_order=20.299425828159873,
+            rounding=Rounding.OPTIMAL,
+            direction=TradeDirection.BUY_ONLY,
+        )
+
+        plan = compute_trades(snap, targets, config)
+
+        closest = compute_trades(snap, targets, attrs.evolve(config, rounding=Rounding.CLOSEST))
+        check_plan(snap, targets, config, plan)
+        assert l1(plan) <= l1(closest) * (1 + 1e-9)
 
     @SOLVER_TIME
     @given(st.data())

@@ -15,16 +15,34 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ._book import ADJUSTMENTS, Book
+from ._book import ADJUSTMENTS, Book, exact_sums
 from ._config import RebalanceConfig
 from ._funding import pending_flows
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
-from ._rounding import ACTIONS, CLOSE, NOISE, REDUCE, SKIPS, UNIT_EPS, Floats, Legs, legs_of
+from ._rounding import (
+    ACTIONS,
+    CLOSE,
+    NOISE,
+    REDUCE,
+    SKIPS,
+    UNIT_EPS,
+    Floats,
+    Index,
+    Legs,
+    legs_of,
+)
 from ._sizing import Lines
 from ._snapshot import Side
 from ._validation import integral
 
-__all__ = ["PlanColumns", "assemble", "settle_resting"]
+__all__ = [
+    "Assembled",
+    "PlanColumns",
+    "adjustment_tuples",
+    "assemble",
+    "plans",
+    "settle_resting",
+]
 
 
 def settle_resting(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
@@ -59,7 +77,7 @@ def settle_resting(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
                 # It would add to the projected position. Counted pending orders mean
                 # the plan already reaches the target, so it would go past it (a
                 # take-profit on a long that the plan reverses to short): cancelled.
-                opens_short = order.side is Side.SELL and not book.allow_short
+                opens_short = order.side is Side.SELL and not book.can_short[i]
                 keep = (
                     not config.cancel_before_rebalance
                     and not book.counts_pending
@@ -69,6 +87,15 @@ def settle_resting(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
             if not keep:
                 cancels[i] = (*cancels.get(i, ()), order.order_id)
     return lines._replace(cancels=cancels)
+
+
+def adjustment_tuples(codes: list[int]) -> list[tuple[Adjustment, ...]]:
+    """:attr:`Decision.adjustments` of each ``adjust`` code (bits of :data:`ADJUSTMENTS`)."""
+    decoded = {
+        code: tuple(a for bit, a in enumerate(ADJUSTMENTS) if code >> bit & 1)
+        for code in set(codes)
+    }
+    return [decoded[code] for code in codes]
 
 
 class PlanColumns(NamedTuple):
@@ -155,12 +182,7 @@ class PlanColumns(NamedTuple):
 
     def adjustments(self) -> list[tuple[Adjustment, ...]]:
         """Each asset's :attr:`Decision.adjustments`, decoded from its ``adjust`` bits."""
-        codes = self.adjust.tolist()
-        decoded = {
-            code: tuple(a for bit, a in enumerate(ADJUSTMENTS) if code >> bit & 1)
-            for code in set(codes)
-        }
-        return [decoded[code] for code in codes]
+        return adjustment_tuples(self.adjust.tolist())
 
     def build(self) -> tuple[tuple[Order, ...], tuple[Decision, ...]]:
         """The frozen :class:`Order` and :class:`Decision` values of the plan."""
@@ -213,10 +235,34 @@ class PlanColumns(NamedTuple):
         return tuple(orders), tuple(decisions)
 
 
+class Assembled(NamedTuple):
+    """Every account's orders, decisions and figures, as columns over all of them."""
+
+    # One element per order, sorted by account, then submission order: the row it is
+    # for, its side (+1 buy, -1 sell), quantity, action code and estimated cost.
+    row: Index
+    sign: Floats
+    quantity: Floats
+    action: npt.NDArray[np.int8]
+    cost: Floats
+    #: The account's orders are ``order_start[a]:order_start[a + 1]``.
+    order_start: Index
+    # One element per row.
+    pending: Floats
+    current_weight: Floats
+    projected: Floats
+    projected_weight: Floats
+    # One element per account.
+    projected_cash: Floats
+    estimated_costs: Floats
+    turnover: Floats
+    floor: Floats
+
+
 def assemble(
-    book: Book, config: RebalanceConfig, lines: Lines, floor: float, legs: Legs | None = None
-) -> RebalancePlan:
-    """The plan: orders in submission order, cancels, decisions and summary figures.
+    book: Book, config: RebalanceConfig, lines: Lines, floor: Floats, legs: Legs | None = None
+) -> Assembled:
+    """The plan of every account: orders in submission order, decisions and figures.
 
     Risk-reducing orders go before risk-increasing ones; within each, sells (which raise
     cash) first; ties by asset name. ``legs`` are the lines' legs when already known.
@@ -225,70 +271,124 @@ def assemble(
         legs = legs_of(lines.exposure, lines.final, book.increment)
     closes = np.flatnonzero(legs.close > 0.0)
     trades = np.flatnonzero(legs.trade > 0.0)
-    asset = np.concatenate([closes, trades])
+    row = np.concatenate([closes, trades])
     sign = np.concatenate([legs.close_sign[closes], legs.trade_sign[trades]])
     quantity = np.concatenate([legs.close[closes], legs.trade[trades]])
     action = np.concatenate([np.full(len(closes), CLOSE, np.int8), legs.action[trades]])
     risky = action < REDUCE  # OPEN, INCREASE
-    order = np.lexsort((asset, sign > 0.0, risky))
-    asset, sign, quantity, action = asset[order], sign[order], quantity[order], action[order]
-    value = quantity * book.unit_value[asset]
+    owner = book.account[row]
+    order = np.lexsort((row, sign > 0.0, risky, owner))
+    row, sign, quantity, action = row[order], sign[order], quantity[order], action[order]
+    owner = owner[order]
+    value = quantity * book.unit_value[row]
     cost = config.cost_rate * value + config.cost_per_order
-    count = len(book.assets)
-    traded = np.zeros(count)
-    signed = sign * quantity
-    np.add.at(traded, asset, signed)
-    pending = np.zeros(count)
+    traded = np.zeros(len(book.assets))
+    np.add.at(traded, row, sign * quantity)
+    pending = np.zeros(len(book.assets))
     for i, orders in lines.kept.items():
         pending[i] = math.fsum(o.signed_quantity for o in orders)
     projected = book.current + pending + traded
     projected = np.where(np.abs(projected) <= np.abs(book.current) * UNIT_EPS, 0.0, projected)
-    flows = [book.cash, *pending_flows(book, config, lines.kept.items())]
-    flows.extend((-sign * value - cost).tolist())
-    sent = quantity * book.price[asset] * book.multiplier[asset]
-    equity = book.equity
+    accounts = book.accounts
+    count = len(accounts.cash)
+    rows, flows = pending_flows(book, config, lines.kept.items())
+    cash = exact_sums(
+        np.concatenate([accounts.cash, flows, -sign * value - cost]),
+        np.concatenate([np.arange(count), book.account[rows], owner]),
+        count,
+    )
+    sent = quantity * book.price[row] * book.multiplier[row]
+    positive = book.positive
 
     def weight_of(values: Floats) -> Floats:
-        return values / equity if book.positive else np.zeros(len(values))
+        return np.where(positive, values / np.where(positive, book.equity, 1.0), 0.0)
 
-    projected_weight = weight_of(projected * book.unit_value)
-    held = np.flatnonzero(projected != 0.0)
-    weights = dict(
-        zip([book.assets[i] for i in held], projected_weight[held].tolist(), strict=True)
-    )
-    cancels = {i: ids for i, ids in lines.cancels.items() if ids}
-    columns = PlanColumns(
-        assets=book.assets,
-        asset=asset,
+    traded_value = exact_sums(sent, owner, count)
+    return Assembled(
+        row=row,
         sign=sign,
         quantity=quantity,
         action=action,
         cost=cost,
-        price=book.price,
-        multiplier=book.multiplier,
-        whole=book.whole,
-        current=book.current.tolist(),
-        pending=pending.tolist(),
-        current_weight=weight_of(book.current * book.unit_value).tolist(),
-        requested=book.requested,
-        target=lines.target.tolist(),
-        projected=projected.tolist(),
-        projected_weight=projected_weight.tolist(),
-        skip=lines.skip,
-        adjust=lines.adjust,
-        cancels=cancels,
+        order_start=np.searchsorted(owner, np.arange(count + 1)),
+        pending=pending,
+        current_weight=weight_of(book.current * book.unit_value),
+        projected=projected,
+        projected_weight=weight_of(projected * book.unit_value),
+        projected_cash=cash,
+        estimated_costs=exact_sums(cost, owner, count),
+        turnover=np.where(
+            accounts.positive, traded_value / np.where(accounts.positive, accounts.equity, 1.0), 0.0
+        ),
+        floor=floor,
     )
-    traded_value = math.fsum(sent.tolist())
-    return RebalancePlan(
-        orders=None,
-        cancels=tuple(i for key in sorted(cancels) for i in cancels[key]),
-        decisions=None,
-        equity=equity,
-        cash=book.cash,
-        projected_cash=math.fsum(flows),
-        cash_floor=floor,
-        estimated_costs=math.fsum(cost.tolist()),
-        turnover=traded_value / equity if book.positive else 0.0,
-        projected_weights=MappingProxyType(weights),
-        columns=columns,
+
+
+def plans(book: Book, lines: Lines, done: Assembled) -> list[RebalancePlan]:
+    """One :class:`RebalancePlan` per account, its columns a slice of ``done``'s."""
+    accounts = book.accounts
+    starts = accounts.start.tolist()
+    order_starts = done.order_start.tolist()
+    cancels_by: dict[int, dict[int, tuple[str, ...]]] = {}
+    for i, ids in sorted(lines.cancels.items()):
+        if ids:
+            cancels_by.setdefault(int(book.account[i]), {})[i] = ids
+    figures = zip(
+        accounts.cash.tolist(),
+        accounts.equity.tolist(),
+        done.projected_cash.tolist(),
+        done.floor.tolist(),
+        done.estimated_costs.tolist(),
+        done.turnover.tolist(),
+        strict=True,
     )
+    result = []
+    for a, (cash, equity, projected_cash, floor, costs, turnover) in enumerate(figures):
+        first, last = starts[a], starts[a + 1]
+        begin, end = order_starts[a], order_starts[a + 1]
+        projected = done.projected[first:last]
+        held = np.flatnonzero(projected != 0.0)
+        names = book.assets[first:last]
+        weights = done.projected_weight[first:last]
+        cancels = {i - first: ids for i, ids in cancels_by.get(a, {}).items()}
+        columns = PlanColumns(
+            assets=names,
+            asset=done.row[begin:end] - first,
+            sign=done.sign[begin:end],
+            quantity=done.quantity[begin:end],
+            action=done.action[begin:end],
+            cost=done.cost[begin:end],
+            price=book.price[first:last],
+            multiplier=book.multiplier[first:last],
+            whole=book.whole[first:last],
+            current=book.current[first:last].tolist(),
+            pending=done.pending[first:last].tolist(),
+            current_weight=done.current_weight[first:last].tolist(),
+            requested=book.requested[first:last],
+            target=lines.target[first:last].tolist(),
+            projected=projected.tolist(),
+            projected_weight=weights.tolist(),
+            skip=lines.skip[first:last],
+            adjust=lines.adjust[first:last],
+            cancels=cancels,
+        )
+        result.append(
+            RebalancePlan(
+                orders=None,
+                cancels=tuple(i for key in sorted(cancels) for i in cancels[key]),
+                decisions=None,
+                equity=equity,
+                cash=cash,
+                projected_cash=projected_cash,
+                cash_floor=floor,
+                estimated_costs=costs,
+                turnover=turnover,
+                projected_weights=MappingProxyType(
+                    dict(
+                        zip([names[i] for i in held.tolist()], weights[held].tolist(), strict=True)
+                    )
+                ),
+                columns=columns,
+            )
+        )
+    return result

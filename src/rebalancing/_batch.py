@@ -17,10 +17,17 @@ from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
-from ._batch_input import Table, numpy, target_book
-from ._config import RebalanceConfig
-from ._plan import compute_trades
+import numpy as np
+
+from ._assemble import Assembled, adjustment_tuples
+from ._batch_input import Table, target_book
+from ._book import Book
+from ._config import RebalanceConfig, Rounding
+from ._milp import require_scipy
+from ._plan import compute_trades, plan_many, plan_table_rows
 from ._result import Action, RebalancePlan, SkipReason
+from ._rounding import ACTIONS, SKIPS
+from ._sizing import Lines
 from ._snapshot import PortfolioSnapshot, Side
 from ._tables import Column, write_frame
 from ._validation import is_mapping
@@ -65,6 +72,9 @@ _STRING_COLUMNS = frozenset({"asset", "side", "action", "skip_reason", "adjustme
 #: generation (whose full scans then stay rare): 32 was 20-25% faster than 256 at
 #: 20,000 accounts, and per-chunk numpy overhead is still negligible.
 _CHUNK = 32
+#: Accounts planned together as rows of one book (``plan_table``): large enough that
+#: numpy's per-call cost vanishes, small enough to bound the memory of one batch.
+_ROWS_CHUNK = 20_000
 
 
 # -- compute_trades_many ---------------------------------------------------------------
@@ -111,10 +121,19 @@ def compute_trades_many(
     accounts = _snapshots(snapshots)
     books = _books(targets, len(accounts))
     configs = _configs(config, len(accounts))
-    return tuple(
-        _plan_one(snapshot, book, chosen, f"snapshots[{index}]")
-        for index, (snapshot, book, chosen) in enumerate(zip(accounts, books, configs, strict=True))
-    )
+    for chosen in dict.fromkeys(configs):
+        require_scipy(chosen)
+    groups: dict[RebalanceConfig, list[int]] = {}
+    for index, chosen in enumerate(configs):
+        groups.setdefault(chosen, []).append(index)
+    plans: list[RebalancePlan | None] = [None] * len(accounts)
+    for chosen, members in groups.items():
+        planned = plan_many([accounts[i] for i in members], [books[i] for i in members], chosen)
+        if planned is None:  # an account overflows: plan them alone, to say which
+            planned = [_plan_one(accounts[i], books[i], chosen, f"snapshots[{i}]") for i in members]
+        for index, plan in zip(members, planned, strict=True):
+            plans[index] = plan
+    return tuple(plan for plan in plans if plan is not None)
 
 
 def _plan_one(
@@ -244,18 +263,27 @@ def plan_table(
     """
     chosen = _one_config(config)
     table = Table(holdings, targets, prices, cash)
-    np = numpy()
+    require_scipy(chosen)
     order_parts: list[dict[str, Any]] = []
     decision_parts: list[dict[str, Any]] = []
     count = len(table.accounts)
-    for start in range(0, count, _CHUNK):
-        accounts = table.snapshots(start, min(start + _CHUNK, count))
-        plans = [
-            _plan_one(snapshot, book, chosen, f"account {a!r}") for a, snapshot, book in accounts
-        ]
-        orders, decisions = _columns(plans, [account for account, _, _ in accounts], np)
-        order_parts.append(orders)
-        decision_parts.append(decisions)
+    columnar = chosen.rounding is not Rounding.OPTIMAL
+    step = _ROWS_CHUNK if columnar else _CHUNK
+    for start in range(0, count, step):
+        stop = min(start + step, count)
+        rows = table.rows(start, stop) if columnar else None
+        planned = None if rows is None else plan_table_rows(rows, chosen)
+        if planned is not None:
+            parts = _batch_columns(*planned, table.accounts[start:stop], np)
+        else:  # OPTIMAL, or an account overflows (planned alone, its error names it)
+            accounts = table.snapshots(start, stop)
+            plans = [
+                _plan_one(snapshot, book, chosen, f"account {a!r}")
+                for a, snapshot, book in accounts
+            ]
+            parts = _columns(plans, [account for account, _, _ in accounts], np)
+        order_parts.append(parts[0])
+        decision_parts.append(parts[1])
     return (
         _write(table, order_parts, ORDER_COLUMNS, np),
         _write(table, decision_parts, DECISION_COLUMNS, np),
@@ -309,6 +337,52 @@ def _columns(
         "adjustments": text(",".join(a) if a else "" for a in adjustments),
     }
     return order_columns, decision_columns
+
+
+def _batch_columns(
+    book: Book, lines: Lines, done: Assembled, accounts: Any, np: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Order and decision columns of many accounts, read off the planner's columns."""
+    names = np.array(book.assets, dtype=object)
+    row = done.row
+    price = book.price[row]
+    traded = np.zeros(len(names), dtype=bool)
+    traded[row] = True
+    codes, where = np.unique(lines.adjust, return_inverse=True)
+    adjustments = np.array([",".join(a) for a in adjustment_tuples(codes.tolist())], dtype=object)
+    order_columns = {
+        "account": accounts[book.account[row]],
+        "asset": names[row],
+        "side": _SIDE_TEXT[(done.sign > 0.0).astype(np.intp)],
+        "quantity": done.quantity,
+        "price": price,
+        "value": done.quantity * price * book.multiplier[row],
+        "estimated_cost": done.cost,
+        "action": _ACTION_TEXT[done.action],
+    }
+    skips = _SKIP_TEXT[lines.skip]
+    skips[traded] = None
+    decision_columns = {
+        "account": accounts[book.account],
+        "asset": names,
+        "price": book.price,
+        "current_quantity": book.current,
+        "current_weight": done.current_weight,
+        "requested_weight": book.requested,
+        "target_weight": lines.target,
+        "projected_quantity": done.projected,
+        "projected_weight": done.projected_weight,
+        "skip_reason": skips,
+        "adjustments": adjustments[where.reshape(-1)],
+    }
+    return order_columns, decision_columns
+
+
+#: Text of a side by ``sign > 0``, an action by its code, a skip by its code (0, no
+#: reason, is "at target" for an asset without orders).
+_SIDE_TEXT = np.array([Side.SELL.value, Side.BUY.value], dtype=object)
+_ACTION_TEXT = np.array([action.value for action in ACTIONS], dtype=object)
+_SKIP_TEXT = np.array([(reason or SkipReason.AT_TARGET).value for reason in SKIPS], dtype=object)
 
 
 def _write(table: Table, parts: list[dict[str, Any]], names: tuple[str, ...], np: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ._book import Rows, exact_sums
 from ._plan import validate_targets
 from ._snapshot import PortfolioSnapshot
 from ._tables import frame_kind, read_columns
@@ -59,9 +60,9 @@ class _Keys:
     def __init__(self, column: Any, label: str, error: type[RebalancingError]) -> None:
         np = numpy()
         self.raw: list[Any] = column.tolist()
-        index: dict[Any, int] = {}
         try:
-            codes = [index.setdefault(value, len(index)) for value in self.raw]
+            index = {value: code for code, value in enumerate(dict.fromkeys(self.raw))}
+            codes = list(map(index.__getitem__, self.raw))
         except TypeError:
             row = next(r for r, v in enumerate(self.raw) if _unhashable(v))
             msg = f"{label} row {row}: {self.raw[row]!r} is not a valid key (unhashable)"
@@ -227,13 +228,71 @@ class Table:
         keep = np.flatnonzero(~unpriced)
         order = keep[np.argsort(row_rank[keep], kind="stable")]
         self.bounds = np.searchsorted(row_rank[order], np.arange(len(self.accounts) + 1))
-        self.assets = np.array(names, dtype=object)[assets.codes[order]]
+        self.names, self.codes, self.assets = _held_names(names, assets.codes[order])
         self.quantity = quantity[order]
         self.row_price = row_price[order]
         self.cash = np.array(
             [0.0 if cash_of is None else cash_of[a] for a in self.accounts], dtype=np.float64
         )
         self.accounts = np.fromiter(self.accounts, dtype=object, count=len(self.accounts))
+
+    def rows(self, start: int, stop: int) -> Rows | None:
+        """The accounts ``start`` to ``stop`` as the planner's rows, built column-wise.
+
+        The same rows :func:`~rebalancing._book.rows_from_snapshots` lays out from the
+        accounts' snapshots (:meth:`snapshots`); None when an account's equity overflows
+        (its snapshot says which).
+        """
+        np = numpy()
+        count = stop - start
+        first, last = int(self.bounds[start]), int(self.bounds[stop])
+        quantity = self.quantity[first:last]
+        owner = np.repeat(np.arange(count), np.diff(self.bounds[start : stop + 1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = quantity * self.row_price[first:last]
+        if not np.isfinite(values).all():
+            return None
+        equity = exact_sums(
+            np.concatenate([self.cash[start:stop], values]),
+            np.concatenate([np.arange(count), owner]),
+            count,
+        )
+        if not np.isfinite(equity).all():
+            return None
+        held = quantity != 0.0
+        books = [self.model] * count if self.books is None else self.books[start:stop]
+        target_owner = np.repeat(np.arange(count), [len(book) for book in books])
+        target_names = [name for book in books for name in book]
+        names = sorted(set(self.names).union(target_names))
+        code = {name: position for position, name in enumerate(names)}
+        size = max(len(names), 1)
+        remap = np.array([code[name] for name in self.names], dtype=np.int64)
+        held_key = owner[held] * size + remap[self.codes[first:last][held]]
+        target_key = target_owner * size + np.array(
+            [code[name] for name in target_names], dtype=np.int64
+        )
+        keys = np.sort(np.concatenate([held_key, target_key]))
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+        current = np.zeros(len(keys))
+        current[np.searchsorted(keys, held_key)] = quantity[held]
+        requested = np.full(len(keys), np.nan)
+        requested[np.searchsorted(keys, target_key)] = [w for b in books for w in b.values()]
+        asset = keys % size
+        price = np.array([self.prices.get(name, np.nan) for name in names], dtype=np.float64)
+        return Rows(
+            assets=np.array(names, dtype=object)[asset].tolist(),
+            account=keys // size,
+            price=price[asset],
+            multiplier=np.ones(len(keys)),
+            lot=np.full(len(keys), np.nan),
+            current=current,
+            requested=requested,
+            pending={},
+            cash=self.cash[start:stop],
+            equity=equity,
+            margin=np.zeros(count, dtype=bool),
+            fractional=np.zeros(count, dtype=bool),
+        )
 
     def snapshots(
         self, start: int, stop: int
@@ -263,6 +322,13 @@ class Table:
                 raise type(exc)(f"account {account!r}: {exc}") from exc
             out.append((account, snapshot, book))
         return out
+
+
+def _held_names(names: list[str], codes: Any) -> tuple[list[str], Any, Any]:
+    """The sorted asset names, and the held rows' assets as codes into them and as names."""
+    np = numpy()
+    rank = np.argsort(np.argsort(np.array(names, dtype=object))) if names else np.zeros(0, int)
+    return sorted(names), rank[codes], np.array(names, dtype=object)[codes]
 
 
 def _prices(prices: object) -> dict[str, float]:

@@ -9,8 +9,9 @@ sorted universe of assets that are targeted, held or pending.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -18,12 +19,23 @@ import numpy.typing as npt
 
 from ._config import RebalanceConfig
 from ._result import Adjustment
-from ._rounding import NOISE, Floats
+from ._rounding import NOISE, Floats, Index
 from ._snapshot import PendingOrder, PortfolioSnapshot, pending_by_asset
 from ._validation import check_name, mapping_items, to_number
 from .exceptions import InvalidTargetsError
 
-__all__ = ["ADJUSTMENTS", "Book", "constrain", "flag", "read_book", "validate_targets"]
+__all__ = [
+    "ADJUSTMENTS",
+    "Accounts",
+    "Book",
+    "Rows",
+    "constrain",
+    "exact_sums",
+    "flag",
+    "read_book",
+    "rows_from_snapshots",
+    "validate_targets",
+]
 
 #: Adjustments as bits of a column, in the order the pipeline makes them.
 ADJUSTMENTS = (
@@ -63,45 +75,93 @@ def validate_targets(target_weights: object) -> dict[str, float]:
 
 
 def constrain(
-    requested: Floats, config: RebalanceConfig, *, margin: bool
+    requested: Floats,
+    account: Index,
+    config: RebalanceConfig,
+    *,
+    margin: npt.NDArray[np.bool_],
 ) -> tuple[Floats, npt.NDArray[np.int64]]:
-    """Clamp shorts, cap |w|, scale to the gross cap, then apply the cash buffer.
+    """Clamp shorts, cap |w|, scale each account to its gross cap, then the cash buffer.
 
-    ``requested`` holds the targeted assets' weights. In a cash account (``margin``
-    False) the gross cap is at most 1: a book that asks for more (PyPortfolioOpt's
-    cleaned weights often sum to 1.00001) is scaled to 1. Shorting borrows too, so a
-    cash account clamps short targets to 0 whatever ``allow_short`` says.
+    ``requested`` holds the targeted rows' weights and ``account`` their accounts. In a
+    cash account (``margin`` False) the gross cap is at most 1: a book that asks for more
+    (PyPortfolioOpt's cleaned weights often sum to 1.00001) is scaled to 1. Shorting
+    borrows too, so a cash account clamps short targets to 0 whatever ``allow_short``
+    says.
 
     Returns the effective weights and each one's adjustment bits.
     """
     weight = requested.copy()
     adjust = np.zeros(len(weight), dtype=np.int64)
-    if not (config.allow_short and margin):
-        clamped = weight < 0.0
-        weight[clamped] = 0.0
-        adjust[clamped] |= flag(Adjustment.SHORT_CLAMPED)
+    clamped = weight < 0.0
+    if config.allow_short:
+        clamped &= ~margin[account]
+    weight[clamped] = 0.0
+    adjust[clamped] |= flag(Adjustment.SHORT_CLAMPED)
     cap = config.max_single_weight
     capped = np.abs(weight) > cap
     weight[capped] = np.copysign(cap, weight[capped])
     adjust[capped] |= flag(Adjustment.CAPPED)
-    gross = math.fsum(np.abs(weight).tolist())
-    limit, scaled = config.max_gross_leverage, Adjustment.LEVERAGE_SCALED
-    if not margin and (limit is None or limit > 1.0):
-        limit, scaled = 1.0, Adjustment.CASH_ACCOUNT
+    gross = np.bincount(account, np.abs(weight), minlength=len(margin))
+    limit = math.inf if config.max_gross_leverage is None else config.max_gross_leverage
+    cash_cap = ~margin & (limit > 1.0)
+    caps = np.where(cash_cap, 1.0, limit)
     live = weight != 0.0
-    if limit is not None and gross > limit:
-        weight[live] *= limit / gross
-        adjust[live] |= flag(scaled)
+    over = live & (gross > caps)[account]
+    owners = account[over]
+    weight[over] *= caps[owners] / gross[owners]
+    scaled = np.where(cash_cap, flag(Adjustment.CASH_ACCOUNT), flag(Adjustment.LEVERAGE_SCALED))
+    adjust[over] |= scaled[owners]
     if config.cash_buffer > 0.0:
         weight[live] *= 1.0 - config.cash_buffer
         adjust[live] |= flag(Adjustment.CASH_BUFFER)
     return weight, adjust
 
 
-class Book(NamedTuple):
-    """What the planner knows of each asset, one array element per asset (sorted)."""
+class Accounts(NamedTuple):
+    """Per-account facts, one element per account."""
+
+    cash: Floats
+    #: Cash plus the value of every position, summed exactly (as the snapshot's).
+    equity: Floats
+    #: Whether equity is positive beyond float noise (weights mean something).
+    positive: npt.NDArray[np.bool_]
+    #: Whether the account may borrow (cash < 0, gross > 1) and short.
+    margin: npt.NDArray[np.bool_]
+    #: The account's rows are ``start[a]:start[a + 1]``.
+    start: Index
+
+
+class Rows(NamedTuple):
+    """The raw inputs of one or many accounts, one row per account and asset.
+
+    Rows are sorted by account, then asset name. Built from snapshots
+    (:func:`rows_from_snapshots`) or straight from tables (``plan_table``).
+    """
 
     assets: list[str]
+    account: Index
+    #: NaN where there is no price (a targeted asset may lack one).
+    price: Floats
+    multiplier: Floats
+    #: The asset's own lot size, NaN where it has none.
+    lot: Floats
+    current: Floats
+    #: NaN where the asset is not targeted.
+    requested: Floats
+    #: Pending orders by row, only for rows that have some.
+    pending: dict[int, list[PendingOrder]]
+    cash: Floats
+    equity: Floats
+    margin: npt.NDArray[np.bool_]
+    fractional: npt.NDArray[np.bool_]
+
+
+class Book(NamedTuple):
+    """What the planner knows of each row (account and asset), as columns."""
+
+    assets: list[str]
+    account: Index
     #: Reference price (NaN where the snapshot has none) and whether there is one.
     price: Floats
     priced: npt.NDArray[np.bool_]
@@ -120,80 +180,129 @@ class Book(NamedTuple):
     #: Adjustment bits (see :data:`ADJUSTMENTS`).
     adjust: npt.NDArray[np.int64]
     #: Pending orders that execute as placed, or are entries kept with them, and the
-    #: resting ones (stops, take-profits, limits away from the market): asset index ->
-    #: orders, only for assets that have some.
+    #: resting ones (stops, take-profits, limits away from the market): row -> orders,
+    #: only for rows that have some.
     working: dict[int, list[PendingOrder]]
     resting: dict[int, list[PendingOrder]]
-    cash: float
-    equity: float
-    #: Whether equity is positive beyond float noise (weights mean something).
-    positive: bool
-    fractional: bool
+    #: The row's account's equity, whether it is positive, and whether it may short.
+    equity: Floats
+    positive: npt.NDArray[np.bool_]
+    can_short: npt.NDArray[np.bool_]
     #: Whether kept working orders count as exposure when sizing.
     counts_pending: bool
-    #: Shorting borrows, so only a margin account may short.
-    allow_short: bool
+    accounts: Accounts
 
 
-def _column(mapping: Mapping[str, float], assets: list[str], default: float) -> Floats:
+def exact_sums(values: Floats | list[float], owners: Index, count: int) -> Floats:
+    """Each of ``count`` accounts' sum of the ``values`` it owns, correctly rounded.
+
+    (:func:`math.fsum` per account, so the order of the terms never matters.)
+    """
+    if count == 1:
+        return np.array([math.fsum(np.asarray(values, dtype=np.float64).tolist())])
+    order = np.argsort(owners, kind="stable")
+    terms = np.asarray(values, dtype=np.float64)[order].tolist()
+    bounds = np.searchsorted(owners[order], np.arange(count + 1)).tolist()
+    return np.array([math.fsum(terms[a:b]) for a, b in itertools.pairwise(bounds)])
+
+
+def _column(mapping: Mapping[str, float], assets: list[str], default: float) -> list[float]:
     if not mapping:
-        return np.full(len(assets), default)
+        return [default] * len(assets)
     get = mapping.get
-    return np.array([get(asset, default) for asset in assets], dtype=np.float64)
+    return [get(asset, default) for asset in assets]
 
 
-def read_book(
-    snapshot: PortfolioSnapshot, targets: dict[str, float], config: RebalanceConfig
-) -> Book:
-    """Lay the snapshot and the (validated, sorted) targets out as columns."""
-    pending = pending_by_asset(snapshot.pending_orders)
-    positions = snapshot.positions
-    assets = sorted(set(targets).union(snapshot.held, pending))
-    price = _column(snapshot.prices, assets, math.nan)
-    priced = ~np.isnan(price)
-    multiplier = _column(snapshot.multipliers, assets, 1.0)
-    unit_value = np.where(priced, price * multiplier, 0.0)
-    current = _column(positions, assets, 0.0)
-    fractional = snapshot.fractional if config.allow_fractional is None else config.allow_fractional
-    default = float(config.lot_size) if config.round_lots else (0.0 if fractional else 1.0)
-    increment = _column(snapshot.lot_sizes, assets, default)
-    whole = (increment > 0.0) & (increment == np.floor(increment))
-    requested = _column(targets, assets, math.nan)
-    targeted = ~np.isnan(requested)
-    target = np.zeros(len(assets))
-    adjust = np.zeros(len(assets), dtype=np.int64)
-    target[targeted], adjust[targeted] = constrain(
-        requested[targeted], config, margin=snapshot.margin
+def rows_from_snapshots(
+    snapshots: Sequence[PortfolioSnapshot], targets: Sequence[dict[str, float]]
+) -> Rows:
+    """Lay snapshots and their (validated, sorted) targets out as rows."""
+    assets: list[str] = []
+    sizes, price, multiplier, lot, current, requested = [], [], [], [], [], []
+    pending: dict[int, list[PendingOrder]] = {}
+    for snapshot, book in zip(snapshots, targets, strict=True):
+        by_asset = pending_by_asset(snapshot.pending_orders)
+        names = sorted(set(book).union(snapshot.held, by_asset))
+        if by_asset:
+            first = len(assets)
+            for at, name in enumerate(names):
+                if name in by_asset:
+                    pending[first + at] = by_asset[name]
+        assets.extend(names)
+        sizes.append(len(names))
+        price.extend(_column(snapshot.prices, names, math.nan))
+        multiplier.extend(_column(snapshot.multipliers, names, 1.0))
+        lot.extend(_column(snapshot.lot_sizes, names, math.nan))
+        current.extend(_column(snapshot.positions, names, 0.0))
+        requested.extend(_column(book, names, math.nan))
+    return Rows(
+        assets=assets,
+        account=np.repeat(np.arange(len(sizes)), sizes),
+        price=np.array(price, dtype=np.float64),
+        multiplier=np.array(multiplier, dtype=np.float64),
+        lot=np.array(lot, dtype=np.float64),
+        current=np.array(current, dtype=np.float64),
+        requested=np.array(requested, dtype=np.float64),
+        pending=pending,
+        cash=np.array([s.cash for s in snapshots], dtype=np.float64),
+        equity=np.array([s.equity for s in snapshots], dtype=np.float64),
+        margin=np.array([s.margin for s in snapshots], dtype=bool),
+        fractional=np.array([s.fractional for s in snapshots], dtype=bool),
     )
-    equity = snapshot.equity
-    gross = math.fsum(np.abs(current * unit_value).tolist())
+
+
+def read_book(rows: Rows, config: RebalanceConfig) -> Book:
+    """Derive what the planner knows of each row: unit values, increments, targets."""
+    account, count = rows.account, len(rows.cash)
+    price = rows.price
+    priced = ~np.isnan(price)
+    unit_value = np.where(priced, price * rows.multiplier, 0.0)
+    if config.round_lots:
+        default = np.full(len(price), float(config.lot_size))
+    else:
+        fractional = rows.fractional if config.allow_fractional is None else None
+        if fractional is None:
+            default = np.full(len(price), 0.0 if config.allow_fractional else 1.0)
+        else:
+            default = np.where(fractional[account], 0.0, 1.0)
+    increment = np.where(np.isnan(rows.lot), default, rows.lot)
+    whole = (increment > 0.0) & (increment == np.floor(increment))
+    requested = rows.requested
+    targeted = ~np.isnan(requested)
+    target = np.zeros(len(price))
+    adjust = np.zeros(len(price), dtype=np.int64)
+    target[targeted], adjust[targeted] = constrain(
+        requested[targeted], account[targeted], config, margin=rows.margin
+    )
+    current = rows.current
+    gross = np.bincount(account, np.abs(current * unit_value), minlength=count)
+    equity = rows.equity
     # Equity lost in the float noise of its parts is no equity to weigh against.
-    positive = equity > max(_EQUITY_NOISE * (abs(snapshot.cash) + gross), _EQUITY_NOISE)
+    positive = equity > np.maximum(_EQUITY_NOISE * (np.abs(rows.cash) + gross), _EQUITY_NOISE)
     working: dict[int, list[PendingOrder]] = {}
     resting: dict[int, list[PendingOrder]] = {}
-    if pending:
-        index = {asset: i for i, asset in enumerate(assets)}
-        for asset, orders in pending.items():
-            i = index[asset]
-            held, aim = current[i], target[i]
-            # Kept resting entries (orders that add to the position if they fill, such
-            # as a dip buy) go with the working orders of an asset the targets hold:
-            # counted when pending orders are (so the plan plus every kept order that
-            # may fill never exceeds the target), their cash set aside either way.
-            # Resting exits (stops, take-profits) never count.
-            keeps_entries = not config.cancel_before_rebalance and targeted[i] and abs(aim) > NOISE
-            toward = held if held != 0.0 else aim
-            for order in orders:
-                works = order.executes_as_placed(float(price[i]))
-                if works or (keeps_entries and order.side.sign * toward > 0.0):
-                    working.setdefault(i, []).append(order)
-                else:
-                    resting.setdefault(i, []).append(order)
+    for i, orders in rows.pending.items():
+        held, aim = current[i], target[i]
+        # Kept resting entries (orders that add to the position if they fill, such as a
+        # dip buy) go with the working orders of an asset the targets hold: counted when
+        # pending orders are (so the plan plus every kept order that may fill never
+        # exceeds the target), their cash set aside either way. Resting exits (stops,
+        # take-profits) never count.
+        keeps_entries = not config.cancel_before_rebalance and targeted[i] and abs(aim) > NOISE
+        toward = held if held != 0.0 else aim
+        for order in orders:
+            works = order.executes_as_placed(float(price[i]))
+            if works or (keeps_entries and order.side.sign * toward > 0.0):
+                working.setdefault(i, []).append(order)
+            else:
+                resting.setdefault(i, []).append(order)
+    start = np.searchsorted(account, np.arange(count + 1))
     return Book(
-        assets=assets,
+        assets=rows.assets,
+        account=account,
         price=price,
         priced=priced,
-        multiplier=multiplier,
+        multiplier=rows.multiplier,
         unit_value=unit_value,
         increment=increment,
         whole=whole,
@@ -204,10 +313,11 @@ def read_book(
         adjust=adjust,
         working=working,
         resting=resting,
-        cash=snapshot.cash,
-        equity=equity,
-        positive=positive,
-        fractional=fractional,
+        equity=equity[account],
+        positive=positive[account],
+        can_short=(rows.margin & config.allow_short)[account],
         counts_pending=not config.cancel_before_rebalance and config.account_for_pending,
-        allow_short=config.allow_short and snapshot.margin,
+        accounts=Accounts(
+            cash=rows.cash, equity=equity, positive=positive, margin=rows.margin, start=start
+        ),
     )

@@ -10,49 +10,64 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ._allocation import HoldingItem, closest_holdings
 from ._book import Book
 from ._config import RebalanceConfig, TradeDirection
-from ._rounding import NOISE, Floats, Legs, holding_down, threshold_codes, whole_units
-from ._sizing import Index, Lines, round_trades, set_buys
+from ._rounding import NOISE, Floats, Index, Legs, holding_down, threshold_codes, whole_units
+from ._sizing import Lines, round_trades, set_buys
 
 __all__ = ["fund_closest"]
 
 
 def fund_closest(
-    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs, budget: float
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    legs: Legs,
+    *,
+    budget: Floats,
+    accounts: Index,
 ) -> Lines:
     """Repair sells and buys together to the holdings closest to target that fit.
 
-    ``budget`` is the cash above the floor after every sell and kept pending order. The
-    cash the items' sells bring now is taken out of it, since the repair chooses them
-    again. closest_holdings keeps to its budget by an exact sum: no float margin needed.
+    ``budget`` is each account's cash above its floor after every sell and kept pending
+    order; ``accounts`` are those whose buys do not fit. The cash the items' sells bring
+    now is taken out of the budget, since the repair chooses them again.
+    closest_holdings keeps to its budget by an exact sum: no float margin needed.
     """
-    chosen, items = _items(book, config, lines, legs)
+    binding = np.zeros(len(budget), dtype=bool)
+    binding[accounts] = True
+    chosen, items = _items(book, config, lines, legs, binding)
     rate, fixed = config.cost_rate, config.cost_per_order
-    proceeds = []
-    for i in chosen.tolist():
+    owners = book.account[chosen].tolist()
+    proceeds: dict[int, list[float]] = {}
+    for i, owner in zip(chosen.tolist(), owners, strict=True):
         for quantity, sign in (
             (legs.close[i], legs.close_sign[i]),
             (legs.trade[i], legs.trade_sign[i]),
         ):
             if quantity > 0.0 and sign < 0.0:
                 value = float(quantity * book.unit_value[i])
-                proceeds.append(value - (rate * value + fixed))
-    items = _deepen_sells(book, config, lines, chosen, items)
-    holdings = closest_holdings(
-        items, budget - math.fsum(proceeds), cost_rate=rate, cost_per_order=fixed
-    )
-    return _set_holdings(book, config, lines, legs, chosen=chosen, items=items, holdings=holdings)
+                proceeds.setdefault(owner, []).append(value - (rate * value + fixed))
+    holdings: list[float] = []
+    deeper: list[HoldingItem] = []
+    bounds = np.searchsorted(book.account[chosen], np.stack([accounts, accounts + 1]))
+    for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
+        mine = _deepen_sells(book, config, lines, chosen[first:last], items[first:last])
+        left = float(budget[a]) - math.fsum(proceeds.get(a, ()))
+        holdings.extend(closest_holdings(mine, left, cost_rate=rate, cost_per_order=fixed))
+        deeper.extend(mine)
+    return _set_holdings(book, config, lines, legs, chosen=chosen, items=deeper, holdings=holdings)
 
 
-def _min_buy_value(book: Book, config: RebalanceConfig, target: Floats) -> Floats:
+def _min_buy_value(config: RebalanceConfig, target: Floats, equity: Floats) -> Floats:
     """Smallest trade value the thresholds let through, per asset."""
     change = np.full(len(target), config.min_weight_change)
     if config.relative_band is not None:
         change = np.minimum(change, config.relative_band * np.abs(target))
-    return np.maximum(np.maximum(config.min_trade_value, change * book.equity), NOISE * book.equity)
+    return np.maximum(np.maximum(config.min_trade_value, change * equity), NOISE * equity)
 
 
 def _down_holding(
@@ -64,14 +79,15 @@ def _down_holding(
     """
     unit_value = book.unit_value[chosen]
     down = holding_down(start, lines.desired[chosen], book.increment[chosen])
-    down = np.where(np.abs(down) * unit_value <= NOISE * book.equity, 0.0, down)
+    equity = book.equity[chosen]
+    down = np.where(np.abs(down) * unit_value <= NOISE * equity, 0.0, down)
     value = np.abs(down - start) * unit_value
-    due = threshold_codes(value, lines.target[chosen], book.equity, config) == 0
+    due = threshold_codes(value, lines.target[chosen], equity, config) == 0
     return np.where((down == start) | ~due, start, down)
 
 
 def _items(
-    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs
+    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs, binding: npt.NDArray[np.bool_]
 ) -> tuple[Index, list[HoldingItem]]:
     """The assets of the repair and their items; the others keep their legs.
 
@@ -80,7 +96,7 @@ def _items(
     (and :func:`_deepen_sells` lets them go further) unless the plan may not sell.
     Shorts, closes and blocked or untargeted assets keep their legs.
     """
-    chosen = np.flatnonzero(lines.active & lines.sized)
+    chosen = np.flatnonzero(lines.active & lines.sized & binding[book.account])
     close, trade = legs.close[chosen], legs.trade[chosen]
     count = (close > 0.0).astype(int) + (trade > 0.0)
     buying = (trade > 0.0) & (legs.trade_sign[chosen] > 0.0)
@@ -92,7 +108,7 @@ def _items(
         selling &= count > 0  # the plan may not sell
     low = np.minimum(final, down)
     selling &= low < start
-    minimum = _min_buy_value(book, config, lines.target[chosen])
+    minimum = _min_buy_value(config, lines.target[chosen], book.equity[chosen])
     picked = buying | selling
     items = []
     for at in np.flatnonzero(picked):
@@ -135,7 +151,8 @@ def _deepen_sells(
             if low == 0.0:
                 value = np.array([item.start * item.unit_value])
                 target = lines.target[i : i + 1]
-                if threshold_codes(value, target, book.equity, config)[0] != 0:
+                equity = book.equity[i : i + 1]
+                if threshold_codes(value, target, equity, config)[0] != 0:
                     low = item.low  # selling it all would be too small a trade
             item = item._replace(low=low)  # noqa: PLW2901 - the same item, deeper
         deeper.append(item)

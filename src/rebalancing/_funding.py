@@ -15,48 +15,67 @@ import numpy as np
 import numpy.typing as npt
 
 from ._allocation import water_level
-from ._book import Book
+from ._book import Book, exact_sums
 from ._closest_funding import fund_closest
 from ._config import RebalanceConfig, Rounding
-from ._rounding import UNIT_EPS, Floats, Legs, legs_of, threshold_codes, whole_units
-from ._sizing import Index, Lines, round_trades, set_buys
+from ._rounding import UNIT_EPS, Floats, Index, Legs, legs_of, threshold_codes, whole_units
+from ._sizing import Lines, round_trades, set_buys
 from ._snapshot import PendingOrder, Side
 
-__all__ = ["cash_floor", "fund", "fundable", "funding", "leg_flows", "pending_flows"]
+__all__ = [
+    "account_cash",
+    "cash_floor",
+    "fund",
+    "fundable",
+    "funding",
+    "leg_flows",
+    "pending_flows",
+]
 
 #: Share of equity held back from a binding cash budget so float error never overdraws.
 BUDGET_MARGIN = 1e-10
 
 
-def cash_floor(book: Book, config: RebalanceConfig, *, margin: bool) -> float:
-    """Cash the buys may not go below: the buffer, or what the targets imply if lower."""
-    if not book.positive:
-        return 0.0
+def cash_floor(book: Book, config: RebalanceConfig) -> Floats:
+    """Each account's cash floor: the buys may not take its cash below it.
+
+    The cash buffer, or what the targets imply if lower; 0 where equity is not positive.
+    """
+    accounts = book.accounts
+    count = len(accounts.cash)
     # Holdings a sleeve leaves alone do not lower the floor: only the targets may ask to
     # borrow.
-    implied = 1.0 - math.fsum(book.target[book.targeted].tolist())
-    floor = min(config.cash_buffer, implied)
-    if not margin:
-        floor = max(floor, 0.0)  # a cash account never borrows, not even float noise
-    return floor * book.equity
+    targeted = book.targeted
+    implied = 1.0 - exact_sums(book.target[targeted], book.account[targeted], count)
+    floor = np.minimum(config.cash_buffer, implied)
+    # A cash account never borrows, not even float noise.
+    floor = np.where(accounts.margin, floor, np.maximum(floor, 0.0))
+    return np.where(accounts.positive, floor * accounts.equity, 0.0)
 
 
 def pending_flows(
     book: Book, config: RebalanceConfig, kept: Iterable[tuple[int, Iterable[PendingOrder]]]
-) -> list[float]:
-    """Cash effect of kept working pending orders (they will fill), after their costs."""
-    flows = []
+) -> tuple[list[int], list[float]]:
+    """Cash effect of kept working pending orders (they will fill), after their costs.
+
+    Returns each flow's row and the flows.
+    """
+    rows, flows = [], []
     rate, fixed = config.cost_rate, config.cost_per_order
     for i, orders in kept:
         price, multiplier = float(book.price[i]), float(book.multiplier[i])
         for order in orders:
             value = order.quantity * order.execution_price(price) * multiplier
+            rows.append(i)
             flows.append(-order.side.sign * value - (rate * value + fixed))
-    return flows
+    return rows, flows
 
 
 def leg_flows(book: Book, config: RebalanceConfig, legs: Legs, *, buys: bool) -> Floats:
-    """Cash each leg brings (sells, closes) and, with ``buys``, takes, after costs."""
+    """Cash each leg brings (sells, closes) and, with ``buys``, takes, after costs.
+
+    The closing legs' flows, then the other legs', one per row (0 where no such leg).
+    """
     rate, fixed = config.cost_rate, config.cost_per_order
     close = legs.close * book.unit_value
     trade = legs.trade * book.unit_value
@@ -69,28 +88,42 @@ def leg_flows(book: Book, config: RebalanceConfig, legs: Legs, *, buys: bool) ->
     )
 
 
-def funding(book: Book, config: RebalanceConfig, lines: Lines) -> tuple[float, Legs]:
-    """Cash for buys, after sells, closes, kept pending orders and their estimated costs.
+def account_cash(
+    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs, *, buys: bool
+) -> Floats:
+    """Each account's cash after its kept pending orders, legs and their estimated costs.
+
+    ``buys``: every leg, else only sells and closes. Summed exactly.
+    """
+    rows, pending = pending_flows(book, config, lines.kept.items())
+    account = book.account
+    count = len(book.accounts.cash)
+    values = np.concatenate([book.accounts.cash, pending, leg_flows(book, config, legs, buys=buys)])
+    owners = np.concatenate([np.arange(count), account[rows], account, account])
+    return exact_sums(values, owners, count)
+
+
+def funding(book: Book, config: RebalanceConfig, lines: Lines) -> tuple[Floats, Legs]:
+    """Each account's cash for buys, after sells, closes, kept pending orders and costs.
 
     Closes are never cut, so their cash counts here like a sell's (a close of a short
     takes cash).
     """
     legs = legs_of(lines.exposure, lines.final, book.increment)
-    flows = [book.cash, *pending_flows(book, config, lines.kept.items())]
-    flows.extend(leg_flows(book, config, legs, buys=False).tolist())
-    return math.fsum(flows), legs
+    return account_cash(book, config, lines, legs, buys=False), legs
 
 
 def fund(
-    book: Book, config: RebalanceConfig, lines: Lines, floor: float
+    book: Book, config: RebalanceConfig, lines: Lines, floor: Floats
 ) -> tuple[Lines, Legs | None]:
-    """Cut buys back so projected cash stays at or above ``floor``.
+    """Cut buys back so each account's projected cash stays at or above its ``floor``.
 
     Returns the lines, and their legs when funding left them as they were.
     """
     available, legs = funding(book, config, lines)
-    if available < floor:
-        cancelled = _cancel_overshooting_buys(book, config, lines)
+    short = available < floor
+    if short.any():
+        cancelled = _cancel_overshooting_buys(book, config, lines, short)
         if cancelled is not lines:
             lines = cancelled
             available, legs = funding(book, config, lines)
@@ -100,30 +133,46 @@ def fund(
         return lines, legs
     values = bought[needs] * book.unit_value[needs]
     rate, fixed = config.cost_rate, config.cost_per_order
-    total = math.fsum((values + (rate * values + fixed)).tolist())
-    if total <= available - floor:
+    count = len(floor)
+    owners = book.account[needs]
+    total = exact_sums(values + (rate * values + fixed), owners, count)
+    binding = (total > available - floor) & (np.bincount(owners, minlength=count) > 0)
+    if not binding.any():
         return lines, legs
+    accounts = np.flatnonzero(binding)
     if config.rounding is Rounding.CLOSEST:
-        return fund_closest(book, config, lines, legs, available - floor), None
-    margin = BUDGET_MARGIN * max(book.equity, 1.0)
-    budget = available - floor - margin
-    return _water_fill(book, config, lines, legs, needs=needs, values=values, budget=budget), None
+        spare = available - floor
+        return fund_closest(book, config, lines, legs, budget=spare, accounts=accounts), None
+    margin = BUDGET_MARGIN * np.maximum(book.accounts.equity, 1.0)
+    bounds = np.searchsorted(owners, np.stack([accounts, accounts + 1]))
+    rows, quantities = [], []
+    for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
+        budget = float(available[a] - floor[a] - margin[a])
+        mine = needs[first:last]
+        rows.append(mine)
+        quantities.append(
+            _water_fill(book, config, lines, mine, values=values[first:last], budget=budget)
+        )
+    return set_buys(lines, legs, np.concatenate(rows), np.concatenate(quantities)), None
 
 
-def _cancel_overshooting_buys(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
+def _cancel_overshooting_buys(
+    book: Book, config: RebalanceConfig, lines: Lines, short: npt.NDArray[np.bool_]
+) -> Lines:
     """Cancel counted pending buys that go past the target, when cash is short.
 
     Overshooting by less than a trade the thresholds would send counts as at target, so
     such a pending buy is kept; but not with cash the account does not have (a dip buy of
     one unit above a fully invested cash account). A cancel is not a trade: the
-    thresholds do not apply to it. Returns ``lines`` itself when nothing was cancelled.
+    thresholds do not apply to it. Only accounts that are ``short`` of their floor.
+    Returns ``lines`` itself when nothing was cancelled.
     """
     if not book.counts_pending:
         return lines
     picked = [
         i
         for i, orders in lines.kept.items()
-        if lines.sized[i] and any(o.side is Side.BUY for o in orders)
+        if lines.sized[i] and short[book.account[i]] and any(o.side is Side.BUY for o in orders)
     ]
     if not picked:
         return lines
@@ -165,13 +214,14 @@ def _water_fill(
     book: Book,
     config: RebalanceConfig,
     lines: Lines,
-    legs: Legs,
-    *,
     needs: Index,
+    *,
     values: Floats,
     budget: float,
-) -> Lines:
-    """Fund the most under-weight first: every buy is cut by the same amount of value.
+) -> Floats:
+    """One account's buy quantities: every buy is cut by the same amount of value.
+
+    The most under-weight is funded first.
 
     Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
     end below a threshold or round to nothing, buys that could not be funded even alone
@@ -181,12 +231,12 @@ def _water_fill(
     rate, fixed = config.cost_rate, config.cost_per_order
     order = np.lexsort((needs, -values))  # largest first, as water_level wants
     needs, values = needs[order], values[order]
-    target = lines.target
+    target, equity = lines.target, book.equity
 
     def due(which: Index, amount: Floats) -> npt.NDArray[np.bool_]:
         quantity = fundable(book, needs[which], amount)
         value = quantity * book.unit_value[needs[which]]
-        codes = threshold_codes(value, target[needs[which]], book.equity, config)
+        codes = threshold_codes(value, target[needs[which]], equity[needs[which]], config)
         return np.equal(codes, 0)
 
     def level_of(which: Index) -> float:
@@ -221,4 +271,6 @@ def _water_fill(
     funded = alive[due(alive, values[alive] - level)]
     wanted = np.zeros(len(needs))
     wanted[funded] = values[funded] - level
-    return set_buys(lines, legs, needs, fundable(book, needs, wanted))
+    quantity = np.empty(len(needs))
+    quantity[order] = fundable(book, needs, wanted)  # back in the caller's order
+    return quantity

@@ -92,7 +92,8 @@ def submit(
     return sent
 
 
-#: Preview strings by code: a side by ``sign > 0``, an action by its action code (an index into ``ACTIONS``).
+#: Preview strings by code: a side by ``sign > 0``, an action by its code (an index
+#: into ``ACTIONS``).
 _SIDE_TEXT = (Side.SELL.value, Side.BUY.value)
 _ACTION_TEXT = tuple(action.value for action in ACTIONS)
 _CLOSE = ACTIONS.index(Action.CLOSE)

@@ -11,13 +11,13 @@ the inputs never changes the plan.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
 
-from ._assemble import PlanColumns, assemble, settle_resting
-from ._book import Book, flag, read_book, validate_targets
+from ._assemble import Assembled, PlanColumns, assemble, plans, settle_resting
+from ._book import Book, Rows, flag, read_book, rows_from_snapshots, validate_targets
 from ._config import RebalanceConfig, Rounding
 from ._funding import cash_floor, fund, pending_flows
 from ._optimal import OptimalBook, OptimalLine, closest_plan, optimise, require_scipy
@@ -27,7 +27,17 @@ from ._sizing import Lines, size
 from ._snapshot import PortfolioSnapshot
 from .exceptions import InvalidConfigError, InvalidSnapshotError
 
-__all__ = ["NOISE", "compute_trades", "round_holding", "round_nearest", "validate_targets"]
+__all__ = [
+    "NOISE",
+    "compute_trades",
+    "plan_accounts",
+    "plan_many",
+    "plan_rows",
+    "plan_table_rows",
+    "round_holding",
+    "round_nearest",
+    "validate_targets",
+]
 
 
 def compute_trades(
@@ -125,18 +135,15 @@ def _overflow_message(
 def _plan(
     snapshot: PortfolioSnapshot, targets: dict[str, float], config: RebalanceConfig
 ) -> RebalancePlan:
-    """One run of the pipeline."""
-    book = read_book(snapshot, targets, config)
+    """One account through the pipeline."""
+    if config.rounding is not Rounding.OPTIMAL:
+        return plan_accounts([snapshot], [targets], config)[0]
+    book = read_book(rows_from_snapshots([snapshot], [targets]), config)
     lines = size(book, config)
-    floor = cash_floor(book, config, margin=snapshot.margin)
-    if config.rounding is Rounding.OPTIMAL:
-        lines, legs = _optimise(book, config, lines, floor), None
-    else:
-        lines, legs = fund(book, config, lines, floor)
-    # Settling resting orders only cancels: the legs stay as funding left them.
-    lines = settle_resting(book, config, lines)
-    plan = assemble(book, config, lines, floor, legs)
-    if config.rounding is Rounding.OPTIMAL and any(lines.kept.values()):
+    floor = cash_floor(book, config)
+    lines = settle_resting(book, config, _optimise(book, config, lines, float(floor[0])))
+    plan = plans(book, lines, assemble(book, config, lines, floor))[0]
+    if any(lines.kept.values()):
         # Kept pending orders fix holdings the solver does not move; a mode that
         # replaces one may come closer. Keep the closest plan (OPTIMAL's on a tie).
         others = [
@@ -145,6 +152,68 @@ def _plan(
         ]
         plan = closest_plan([plan, *others])
     return plan
+
+
+def plan_many(
+    snapshots: Sequence[PortfolioSnapshot],
+    targets: Sequence[dict[str, float]],
+    config: RebalanceConfig,
+) -> list[RebalancePlan] | None:
+    """Validated accounts planned together; None when one overflows.
+
+    (Plan each alone to learn which, and why.) The batch of
+    :func:`~rebalancing.compute_trades_many`: the same plans as :func:`compute_trades`
+    gives each account (``Rounding.OPTIMAL`` plans them one by one).
+    """
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if config.rounding is Rounding.OPTIMAL:
+                planned = [
+                    _plan(*account, config) for account in zip(snapshots, targets, strict=True)
+                ]
+            else:
+                planned = plan_accounts(snapshots, targets, config)
+    except (OverflowError, InvalidSnapshotError):
+        return None
+    return planned if all(_finite(plan) for plan in planned) else None
+
+
+def plan_accounts(
+    snapshots: Sequence[PortfolioSnapshot],
+    targets: Sequence[dict[str, float]],
+    config: RebalanceConfig,
+) -> list[RebalancePlan]:
+    """Many accounts through the pipeline at once (``Rounding.DOWN`` or ``CLOSEST``).
+
+    Each plan is the one the account would get alone: every stage works on the rows of
+    all accounts, and sums and budgets are per account.
+    """
+    return plans(*plan_rows(rows_from_snapshots(snapshots, targets), config))
+
+
+def plan_rows(rows: Rows, config: RebalanceConfig) -> tuple[Book, Lines, Assembled]:
+    """The stages on the rows of many accounts (``Rounding.DOWN`` or ``CLOSEST``)."""
+    book = read_book(rows, config)
+    lines = size(book, config)
+    floor = cash_floor(book, config)
+    lines, legs = fund(book, config, lines, floor)
+    # Settling resting orders only cancels: the legs stay as funding left them.
+    lines = settle_resting(book, config, lines)
+    return book, lines, assemble(book, config, lines, floor, legs)
+
+
+def plan_table_rows(rows: Rows, config: RebalanceConfig) -> tuple[Book, Lines, Assembled] | None:
+    """:func:`plan_rows` for ``plan_table``; None when an account overflows."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            book, lines, done = plan_rows(rows, config)
+    except (OverflowError, InvalidSnapshotError):
+        return None
+    figures = (done.projected_cash, done.estimated_costs, done.turnover, done.floor)
+    sent = done.quantity * book.price[done.row]
+    if not all(np.isfinite(f).all() for f in (*figures, sent, done.cost, done.projected_weight)):
+        return None
+    return book, lines, done
 
 
 def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines:
@@ -169,8 +238,10 @@ def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -
             )
         )
 
+    equity = float(book.accounts.equity[0])
+
     def due(line: OptimalLine, value: float) -> bool:
-        codes = threshold_codes(np.array([value]), np.array([line.target]), book.equity, config)
+        codes = threshold_codes(np.array([value]), np.array([line.target]), equity, config)
         return bool(codes[0] == 0)
 
     def legs_between(start: float, final: float, increment: float | None) -> list:  # type: ignore[type-arg]
@@ -180,24 +251,27 @@ def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -
     position = {id(view): i for i, view in enumerate(views)}
 
     def flow(line: OptimalLine) -> list[float]:
-        return pending_flows(book, config, [(position[id(line)], line.kept_working)])
+        return pending_flows(book, config, [(position[id(line)], line.kept_working)])[1]
 
     solved = optimise(
         OptimalBook(
             lines=views,
-            cash=book.cash,
-            equity=book.equity,
+            cash=float(book.accounts.cash[0]),
+            equity=equity,
             floor=floor,
             config=config,
             counts_pending=book.counts_pending,
-            allow_short=book.allow_short,
+            allow_short=config.allow_short and bool(book.accounts.margin[0]),
             due=due,
             legs=legs_between,
             pending_flow=flow,
         )
     )
     if not solved:
-        return fund(book, config, lines, floor)[0]  # HiGHS found no solution in its node limit
+        # HiGHS found no solution in its node limit: fund as CLOSEST does (the trades
+        # were rounded to nearest, as CLOSEST's are).
+        closest = attrs.evolve(config, rounding=Rounding.CLOSEST)
+        return fund(book, closest, lines, np.array([floor]))[0]
     final, skip, adjust = lines.final.copy(), lines.skip.copy(), lines.adjust.copy()
     for i, view in enumerate(views):
         final[i] = (

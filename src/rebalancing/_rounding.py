@@ -19,6 +19,7 @@ from ._snapshot import Side
 __all__ = [
     "NOISE",
     "Floats",
+    "Index",
     "Legs",
     "holding_down",
     "holding_nearest",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
+Index = npt.NDArray[np.intp]
 Codes = npt.NDArray[np.int8]
 
 #: Weight changes below this (fraction of equity) are floating-point noise, not trades.
@@ -177,7 +179,9 @@ def legs_of(start: Floats, final: Floats, increment: Floats) -> Legs:
     return Legs(start, final, increment)
 
 
-def threshold_codes(value: Floats, target: Floats, equity: float, config: RebalanceConfig) -> Codes:
+def threshold_codes(
+    value: Floats, target: Floats, equity: float | Floats, config: RebalanceConfig
+) -> Codes:
     """Why a trade of each notional is not due (a :data:`SKIP` code), or 0 when it is.
 
     A trade is due when its weight change is at least ``min_weight_change`` (or, with a

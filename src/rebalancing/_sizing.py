@@ -11,6 +11,7 @@ takes a :class:`Lines` and returns a new one.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ from ._rounding import (
     SKIP,
     UNIT_EPS,
     Floats,
+    Index,
     Legs,
     holding_down,
     holding_nearest,
@@ -33,9 +35,7 @@ from ._rounding import (
 from ._snapshot import PendingOrder, Side
 from .exceptions import InvalidSnapshotError
 
-__all__ = ["Lines", "round_trades", "set_buys", "size"]
-
-Index = npt.NDArray[np.intp]
+__all__ = ["Lines", "among", "round_trades", "set_buys", "size"]
 
 
 class Lines(NamedTuple):
@@ -57,6 +57,14 @@ class Lines(NamedTuple):
     cancels: dict[int, tuple[str, ...]]
 
 
+def among(by_row: Mapping[int, object], chosen: Index) -> list[int]:
+    """The rows of ``chosen`` that ``by_row`` has (few: those with pending orders)."""
+    if not by_row:
+        return []
+    rows = np.fromiter(by_row, dtype=np.intp, count=len(by_row))
+    return sorted(rows[np.isin(rows, chosen)].tolist())
+
+
 def _ids(orders: tuple[PendingOrder, ...] | list[PendingOrder]) -> tuple[str, ...]:
     return tuple(order.order_id for order in orders)
 
@@ -72,10 +80,11 @@ def size(book: Book, config: RebalanceConfig) -> Lines:
     cancels: dict[int, tuple[str, ...]] = {}
     # Held but not targeted while close_untargeted is off: left alone, at its weight.
     untouched = np.zeros(count, dtype=bool) if config.close_untargeted else ~book.targeted
-    if book.positive and untouched.any():
-        target[untouched] = book.current[untouched] * book.unit_value[untouched] / book.equity
+    weighed = untouched & book.positive
+    if weighed.any():
+        target[weighed] = book.current[weighed] * book.unit_value[weighed] / book.equity[weighed]
     live = np.abs(target) > NOISE
-    frozen = active & live & ~untouched & (not book.positive)
+    frozen = active & live & ~untouched & ~book.positive
     for mask, reason in (
         (untouched, SkipReason.NOT_TARGETED),
         (frozen, SkipReason.NON_POSITIVE_EQUITY),
@@ -101,22 +110,20 @@ def size(book: Book, config: RebalanceConfig) -> Lines:
     chosen = np.flatnonzero(lines.sized)
     if not len(chosen):
         return lines
-    desired = target[chosen] * book.equity / book.unit_value[chosen]
+    desired = target[chosen] * book.equity[chosen] / book.unit_value[chosen]
     if not np.isfinite(desired).all():
         i = int(chosen[np.flatnonzero(~np.isfinite(desired))[0]])
         asset = book.assets[i]
         msg = (
             f"target_weights[{asset!r}] = {float(book.requested[i])!r} overflows: "
-            f"equity {book.equity!r} (cash and positions) over the unit value "
+            f"equity {float(book.equity[i])!r} (cash and positions) over the unit value "
             f"{float(book.unit_value[i])!r} (prices[{asset!r}]) is too many units"
         )
         raise InvalidSnapshotError(msg)
     lines.desired[chosen] = desired
     exposure, kept, cancels = lines.exposure, dict(lines.kept), dict(lines.cancels)
-    for i in chosen.tolist():
-        working = book.working.get(i)
-        if not working:
-            continue
+    for i in among(book.working, chosen):
+        working = book.working[i]
         if config.cancel_before_rebalance:
             cancels[i] = _ids(working)
         else:
@@ -132,10 +139,8 @@ def _close(book: Book, config: RebalanceConfig, lines: Lines, chosen: Index) -> 
     if not len(chosen):
         return lines
     exposure, kept, cancels = lines.exposure.copy(), dict(lines.kept), dict(lines.cancels)
-    for i in chosen.tolist():
-        working = book.working.get(i)
-        if not working:
-            continue
+    for i in among(book.working, chosen):
+        working = book.working[i]
         held = book.current[i]
         keep: list[PendingOrder] = []
         if book.counts_pending and held != 0.0:
@@ -151,7 +156,7 @@ def _close(book: Book, config: RebalanceConfig, lines: Lines, chosen: Index) -> 
     skip, final = lines.skip.copy(), lines.final.copy()
     clamped = (lines.adjust[chosen] & flag(Adjustment.SHORT_CLAMPED)) != 0
     reason = np.where(clamped, SKIP[SkipReason.SHORT_NOT_ALLOWED], SKIP[SkipReason.AT_TARGET])
-    with_orders = np.array([bool(kept.get(i)) for i in chosen.tolist()], dtype=bool)
+    with_orders = np.isin(chosen, [i for i, orders in kept.items() if orders])
     reason = np.where(with_orders, SKIP[SkipReason.PENDING_COVERS], reason)
     skip[chosen[covered]] = reason[covered]
     final[chosen] = np.where(covered, exposure[chosen], 0.0)
@@ -168,7 +173,7 @@ def _check(
     down: bool,
 ) -> Lines:
     """Round the trades of ``chosen`` and check them against the thresholds."""
-    equity, unit_value = book.equity, book.unit_value[chosen]
+    equity, unit_value = book.equity[chosen], book.unit_value[chosen]
     start, desired, target = lines.exposure[chosen], lines.desired[chosen], lines.target[chosen]
     counted = start != book.current[chosen]
     step = book.increment[chosen]
@@ -190,7 +195,7 @@ def _check(
     moved = np.abs(final - start) * unit_value
     reason = threshold_codes(moved, target, equity, config)
     # A short in an account that may not short is closed whatever its size.
-    reason[(start < 0.0) & (not book.allow_short)] = 0
+    reason[(start < 0.0) & ~book.can_short[chosen]] = 0
     failed = ~at & ~still & (reason != 0)
     if nearest and config.rounding is Rounding.CLOSEST and failed.any():
         # CLOSEST's nearest trade is too small; DOWN's is not and ends closer: take it.
@@ -232,9 +237,10 @@ def _explain(
     if not capped.any():
         return reasons
     uncapped = (
-        book.requested[chosen] * book.equity - lines.exposure[chosen] * book.unit_value[chosen]
+        book.requested[chosen] * book.equity[chosen]
+        - lines.exposure[chosen] * book.unit_value[chosen]
     )
-    due = threshold_codes(np.abs(uncapped), lines.target[chosen], book.equity, config) == 0
+    due = threshold_codes(np.abs(uncapped), lines.target[chosen], book.equity[chosen], config) == 0
     return np.where(capped & due, SKIP[SkipReason.CAPPED], reasons)
 
 
@@ -251,7 +257,7 @@ def round_trades(
     lines = _check(book, config, lines, chosen, down=down)
     replaced: dict[int, tuple[PendingOrder, ...]] = {}
     if book.counts_pending:
-        with_orders = [i for i in chosen.tolist() if lines.kept.get(i)]
+        with_orders = [i for i in among(lines.kept, chosen) if lines.kept[i]]
         if with_orders:
             picked = np.array(with_orders)
             legs = legs_of(lines.exposure[picked], lines.final[picked], book.increment[picked])
@@ -282,9 +288,7 @@ def round_trades(
                 cancels[i] = _ids(overshooting)
                 kept[i] = tuple(o for o in book.working.get(i, ()) if o not in overshooting)
         lines = lines._replace(adjust=adjust, kept=kept, cancels=cancels)
-    if not book.allow_short:
-        lines = _no_short_from_pending(book, lines, chosen)
-    return lines
+    return _no_short_from_pending(book, lines, chosen)
 
 
 def _no_short_from_pending(book: Book, lines: Lines, chosen: Index) -> Lines:
@@ -296,10 +300,9 @@ def _no_short_from_pending(book: Book, lines: Lines, chosen: Index) -> Lines:
     kept, cancels = lines.kept, lines.cancels
     if not kept:
         return lines
-    members = set(chosen.tolist())
-    for i in sorted(i for i in kept if i in members):
+    for i in among(kept, chosen):
         orders = kept[i]
-        if not orders or not lines.active[i]:
+        if not orders or not lines.active[i] or book.can_short[i]:
             continue
         legs = legs_of(lines.exposure[i : i + 1], lines.final[i : i + 1], book.increment[i : i + 1])
         sold = (legs.close[0] if legs.close_sign[0] < 0 else 0.0) + (
@@ -334,10 +337,10 @@ def apply_direction(book: Book, config: RebalanceConfig, lines: Lines, chosen: I
     skip[picked] = SKIP[SkipReason.DIRECTION]
     final[picked] = lines.exposure[picked]
     kept, cancels = dict(lines.kept), dict(lines.cancels)
-    for i in picked.tolist():
-        cancels.pop(i, None)
-        if i in book.working:
-            kept[i] = tuple(book.working[i])
+    for i in among(cancels, picked):
+        del cancels[i]
+    for i in among(book.working, picked):
+        kept[i] = tuple(book.working[i])
     return lines._replace(active=active, skip=skip, final=final, kept=kept, cancels=cancels)
 
 
