@@ -12,8 +12,9 @@ other, so the ratios are same-run ratios:
 - loop from tables: the same, starting from the DataFrames (pandas groupby) and ending
   with the two tables, as a user replacing plan_table would write it;
 - plan_table: DataFrames in, DataFrames out;
-- where plan_table's time goes: reading and checking the tables, building snapshots,
-  compute_trades, writing the columns (each timed alone);
+- where plan_table's time goes: reading and checking the tables, laying every account
+  out as rows, planning them (the core, all accounts of a chunk at once), the columns of
+  the two tables, writing them (each timed alone);
 - memory per account-asset: the two result tables (pandas, deep) and the plans a loop
   keeps (tracemalloc, on a tenth of the accounts);
 - rebalancing.dask.plan_table on a distributed.LocalCluster of 1 and 2 worker processes
@@ -46,6 +47,7 @@ import rebalancing
 from rebalancing import PortfolioSnapshot, compute_trades, plan_table
 from rebalancing import _batch as batch
 from rebalancing._batch_input import Table
+from rebalancing._plan import plan_table_rows
 
 ASSETS_PER_ACCOUNT = 20
 UNIVERSE = 25
@@ -153,19 +155,20 @@ def stages(book: dict[str, Any]) -> dict[str, float]:
     start = clock()
     table = Table(book["holdings"], book["model"], book["prices"], book["cash"])
     spent = {"read and check tables": clock() - start}
-    spent.update({"build snapshots": 0.0, "compute_trades": 0.0, "plans to columns": 0.0})
+    spent.update({"lay out rows": 0.0, "plan (the core)": 0.0, "columns of the tables": 0.0})
     parts = []
     count = len(table.accounts)
-    for first in range(0, count, batch._CHUNK):
+    for first in range(0, count, batch._ROWS_CHUNK):
+        stop = min(first + batch._ROWS_CHUNK, count)
         start = clock()
-        accounts = table.snapshots(first, min(first + batch._CHUNK, count))
+        rows = table.rows(first, stop)
         middle = clock()
-        plans = [compute_trades(snapshot, book, config) for _, snapshot, book in accounts]
+        planned = plan_table_rows(rows, config)
         late = clock()
-        parts.append(batch._columns(plans, [account for account, _, _ in accounts], np))
-        spent["build snapshots"] += middle - start
-        spent["compute_trades"] += late - middle
-        spent["plans to columns"] += clock() - late
+        parts.append(batch._batch_columns(*planned, table.accounts[first:stop], np))
+        spent["lay out rows"] += middle - start
+        spent["plan (the core)"] += late - middle
+        spent["columns of the tables"] += clock() - late
     start = clock()
     batch._write(table, [p[0] for p in parts], batch.ORDER_COLUMNS, np)
     batch._write(table, [p[1] for p in parts], batch.DECISION_COLUMNS, np)

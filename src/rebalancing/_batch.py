@@ -87,9 +87,10 @@ def compute_trades_many(
 ) -> tuple[RebalancePlan, ...]:
     """Plan many accounts: one :class:`RebalancePlan` per snapshot, in order.
 
-    Each plan is exactly ``compute_trades(snapshot, its_targets, its_config)``; the batch
-    only validates everything first, so a bad snapshot, target or config anywhere
-    raises before any account is planned.
+    Each plan is exactly ``compute_trades(snapshot, its_targets, its_config)``. The
+    accounts that share a config are planned together in one pass of the planner
+    (``Rounding.OPTIMAL`` one at a time), and everything is validated first, so a bad
+    snapshot, target or config anywhere raises before any account is planned.
 
     Args:
         snapshots: The accounts (any iterable of :class:`PortfolioSnapshot`).
@@ -227,10 +228,11 @@ def plan_table(
 ) -> tuple[Any, Any]:
     """Plan every account of a long holdings table: ``(orders, decisions)`` tables.
 
-    Each account is planned by :func:`~rebalancing.compute_trades` on its own snapshot:
+    Each account gets the plan :func:`~rebalancing.compute_trades` gives its snapshot:
     cash from ``cash``, positions from its ``holdings`` rows, and the prices of its held
-    and targeted assets. Every input is validated, all of it, before any account is
-    planned. See the docs page *Many accounts* for every rule.
+    and targeted assets. The accounts are planned together, as rows of one book (no
+    snapshot or plan objects are built). Every input is validated, all of it, before any
+    account is planned. See the docs page *Many accounts* for every rule.
 
     Args:
         holdings: A pandas or polars DataFrame with the columns ``account, asset,
