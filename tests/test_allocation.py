@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
-from rebalancing._allocation import HoldingItem, closest_holdings
+from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._config import Rounding
 from rebalancing._plan import round_holding, round_nearest
 from rebalancing.testing import check_plan
