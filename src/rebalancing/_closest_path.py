@@ -2,7 +2,7 @@
 
 Pure: no I/O, clock or globals. An item (:class:`HoldingItem`) may end at its start, at
 whole increments between ``low`` and ``high`` (any amount if fractional), or at 0 by
-selling it all. :func:`path` lists those holdings from the cheapest (in cash) up to the
+selling it all. :func:`paths` lists those holdings from the cheapest (in cash) up to the
 nearest as points joined by moves; a run of increments that all change error and cash
 alike is one move taken ``count`` times, so a path has a handful of moves however many
 units it spans. The repair (:mod:`._closest_repair`) and the exact search
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from ._allocation import snap_margin
 
-__all__ = ["HoldingItem", "Move", "cash_use", "convex", "error_at", "path"]
+__all__ = ["HoldingItem", "Move", "cash_use", "convex", "error_at", "paths"]
 
 
 class HoldingItem(NamedTuple):
@@ -49,6 +50,9 @@ class HoldingItem(NamedTuple):
 #: A move along an item's path: (count, holding per unit, cash per unit, error per unit,
 #: divisible). The path runs from the item's cheapest holding up to its nearest.
 Move = tuple[int, float, float, float, bool]
+#: An item's path: its points, its moves, the cash its first point uses and whether it
+#: is :func:`convex`.
+_Path = tuple[list[float], list[Move], float, bool]
 
 
 def cash_use(item: HoldingItem, holding: float, rate: float, fixed: float) -> float:
@@ -65,17 +69,127 @@ def error_at(item: HoldingItem, holding: float) -> float:
     return abs(holding - item.desired) * item.unit_value
 
 
-def path(item: HoldingItem, rate: float, fixed: float) -> tuple[list[float], list[Move]]:
-    """The holdings an item may take, cheapest first, as points joined by moves.
+def paths(
+    items: Sequence[HoldingItem], rate: float, fixed: float
+) -> tuple[list[list[float]], list[list[Move]], list[float], list[bool]]:
+    """The holdings each item may take, cheapest first, as points joined by moves.
 
     Holdings above the target on the sell side (but the nearest) add error and cost
-    cash, so the path stops there; the no-trade holding ``start`` is its own point, and
+    cash, so a path stops there; the no-trade holding ``start`` is its own point, and
     so is a close. Between two points of one run every increment is allowed (any
     amount, if fractional) and changes error and cash alike, so the run is one move
     repeated ``count`` times (or taken in part).
+
+    A whole buy or sell with no fixed cost, no threshold block and no close from off the
+    grid (most items of a large book) has at most three moves, built directly; the
+    others are built by :func:`_whole_path` and :func:`_fractional_path`.
+
+    Returns:
+        Per item: its points, its moves, the cash its first point uses and whether its
+        path is :func:`convex`.
     """
-    if item.increment is not None:
-        return whole_path(item, item.increment, rate, fixed)
+    all_points: list[list[float]] = []
+    all_moves: list[list[Move]] = []
+    bases: list[float] = []
+    convexes: list[bool] = []
+    for item in items:
+        points, moves, base, is_convex = _item_path(item, rate, fixed)
+        all_points.append(points)
+        all_moves.append(moves)
+        bases.append(base)
+        convexes.append(is_convex)
+    return all_points, all_moves, bases, convexes
+
+
+def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
+    """One item's path, the cash its first point uses and whether it is convex."""
+    start, desired, low, high, _, increment, unit_value, min_value = item
+    if increment is None:
+        points, moves = _fractional_path(item, rate, fixed)
+        return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
+    step = increment * unit_value
+    block = 1
+    if min_value > step:
+        block = math.ceil(snap_margin(min_value / step))
+    gap = snap_margin((desired - start) / increment)
+    below = math.floor(gap)  # the last step at or below the target
+    # ``low`` and ``high`` are whole steps from ``start``, or ``low`` is 0.
+    k_low = round((low - start) / increment) if low < start else 0
+    k_high = round((high - start) / increment) if high > start else 0
+    closes = False
+    if low == 0.0 < start:
+        # Selling it all is exact: from a holding off the grid, 0 is its own point.
+        closes = start * unit_value >= min_value
+        k_low = math.floor(snap_margin(-start / increment)) + 1  # the lowest above 0
+        if start + (k_low - 1) * increment >= 0.0:
+            k_low -= 1  # 0 is on the grid
+            closes = False
+    if block > 1 or fixed != 0.0 or closes or (k_low != 0 and k_high != 0):
+        steps = (gap, below, k_low, k_high, block, closes)
+        points, moves = _whole_path(item, rate, fixed, steps)
+        return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
+    if k_low == 0:
+        return _buy_path(start, increment, step * (1.0 + rate), (gap, below, k_high), step)
+    return _sell_path(item, rate, (gap, below, k_low), step)
+
+
+def _buy_path(
+    start: float, increment: float, cost: float, steps: tuple[float, int, int], step: float
+) -> _Path:
+    """The path of a whole buy (or nothing) with no fixed cost and no threshold block.
+
+    Its first step is one more unit of its run: a run up to the target and the
+    round-up, at most two moves, convex unless the round-up saves more per dollar.
+    """
+    gap, below, k_high = steps
+    bulk = min(below, k_high)
+    if bulk < 1:
+        if k_high < 1:
+            return [start], [], 0.0, True
+        error = (abs(gap - k_high) - abs(gap)) * step
+        return [start, start + k_high * increment], [(1, increment, cost, error, False)], 0.0, True
+    run: Move = (bulk, increment, cost, -step, False)
+    if k_high == bulk:
+        return [start, start + bulk * increment], [run], 0.0, True
+    error = (abs(gap - k_high) - abs(gap - bulk)) * step
+    points = [start, start + bulk * increment, start + k_high * increment]
+    # As :func:`convex` finds it: the round-up saves no more per dollar than the run.
+    is_convex = error >= 0.0 or -error / cost <= step / cost
+    return points, [run, (1, increment, cost, error, False)], 0.0, is_convex
+
+
+def _sell_path(item: HoldingItem, rate: float, steps: tuple[float, int, int], step: float) -> _Path:
+    """The path of a whole sell with no fixed cost and no threshold block.
+
+    A run up to the target from the lowest holding, the part above it, and the jump
+    back to not trading: at most three moves.
+    """
+    gap, below, k_low = steps
+    start, increment = item.start, item.increment or 0.0
+    cost = step * (1.0 - rate)
+    top = min(-1, below + 1)
+    at = k_low
+    points = [start + at * increment]
+    moves: list[Move] = []
+    bulk = min(below, top)
+    if bulk > at:
+        moves.append((bulk - at, increment, cost, -step, False))
+        at = bulk
+        points.append(start + at * increment)
+    if top > at:
+        error = (abs(gap - top) - abs(gap - at)) * step if top == at + 1 else step
+        moves.append((top - at, increment, cost, error, False))
+        at = top
+        points.append(start + at * increment)
+    moves.append((1, -at * increment, -at * cost, (abs(gap) - abs(gap - at)) * step, False))
+    points.append(start)
+    return points, moves, cash_use(item, points[0], rate, 0.0), convex(moves)
+
+
+def _fractional_path(
+    item: HoldingItem, rate: float, fixed: float
+) -> tuple[list[float], list[Move]]:
+    """:func:`paths` of a fractional item."""
     points, joined = _fractional_points(item)
     moves: list[Move] = []
     for index, (a, b) in enumerate(itertools.pairwise(points)):
@@ -103,29 +217,19 @@ def _fractional_points(item: HoldingItem) -> tuple[list[float], list[bool]]:
     return points, [keyed[point] for point in points]
 
 
-def whole_path(
-    item: HoldingItem, increment: float, rate: float, fixed: float
+def _whole_path(
+    item: HoldingItem, rate: float, fixed: float, steps: tuple[float, int, int, int, int, bool]
 ) -> tuple[list[float], list[Move]]:
-    """:func:`path` of a whole item, in steps ``k`` from ``start`` (one flat pass)."""
+    """:func:`paths` of a whole item, in steps ``k`` from ``start`` (one flat pass).
+
+    ``steps``: the target in increments from ``start``, the last step at or below it,
+    the lowest and highest step allowed, the smallest step the threshold allows, and
+    whether 0 (selling it all) is a point of its own, off the grid.
+    """
+    gap, below, k_low, k_high, block, closes = steps
     start = item.start
+    increment = item.increment or 0.0
     step = increment * item.unit_value
-    block = 1
-    if item.min_value > step:
-        block = math.ceil(snap_margin(item.min_value / step))
-    gap = snap_margin((item.desired - start) / increment)
-    below = math.floor(gap)  # the last step at or below the target
-    # ``low`` and ``high`` are whole steps from ``start``, or ``low`` is 0.
-    k_low = round((item.low - start) / increment) if item.low < start else 0
-    k_high = round((item.high - start) / increment) if item.high > start else 0
-    # Selling it all is exact: from a holding off the grid, 0 is its own point.
-    closes = item.low == 0.0 < start and start * item.unit_value >= item.min_value
-    if item.low == 0.0 < start:
-        k_low = math.floor(snap_margin(-start / increment)) + 1  # the lowest holding above 0
-        if start + (k_low - 1) * increment >= 0.0:
-            k_low -= 1  # 0 is on the grid
-            closes = False
-    if block == 1 and fixed == 0.0 and not closes and (k_low == 0 or k_high == 0):
-        return _simple_path(item, increment, rate, (gap, below, k_low, k_high))
     keys: list[int] = []
     joined: list[bool] = []
     sell_top = min(-block, below + 1)
@@ -169,53 +273,6 @@ def whole_path(
         error = abs(gap - keys[0]) * step - item.desired * item.unit_value
         moves.insert(0, (1, points[0], cash(keys[0]) - sold, error, False))
         points.insert(0, 0.0)
-    return points, moves
-
-
-def _simple_path(
-    item: HoldingItem, increment: float, rate: float, steps: tuple[float, int, int, int]
-) -> tuple[list[float], list[Move]]:
-    """:func:`whole_path` of a buy or a sell with no fixed cost and no threshold block.
-
-    Then the first step of a buy is one more unit of its run, and a run of sells
-    ends in the jump back to not trading: at most three moves, built directly.
-    """
-    gap, below, k_low, k_high = steps
-    start = item.start
-    step = increment * item.unit_value
-    if k_low == 0:  # a buy (or nothing)
-        cost = step * (1.0 + rate)
-        bulk = min(below, k_high)
-        if bulk < 1:
-            if k_high < 1:
-                return [start], []
-            error = (abs(gap - k_high) - abs(gap)) * step
-            return [start, start + k_high * increment], [(1, increment, cost, error, False)]
-        run: Move = (bulk, increment, cost, -step, False)
-        if k_high == bulk:
-            return [start, start + bulk * increment], [run]
-        error = (abs(gap - k_high) - abs(gap - bulk)) * step
-        return (
-            [start, start + bulk * increment, start + k_high * increment],
-            [run, (1, increment, cost, error, False)],
-        )
-    cost = step * (1.0 - rate)
-    top = min(-1, below + 1)
-    at = k_low
-    points = [start + at * increment]
-    moves: list[Move] = []
-    bulk = min(below, top)
-    if bulk > at:
-        moves.append((bulk - at, increment, cost, -step, False))
-        at = bulk
-        points.append(start + at * increment)
-    if top > at:
-        error = (abs(gap - top) - abs(gap - at)) * step if top == at + 1 else step
-        moves.append((top - at, increment, cost, error, False))
-        at = top
-        points.append(start + at * increment)
-    moves.append((1, -at * increment, -at * cost, (abs(gap) - abs(gap - at)) * step, False))
-    points.append(start)
     return points, moves
 
 

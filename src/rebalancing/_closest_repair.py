@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 from ._allocation import GAIN_EPS, snap_margin
-from ._closest_path import HoldingItem, Move, cash_use, convex, error_at, path
+from ._closest_path import HoldingItem, cash_use, error_at, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 
 __all__ = ["Joint"]
@@ -57,18 +57,10 @@ class Joint:
     ) -> None:
         self.items = items
         self.rate, self.fixed, self.budget = rate, fixed, budget
-        self.points: list[list[float]] = []
-        self.moves: list[list[Move]] = []
-        base = []
-        #: Whether an item's moves that lower the error come first, each saving no more
-        #: per dollar than the one before: then its next moves are simply its next one.
-        self.convex: list[bool] = []
-        for item in items:
-            points, moves = path(item, rate, fixed)
-            self.points.append(points)
-            self.moves.append(moves)
-            base.append(cash_use(item, points[0], rate, fixed))
-            self.convex.append(convex(moves))
+        #: Per item: the points and moves of its path, and whether its moves that lower
+        #: the error come first, each saving no more per dollar than the one before
+        #: (then its next moves are simply its next one).
+        self.points, self.moves, base, self.convex = paths(items, rate, fixed)
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
@@ -137,29 +129,52 @@ class Joint:
                 self.left += units * dc
 
     def greedy(self) -> None:
-        """Take moves in order of error saved per dollar while the cash lasts."""
+        """Take moves in order of error saved per dollar while the cash lasts.
+
+        A convex item's next move is simply its next one: it is found inline, and when
+        not one unit of it fits the item is blocked as it stands (taking part of it
+        would change nothing).
+        """
         if not self.settled:
             self.settle()
         self.settled = False
-        self.blocked = []
+        blocked: list[int] = []
+        self.blocked = blocked
         heap: list[tuple[float, int, int, float]] = []
         for index in range(len(self.items)):
             found = self.prefix(index)
             if found is not None:
                 heap.append((-found[0], index, found[1], found[2]))
         heapq.heapify(heap)
+        at, part, all_moves, convex = self.at, self.part, self.moves, self.convex
+        left = self.left
         while heap:
             _, index, last, cash = heapq.heappop(heap)
-            if cash <= self.left:
-                self.left -= cash
-                self.at[index] = last + 1
-                self.part[index] = 0.0
-                found = self.prefix(index)
-                if found is not None:
-                    heapq.heappush(heap, (-found[0], index, found[1], found[2]))
-            else:
-                self.partial(index, last)
-                self.blocked.append(index)
+            if cash <= left:
+                left -= cash
+                at[index] = last + 1
+                part[index] = 0.0
+                moves = all_moves[index]
+                if not convex[index]:
+                    self.left = left
+                    found = self.prefix(index)
+                    if found is not None:
+                        heapq.heappush(heap, (-found[0], index, found[1], found[2]))
+                elif last + 1 < len(moves):
+                    count, _, dc, de, _ = moves[last + 1]
+                    if de < 0.0:
+                        heapq.heappush(heap, (de / dc, index, last + 1, count * dc))
+                continue
+            if convex[index]:
+                _, _, dc, _, divisible = all_moves[index][last]
+                if dc > left and not divisible:
+                    blocked.append(index)
+                    continue
+            self.left = left
+            self.partial(index, last)
+            left = self.left
+            blocked.append(index)
+        self.left = left
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
@@ -220,11 +235,19 @@ class Joint:
         large = len(self.items) > EXACT_ITEMS
         wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
         # Releases in order of error added per dollar freed, each item's last move first.
-        chunks = []
-        for index in range(len(self.items)):
-            chunk = self._release_chunk(index, self.at[index], self.part[index])
-            if chunk is not None:
-                chunks.append(chunk)
+        chunks: list[_Release] = []
+        for index, (moves, at, part) in enumerate(zip(self.moves, self.at, self.part, strict=True)):
+            if part > 0.0:  # the move it stands inside: the units of it taken
+                _, _, dc, de, _ = moves[at]
+                units = part
+            elif at > 0:  # the last move taken in full
+                at -= 1  # noqa: PLW2901 - the move given up
+                count, _, dc, de, _ = moves[at]
+                units = float(count)
+            else:
+                continue
+            if dc > 0.0:  # undoing it frees cash
+                chunks.append((-de / dc, index, at, units, dc, -de))
         heapq.heapify(chunks)
         best: tuple[float, int, int, float, dict[int, tuple[int, float]]] | None = None
         for gain, target, last, cost in wanted:
@@ -276,16 +299,6 @@ class Joint:
             self.at[index], self.part[index] = move, max(units - 1.0, 0.0)
             self.left = self.budget - self.spent()
 
-    def _release_chunk(self, index: int, at: int, part: float) -> _Release | None:
-        """The next move an item can give up, keyed by error added per dollar freed."""
-        found = self.release(index, at, part)
-        if found is None:
-            return None
-        move, units, dc, de = found
-        if dc <= 0.0:
-            return None  # undoing it frees no cash
-        return (-de / dc, index, move, units, dc, -de)
-
     def _walk(
         self,
         chunks: list[_Release],
@@ -302,19 +315,22 @@ class Joint:
         """
         freed = loss = 0.0
         levels: dict[int, tuple[int, float]] = {}
-        moves = self.moves
+        all_moves = self.moves
         best: tuple[float, dict[int, tuple[int, float]], float] | None = None
+        pop, push = heapq.heappop, heapq.heappush
         while chunks:
-            key, index, move, units, dc, added = heapq.heappop(chunks)
+            key, index, move, units, dc, added = pop(chunks)
             if index == skip:
                 continue
             lack = need - freed
-            if best is not None and loss + lack * key >= best[0]:
-                break  # every later chunk adds at least this much per dollar
-            divisible = moves[index][move][4]
+            if loss + lack * key >= (gain if best is None else best[0]):
+                break  # every later chunk adds at least this much per dollar: no better
             if units * dc >= lack:
-                take = lack / dc if divisible else float(math.ceil(snap_margin(lack / dc)))
-                take = min(take, units)
+                take = lack / dc
+                if not all_moves[index][move][4]:  # whole units: as many as cover the lack
+                    take = float(math.ceil(snap_margin(take)))
+                if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
+                    take = units
                 total = loss + take * added
                 if total < gain and (best is None or total < best[0]):
                     completed = dict(levels)
@@ -326,9 +342,10 @@ class Joint:
             levels[index] = (move, 0.0)
             if loss >= gain:
                 break
-            chunk = self._release_chunk(index, move, 0.0)
-            if chunk is not None:
-                heapq.heappush(chunks, chunk)
+            if move > 0:  # the move before, given up next (if undoing it frees cash)
+                count, _, dc, de, _ = all_moves[index][move - 1]
+                if dc > 0.0:
+                    push(chunks, (-de / dc, index, move - 1, float(count), dc, -de))
         return best
 
     def spent(self) -> float:
