@@ -8,12 +8,12 @@ buys that overdraw (every buy cut by the same amount of value).
 
 from __future__ import annotations
 
-__all__ = ["FLOAT_NOISE", "GAIN_EPS", "snap_margin", "snap_whole", "water_level"]
+__all__ = ["FLOAT_NOISE", "GAIN_EPS", "UNIT_EPS", "snap_margin", "snap_whole", "water_level"]
 
 #: Relative float noise of a quantity divided into whole units or lots.
 FLOAT_NOISE = 1e-12
 #: Tolerance when dividing a quantity into whole increments.
-_UNIT_EPS = 1e-9
+UNIT_EPS = 1e-9
 #: Relative improvement below which a change of holdings is float noise, not a gain.
 GAIN_EPS = 1e-9
 
@@ -24,7 +24,7 @@ def snap_whole(ratio: float, tolerance: float = FLOAT_NOISE) -> float:
     The one snapping rule of the library. ``tolerance`` is relative to the ratio: float
     noise by default, a few parts in 1e16 (a wider default once snapped 255,219,920.98
     units up to 255,219,921, over the target). A budget cut with its float margin
-    passes the wider ``_UNIT_EPS``.
+    passes the wider ``UNIT_EPS``.
     """
     whole = round(ratio)
     if abs(ratio - whole) <= tolerance * max(1.0, abs(ratio)):
@@ -34,7 +34,7 @@ def snap_whole(ratio: float, tolerance: float = FLOAT_NOISE) -> float:
 
 def snap_margin(ratio: float) -> float:
     """``ratio`` with a budget's float margin (54.999999995) snapped to the whole number."""
-    return snap_whole(ratio, _UNIT_EPS)
+    return snap_whole(ratio, UNIT_EPS)
 
 
 def water_level(values: list[float], budget: float, rate: float, fixed: float) -> float:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ._allocation import UNIT_EPS as _UNIT_EPS
 from ._allocation import snap_margin
 
 __all__ = ["HoldingItem", "Move", "cash_use", "convex", "error_at", "paths"]
@@ -88,17 +89,12 @@ def paths(
         Per item: its points, its moves, the cash its first point uses and whether its
         path is :func:`convex`.
     """
-    all_points: list[list[float]] = []
-    all_moves: list[list[Move]] = []
-    bases: list[float] = []
-    convexes: list[bool] = []
-    for item in items:
-        points, moves, base, is_convex = _item_path(item, rate, fixed)
-        all_points.append(points)
-        all_moves.append(moves)
-        bases.append(base)
-        convexes.append(is_convex)
-    return all_points, all_moves, bases, convexes
+    if not items:
+        return [], [], [], []
+    all_points, all_moves, bases, convexes = zip(
+        *[_item_path(item, rate, fixed) for item in items], strict=True
+    )
+    return list(all_points), list(all_moves), list(bases), list(convexes)
 
 
 def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
@@ -111,8 +107,8 @@ def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
     block = 1
     if min_value > step:
         block = math.ceil(snap_margin(min_value / step))
-    gap = snap_margin((desired - start) / increment)
-    below = math.floor(gap)  # the last step at or below the target
+    # The target in increments from ``start``, and the last step at or below it.
+    gap, below = _snapped((desired - start) / increment)
     # ``low`` and ``high`` are whole steps from ``start``, or ``low`` is 0.
     k_low = round((low - start) / increment) if low < start else 0
     k_high = round((high - start) / increment) if high > start else 0
@@ -120,7 +116,7 @@ def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
     if low == 0.0 < start:
         # Selling it all is exact: from a holding off the grid, 0 is its own point.
         closes = start * unit_value >= min_value
-        k_low = math.floor(snap_margin(-start / increment)) + 1  # the lowest above 0
+        k_low = _snapped(-start / increment)[1] + 1  # the lowest above 0
         if start + (k_low - 1) * increment >= 0.0:
             k_low -= 1  # 0 is on the grid
             closes = False
@@ -129,20 +125,32 @@ def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
         points, moves = _whole_path(item, rate, fixed, steps)
         return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
     if k_low == 0:
-        return _buy_path(start, increment, step * (1.0 + rate), (gap, below, k_high), step)
-    return _sell_path(item, rate, (gap, below, k_low), step)
+        return _buy_path(start, increment, step, step * (1.0 + rate), gap, below, k_high)
+    return _sell_path(start, increment, unit_value, rate, gap, below, k_low)
 
 
-def _buy_path(
-    start: float, increment: float, cost: float, steps: tuple[float, int, int], step: float
+def _snapped(ratio: float) -> tuple[float, int]:
+    """``ratio`` snapped as :func:`snap_margin` does, and its floor (one per item: inline)."""
+    below = math.floor(ratio)
+    tolerance = _UNIT_EPS * (ratio if ratio > 1.0 else (-ratio if ratio < -1.0 else 1.0))
+    if ratio - below <= tolerance:
+        return float(below), below
+    if below + 1 - ratio <= tolerance:
+        return float(below + 1), below + 1
+    return ratio, below
+
+
+def _buy_path(  # noqa: PLR0917 - once per item: positional arguments are cheaper
+    start: float, increment: float, step: float, cost: float, gap: float, below: int, k_high: int
 ) -> _Path:
     """The path of a whole buy (or nothing) with no fixed cost and no threshold block.
 
     Its first step is one more unit of its run: a run up to the target and the
     round-up, at most two moves, convex unless the round-up saves more per dollar.
+    (``step`` and ``cost``: the value and the cash of one increment; ``gap``, ``below``
+    and ``k_high``: the target, the last step at or below it and the highest step.)
     """
-    gap, below, k_high = steps
-    bulk = min(below, k_high)
+    bulk = below if below < k_high else k_high  # noqa: FURB136 - cheaper than min() here
     if bulk < 1:
         if k_high < 1:
             return [start], [], 0.0, True
@@ -158,14 +166,22 @@ def _buy_path(
     return points, [run, (1, increment, cost, error, False)], 0.0, is_convex
 
 
-def _sell_path(item: HoldingItem, rate: float, steps: tuple[float, int, int], step: float) -> _Path:
+def _sell_path(  # noqa: PLR0917 - once per item: positional arguments are cheaper
+    start: float,
+    increment: float,
+    unit_value: float,
+    rate: float,
+    gap: float,
+    below: int,
+    k_low: int,
+) -> _Path:
     """The path of a whole sell with no fixed cost and no threshold block.
 
     A run up to the target from the lowest holding, the part above it, and the jump
-    back to not trading: at most three moves.
+    back to not trading: at most three moves. (``gap``, ``below`` and ``k_low``: the
+    target in increments, the last step at or below it and the lowest step, below 0.)
     """
-    gap, below, k_low = steps
-    start, increment = item.start, item.increment or 0.0
+    step = increment * unit_value
     cost = step * (1.0 - rate)
     top = min(-1, below + 1)
     at = k_low
@@ -183,7 +199,10 @@ def _sell_path(item: HoldingItem, rate: float, steps: tuple[float, int, int], st
         points.append(start + at * increment)
     moves.append((1, -at * increment, -at * cost, (abs(gap) - abs(gap - at)) * step, False))
     points.append(start)
-    return points, moves, cash_use(item, points[0], rate, 0.0), convex(moves)
+    # The cash the lowest holding frees (never above ``start``), as :func:`cash_use`
+    # finds it with no fixed cost.
+    trade = (points[0] - start) * unit_value
+    return points, moves, trade * (1.0 - rate) if trade < 0.0 else 0.0, convex(moves)
 
 
 def _fractional_path(

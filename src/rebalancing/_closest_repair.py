@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 from ._allocation import GAIN_EPS, snap_margin
-from ._closest_path import HoldingItem, cash_use, error_at, paths
+from ._closest_path import HoldingItem, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 
 __all__ = ["Joint"]
@@ -42,6 +42,7 @@ class Joint:
         "budget",
         "convex",
         "fixed",
+        "fresh",
         "items",
         "left",
         "moves",
@@ -71,6 +72,8 @@ class Joint:
         self.blocked: list[int] = []
         #: Whether every item is where the greedy may start from (nothing to settle).
         self.settled = True
+        #: Whether every item is at the start of its path (the greedy has not run).
+        self.fresh = True
 
     def holding(self, index: int) -> float:
         at, part = self.at[index], self.part[index]
@@ -80,7 +83,13 @@ class Joint:
         return points[at] + part * self.moves[index][at][1]
 
     def holdings(self) -> list[float]:
-        return [self.holding(index) for index in range(len(self.items))]
+        """Every item's holding (:meth:`holding`, in one pass)."""
+        return [
+            points[at] if part == 0.0 else points[at] + part * moves[at][1]
+            for points, moves, at, part in zip(
+                self.points, self.moves, self.at, self.part, strict=True
+            )
+        ]
 
     # -- greedy ---------------------------------------------------------------------------
 
@@ -138,6 +147,11 @@ class Joint:
         if not self.settled:
             self.settle()
         self.settled = False
+        if self.fresh and all(self.convex):
+            self.fresh = False
+            self._first_greedy()
+            return
+        self.fresh = False
         blocked: list[int] = []
         self.blocked = blocked
         heap: list[tuple[float, int, int, float]] = []
@@ -174,6 +188,63 @@ class Joint:
             self.partial(index, last)
             left = self.left
             blocked.append(index)
+        self.left = left
+
+    def _first_greedy(self) -> None:
+        """The greedy from the start of every (convex) path, worked out from the top.
+
+        The greedy takes every move that lowers the error in one order (by error saved
+        per dollar, then position), all of them while they fit: the moves it takes
+        before the first that does not fit are the longest run of that order that fits.
+        When the cash binds only a little, that run is most of the moves, so it is
+        found from the other end: every item at the top of its moves that lower the
+        error, the last moves in the order given back until the rest fits. The greedy
+        then goes on through the moves given back, in order, as it would have.
+        """
+        at, all_moves = self.at, self.moves
+        cash: list[float] = []
+        heap: list[tuple[float, int, int, float]] = []
+        for index, moves in enumerate(all_moves):
+            top = 0
+            for count, _, dc, de, _ in moves:
+                if de >= 0.0:
+                    break
+                cash.append(count * dc)
+                top += 1
+            if top:
+                at[index] = top
+                count, _, dc, de, _ = moves[top - 1]
+                # The order reversed: the last move first.
+                heap.append((-(de / dc), -index, 1 - top, count * dc))
+        heapq.heapify(heap)
+        left = self.left - math.fsum(cash)
+        given: list[tuple[int, int, float]] = []
+        while left < 0.0 and heap:
+            _, negative, back, use = heapq.heappop(heap)
+            index, move = -negative, -back
+            left += use
+            given.append((index, move, use))
+            at[index] = move
+            if move:
+                count, _, dc, de, _ = all_moves[index][move - 1]
+                heapq.heappush(heap, (-(de / dc), negative, back + 1, count * dc))
+        blocked: list[int] = []
+        self.blocked = blocked
+        stopped: set[int] = set()
+        for index, move, use in reversed(given):
+            if index in stopped:
+                continue
+            if use <= left:
+                left -= use
+                at[index] = move + 1
+                continue
+            stopped.add(index)
+            blocked.append(index)
+            _, _, dc, _, divisible = all_moves[index][move]
+            if dc <= left or divisible:
+                self.left = left
+                self.partial(index, move)
+                left = self.left
         self.left = left
 
     def partial(self, index: int, last: int) -> None:
@@ -349,16 +420,27 @@ class Joint:
         return best
 
     def spent(self) -> float:
-        """Cash the current holdings use, summed exactly."""
-        rate, fixed = self.rate, self.fixed
+        """Cash the current holdings use (as :func:`cash_use` finds it), summed exactly."""
+        grow, shrink, fixed = 1.0 + self.rate, 1.0 - self.rate, self.fixed
+        trades = [
+            (holding - item[0]) * item[6]  # (holding - start) * unit_value
+            for item, holding in zip(self.items, self.holdings(), strict=True)
+        ]
         return math.fsum(
-            cash_use(item, self.holding(index), rate, fixed)
-            for index, item in enumerate(self.items)
+            [
+                trade * grow + fixed if trade > 0.0 else trade * shrink + fixed
+                for trade in trades
+                if trade != 0.0
+            ]
         )
 
     def error(self) -> float:
+        """Distance to target of the current holdings (as :func:`error_at` finds it)."""
         return math.fsum(
-            error_at(item, self.holding(index)) for index, item in enumerate(self.items)
+            [
+                abs(holding - item[1]) * item[6]  # |holding - desired| * unit_value
+                for item, holding in zip(self.items, self.holdings(), strict=True)
+            ]
         )
 
     # -- exact search ---------------------------------------------------------------------
