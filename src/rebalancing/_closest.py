@@ -129,9 +129,7 @@ def closest_holdings(
     if joint.left < 0.0:
         return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed)
     nearest = _nearest(joint)
-    if math.fsum(cash_use(i, h, rate, fixed) for i, h in zip(items, nearest, strict=True)) <= (
-        budget
-    ):
+    if joint.cash(nearest) <= budget:
         return nearest
     joint.greedy()
     for _ in range(_EXCHANGES):
@@ -164,8 +162,8 @@ def _at_least_down(
     must fit the budget by an exact sum.
     """
     if all(
-        abs(h - item.desired) <= abs(item.down - item.desired)
-        for item, h in zip(items, result, strict=True)
+        abs(h - desired) <= abs(down - desired)
+        for (_, desired, _, _, down, _, _, _), h in zip(items, result, strict=True)
     ):
         return result  # every item as close as DOWN's before its buys are cut: no closer
     down = _down_holdings(items, budget, rate, fixed)
@@ -193,7 +191,7 @@ def _nearest(joint: Joint) -> list[float]:
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
         # The points rise, so the distance to target falls, then rises: look either side.
-        desired = item.desired
+        desired = item[1]
         above = bisect.bisect_left(points, desired)
         if above == len(points):
             holdings.append(points[-1])

@@ -125,17 +125,21 @@ class Joint:
         return best
 
     def settle(self) -> None:
-        """Undo every move that added error without saving cash (the search may leave one)."""
-        for index in range(len(self.items)):
-            while True:
-                found = self.release(index, self.at[index], self.part[index])
-                if found is None:
-                    break
-                move, units, dc, de = found
+        """Undo every move that added error without saving cash (the search may leave one).
+
+        One pass over the items, giving back what :meth:`release` would.
+        """
+        all_at, all_part = self.at, self.part
+        for index, moves in enumerate(self.moves):
+            at, part = all_at[index], all_part[index]
+            while part > 0.0 or at > 0:
+                move = at if part > 0.0 else at - 1
+                count, _, dc, de, _ = moves[move]
                 if de <= 0.0 or dc < 0.0:
                     break
-                self.at[index], self.part[index] = move, 0.0
-                self.left += units * dc
+                self.left += (part if part > 0.0 else count) * dc
+                at, part = move, 0.0
+            all_at[index], all_part[index] = at, part
 
     def greedy(self) -> None:
         """Take moves in order of error saved per dollar while the cash lasts.
@@ -154,11 +158,7 @@ class Joint:
         self.fresh = False
         blocked: list[int] = []
         self.blocked = blocked
-        heap: list[tuple[float, int, int, float]] = []
-        for index in range(len(self.items)):
-            found = self.prefix(index)
-            if found is not None:
-                heap.append((-found[0], index, found[1], found[2]))
+        heap = self._next_moves()
         heapq.heapify(heap)
         at, part, all_moves, convex = self.at, self.part, self.moves, self.convex
         left = self.left
@@ -189,6 +189,27 @@ class Joint:
             left = self.left
             blocked.append(index)
         self.left = left
+
+    def _next_moves(self) -> list[tuple[float, int, int, float]]:
+        """Every item's next moves (:meth:`prefix`) as the greedy orders them.
+
+        Returns:
+            (-error saved per dollar, item, last move, cash) per item that has any.
+        """
+        entries: list[tuple[float, int, int, float]] = []
+        at, part, convex = self.at, self.part, self.convex
+        for index, moves in enumerate(self.moves):
+            if not convex[index]:
+                found = self.prefix(index)
+                if found is not None:
+                    entries.append((-found[0], index, found[1], found[2]))
+                continue
+            position = at[index]
+            if position < len(moves):  # as prefix() finds it: the next move alone
+                count, _, dc, de, _ = moves[position]
+                if de < 0.0:
+                    entries.append((de / dc, index, position, (count - part[index]) * dc))
+        return entries
 
     def _first_greedy(self) -> None:
         """The greedy from the start of every (convex) path, worked out from the top.
@@ -420,11 +441,15 @@ class Joint:
         return best
 
     def spent(self) -> float:
-        """Cash the current holdings use (as :func:`cash_use` finds it), summed exactly."""
+        """Cash the current holdings use, summed exactly."""
+        return self.cash(self.holdings())
+
+    def cash(self, holdings: list[float]) -> float:
+        """Cash the trades to ``holdings`` use (as :func:`cash_use` finds it), summed exactly."""
         grow, shrink, fixed = 1.0 + self.rate, 1.0 - self.rate, self.fixed
         trades = [
             (holding - item[0]) * item[6]  # (holding - start) * unit_value
-            for item, holding in zip(self.items, self.holdings(), strict=True)
+            for item, holding in zip(self.items, holdings, strict=True)
         ]
         return math.fsum(
             [
