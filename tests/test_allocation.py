@@ -117,6 +117,22 @@ class TestIssue6Properties:
         )
         assert l1(snapshot, weights, down) == l1(snapshot, weights, closest)
 
+    def test_closest_buys_what_down_buys_inside_its_float_margin(self):
+        """Found by Hypothesis: 90 units at 1.1 plus $1 overdraw $100 by float noise only."""
+        snapshot = PortfolioSnapshot(100.0, {"AAA": 0.0}, {"AAA": 1.1})
+        options = {
+            "min_trade_value": 0.0,
+            "min_weight_change": 0.0,
+            "cost_rate": 0.0,
+            "cost_per_order": 1.0,
+            "cash_buffer": 0.0,
+        }
+        down = compute_trades(snapshot, {"AAA": 1.0}, RebalanceConfig(**options))
+        closest = compute_trades(
+            snapshot, {"AAA": 1.0}, RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+        )
+        assert [90] == [o.quantity for o in down.orders] == [o.quantity for o in closest.orders]
+
     @settings(max_examples=200)
     @given(book=books())
     def test_closest_is_nearest_when_it_fits(self, book):
@@ -312,6 +328,11 @@ class TestClosestHoldings:
         budget = holding_cash(items, down, rate, fixed) + data.draw(st.floats(0.0, 500.0))
         actual = closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed)
         assert holding_error(items, actual) <= holding_error(items, down) * (1 + 1e-9) + 1e-9
+
+    def test_down_inside_its_float_margin_is_kept(self):
+        """DOWN's 90 units cost 1.1 * 90 + 1 = 100.00000000000001: inside its float margin."""
+        items = [HoldingItem(0.0, 90.9090909090909, 0.0, 90.0, 90.0, 1.0, 1.1, 1e-7)]
+        assert [90.0] == closest_holdings(items, 100.0, cost_rate=0.0, cost_per_order=1.0)
 
     def test_the_smallest_held_book(self):
         """Issue 12: keeping one more unit of A and B and cutting C is the optimum."""
