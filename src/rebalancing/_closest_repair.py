@@ -249,6 +249,10 @@ class Joint:
             if move:
                 count, _, dc, de, _ = all_moves[index][move - 1]
                 heapq.heappush(heap, (-(de / dc), negative, back + 1, count * dc))
+            if left >= 0.0:
+                # The running sum drifts: what is kept must fit by an exact sum (a move
+                # given back too many is taken again below, as the greedy would).
+                left = self.left - math.fsum([*cash, *(-use for _, _, use in given)])
         blocked: list[int] = []
         self.blocked = blocked
         stopped: set[int] = set()
