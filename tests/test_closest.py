@@ -509,3 +509,74 @@ class TestAtLeastDown:
         """DOWN's two units ($20) overdraw $19.99 by far more than float noise: not taken."""
         actual = _at_least_down(list(self.items), 19.99, [0.0, 0.0], rate=0.0, fixed=0.0)
         assert [0.0, 0.0] == actual
+
+
+class TestConvex:
+    @pytest.mark.parametrize(
+        ("moves", "expected"),
+        [
+            ([], True),
+            ([(3, 1.0, 10.0, -10.0, False), (1, 1.0, 10.0, -2.0, False)], True),
+            ([(3, 1.0, 10.0, -2.0, False), (1, 1.0, 10.0, -10.0, False)], False),
+            ([(1, 1.0, 10.0, -5.0, False), (1, 1.0, 10.0, -5.0, False)], True),
+            ([(1, 1.0, 10.0, 3.0, False), (1, 1.0, 10.0, -10.0, False)], False),
+            ([(1, 1.0, 10.0, -3.0, False), (1, 1.0, 10.0, 3.0, False)], True),
+            ([(1, 1.0, -10.0, -3.0, False)], False),
+            ([(1, 1.0, 0.0, -3.0, False)], False),
+            ([(1, 1.0, 10.0, 0.0, False), (1, 1.0, 10.0, -1.0, False)], False),
+        ],
+    )
+    def test_error_lowering_moves_come_first_by_falling_saving_per_dollar(self, moves, expected):
+        """Convex: every move that lowers the error costs cash and saves no more per dollar."""
+        assert expected == convex(moves)
+
+
+class TestPartial:
+    def test_a_fractional_buy_takes_the_cash_left_to_the_cent(self):
+        """$12 for a fractional buy of $30: 1.2 units."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        joint = Joint(items, 12.0, 0.0, 0.0)
+        joint.greedy()
+        assert [pytest.approx(1.2)] == joint.holdings()
+        assert close(0.0, joint.left)
+
+    def test_a_budget_a_hair_below_three_units_buys_two(self):
+        """$29.9999999999 snaps to 3 units of $10, which overdraw: 2 are taken."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 29.9999999999, 0.0, 0.0)
+        joint.greedy()
+        assert [2.0] == joint.holdings()
+
+    def test_exactly_the_units_that_fit_end_the_move(self):
+        """$30 for a run of 9 units of $10: 3, at the move's start plus 3."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 30.0, 0.0, 0.0)
+        joint.greedy()
+        assert [3.0] == joint.holdings()
+        assert ([0], [3.0]) == (joint.at, joint.part)
+
+    def test_with_a_fixed_cost_the_first_unit_pays_it_then_the_run(self):
+        """$5 per order: $38 buys the first unit ($15) and two more ($20), not a fourth."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 38.0, 0.0, 5.0)
+        joint.greedy()
+        assert [3.0] == joint.holdings()
+        assert close(3.0, joint.left)
+
+    def test_a_unit_that_does_not_fit_with_its_order_cost_is_not_taken(self):
+        """$14 cannot pay a $10 unit and its $5 order cost: nothing is bought, it is blocked."""
+        items = [HoldingItem(0.0, 0.7, 0.0, 1.0, 0.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 14.0, 0.0, 5.0)
+        joint.greedy()
+        assert [0.0] == joint.holdings()
+        assert [0] == joint.blocked
+
+    def test_a_threshold_block_is_taken_whole_or_not_at_all(self):
+        """A $35 minimum on $10 units: $30 cannot start the buy; $45 buys 4 (block of 4)."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 35.0)]
+        joint = Joint(items, 30.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0] == joint.holdings()
+        joint = Joint(items, 45.0, 0.0, 0.0)
+        joint.greedy()
+        assert [4.0] == joint.holdings()
