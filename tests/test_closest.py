@@ -16,7 +16,7 @@ from rebalancing._allocation import snap_whole, water_level
 from rebalancing._closest import HoldingItem, _at_least_down, _down_holdings, closest_holdings
 from rebalancing._closest_path import convex, paths
 from rebalancing._closest_repair import Joint
-from rebalancing._closest_search import EXACT_ITEMS
+from rebalancing._closest_search import _EXACT_NODES, EXACT_ITEMS, JointSearch
 from rebalancing._plan import round_holding, round_nearest
 from test_allocation import allowed, brute_holdings, holding_cash, holding_error, holding_items
 
@@ -580,3 +580,75 @@ class TestPartial:
         joint = Joint(items, 45.0, 0.0, 0.0)
         joint.greedy()
         assert [4.0] == joint.holdings()
+
+
+def search_of(items, rate=0.0, fixed=0.0):
+    """The exact search over ``items`` (in their order) on their paths."""
+    points, moves, _, _ = paths(items, rate, fixed)
+    return JointSearch(list(items), points, moves, rate, fixed)
+
+
+class TestSearch:
+    @settings(max_examples=200)
+    @given(items=holding_items(), data=st.data())
+    def test_alone_the_search_finds_the_optimum(self, items, data):
+        """From no answer at all, the search reaches the brute-force optimum within budget.
+
+        Away from exact fits: there the running cash's float noise may cut a branch (the
+        repair's own answer, which the search starts from in the planner, then stands).
+        """
+        rate = data.draw(st.sampled_from([0.0, 0.001, 0.01]))
+        fixed = data.draw(st.sampled_from([0.0, 1.0, 5.0]))
+        lowest = [allowed(i)[0] for i in items]
+        nearest = [min(allowed(i), key=lambda h, i=i: (abs(h - i.desired), h)) for i in items]
+        low = holding_cash(items, lowest, rate, fixed)
+        high = holding_cash(items, nearest, rate, fixed)
+        budget = low + data.draw(st.floats(0.0, 1.0)) * (high - low) + 3.3e-7
+        found = search_of(items, rate, fixed).run(budget, math.inf, [])
+        expected = brute_holdings(items, budget, rate, fixed)
+        if found is None:
+            assert math.inf == expected
+            return
+        assert holding_cash(items, found, rate, fixed) <= budget
+        assert expected == pytest.approx(holding_error(items, found), rel=1e-9, abs=1e-9)
+
+    def test_it_keeps_an_answer_it_cannot_beat(self):
+        """Started from the optimum, the search finds nothing better: None."""
+        items = [
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 2.7, 0.0, 3.0, 2.0, 1.0, 10.0, 0.0),
+        ]
+        best = [2.0, 3.0]
+        assert search_of(items).run(50.0, holding_error(items, best), best) is None
+
+    def test_its_answer_fits_and_lowers_the_error(self):
+        """$1,055 for a dear round-up and cheap ones: the dear unit and the best cheap ones."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 1000.0, 0.0),
+            HoldingItem(0.0, 2.6, 0.0, 3.0, 2.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+        ]
+        found = search_of(items).run(1055.0, math.inf, [])
+        assert found is not None
+        assert 1.0 == found[0]
+        assert holding_cash(items, found) <= 1055.0
+        assert brute_holdings(items, 1055.0) == pytest.approx(holding_error(items, found))
+
+    def test_the_last_item_takes_as_many_units_of_its_run_as_the_cash_allows(self):
+        """One item, a run of 9 units of $10: $47 buys 4."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
+        assert [4.0] == search_of(items).run(47.0, math.inf, [])
+
+    def test_a_hard_search_stops_after_its_node_budget(self):
+        """Thirty buys every one short of a round-up: the search gives up near its budget."""
+        items = [
+            HoldingItem(
+                0.0, k % 4 + 0.55 + 0.013 * k, 0.0, k % 4 + 1.0, k % 4, 1.0, 7.0 + 3.1 * k, 0
+            )
+            for k in range(30)
+        ]
+        budget = 0.5 * holding_cash(items, [i.high for i in items])
+        search = search_of(items)
+        search.run(budget, math.inf, [])
+        assert _EXACT_NODES < search.nodes <= _EXACT_NODES + 100  # the last item's points
