@@ -6,6 +6,7 @@ the exact search (on up to 40 whole items) would hide a worse repair.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -90,6 +91,8 @@ class TestPaths:
         """Each move, and each unit inside a run, changes cash and error as the holding does."""
         (points,), (moves,), (base,), (is_convex,) = paths([item], rate, fixed)
         assert len(points) == len(moves) + 1
+        assert all(a < b for a, b in itertools.pairwise(points))
+        assert all(count >= 1 for count, *_ in moves)
         assert close(cash(item, points[0], rate, fixed), base)
         assert convex(moves) == is_convex
         for point, after, (count, step, dc, de, _) in zip(points, points[1:], moves, strict=False):
@@ -103,7 +106,10 @@ class TestPaths:
     @settings(max_examples=300)
     @given(item=path_items(), rate=st.sampled_from([0.0, 0.01]), fixed=st.sampled_from([0, 2.0]))
     def test_a_path_runs_from_the_cheapest_holding_to_the_nearest(self, item, rate, fixed):
-        """Every holding on a path is allowed; it starts at the lowest, reaches the nearest."""
+        """Every holding on a path is allowed; it starts at the lowest, reaches the nearest.
+
+        And it misses none of the allowed holdings at or below the target.
+        """
         (points,), (moves,), _, _ = paths([item], rate, fixed)
         on_path = set(points)
         for point, (count, step, _, _, _) in zip(points, moves, strict=False):
@@ -117,6 +123,9 @@ class TestPaths:
             assert close(cheapest, cash(item, points[0], rate))
         nearest = min(choices, key=lambda a: (error(item, a), a))
         assert any(close(nearest, holding) for holding in on_path)
+        for below_target in (a for a in choices if a <= item.desired):
+            assert any(close(below_target, holding) for holding in on_path)
+        assert not any(divisible for *_, divisible in moves)  # whole units only
 
     @settings(max_examples=300)
     @given(item=fractional_items(), rate=st.sampled_from([0.0, 0.01]))
@@ -261,6 +270,30 @@ def dear_among_cheap(cheap):
     return items
 
 
+class TestGreedyExamples:
+    def test_a_move_that_leaves_the_error_as_it_is_is_not_taken(self):
+        """1.5 units wanted: the round-up from 1 to 2 saves nothing, so $10 stays unspent."""
+        items = [
+            HoldingItem(0.0, 1.5, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 30.0, 0.0, 0.0)
+        joint.greedy()
+        assert [1.0, 1.0] == joint.holdings()
+        assert close(10.0, joint.left)
+
+    def test_the_exact_search_places_holdings_inside_runs_of_lots(self):
+        """From nothing bought, exact() puts each item on its path, inside a run of lots of 2."""
+        items = [
+            HoldingItem(0.0, 9.0, 0.0, 10.0, 8.0, 2.0, 5.0, 0.0),
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 30.0, 0.0),
+        ]
+        joint = Joint(items, 60.0, 0.0, 0.0)
+        joint.exact()
+        assert [6.0, 1.0] == joint.holdings()
+        assert close(0.0, joint.left)
+
+
 class TestExchange:
     def test_cheap_round_ups_and_a_unit_are_given_up_for_the_dear_name(self):
         """Past the exact search: the dear unit is afforded by giving up every cheap round-up."""
@@ -345,6 +378,17 @@ class TestTrim:
         joint.left = -1.0
         joint.trim()
         assert [3.0] == joint.holdings()
+
+
+class TestTrimFractions:
+    def test_a_fraction_taken_is_given_back_whole(self):
+        """Over by $1 with 1.5 units of a fractional buy: the part taken is given back."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        joint = Joint(items, 14.0, 0.0, 0.0)
+        joint.at, joint.part, joint.left = [0], [0.5], -1.0  # half the move of 3 units
+        assert [pytest.approx(1.5)] == joint.holdings()
+        joint.trim()
+        assert [0.0] == joint.holdings()
 
 
 class TestNoBuys:
@@ -524,6 +568,9 @@ class TestConvex:
             ([(1, 1.0, -10.0, -3.0, False)], False),
             ([(1, 1.0, 0.0, -3.0, False)], False),
             ([(1, 1.0, 10.0, 0.0, False), (1, 1.0, 10.0, -1.0, False)], False),
+            ([(1, 1.0, -10.0, 0.0, False)], True),  # frees cash, error unchanged
+            ([(1, 1.0, -10.0, 0.5, False)], True),  # frees cash, adds error
+            ([(1, 1.0, 0.5, -0.1, False), (1, 1.0, 0.5, -0.05, False)], True),
         ],
     )
     def test_error_lowering_moves_come_first_by_falling_saving_per_dollar(self, moves, expected):
