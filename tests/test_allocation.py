@@ -117,6 +117,11 @@ class TestIssue6Properties:
         )
         assert l1(snapshot, weights, down) == l1(snapshot, weights, closest)
 
+    @pytest.mark.xfail(
+        reason="DOWN's cut snaps 89.99999999 units to 90 and overdraws by 1e-14; CLOSEST "
+        "keeps to the exact budget (the planner would have to give it DOWN's margin)",
+        strict=True,
+    )
     def test_closest_buys_what_down_buys_inside_its_float_margin(self):
         """Found by Hypothesis: 90 units at 1.1 plus $1 overdraw $100 by float noise only."""
         snapshot = PortfolioSnapshot(100.0, {"AAA": 0.0}, {"AAA": 1.1})
@@ -329,10 +334,10 @@ class TestClosestHoldings:
         actual = closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed)
         assert holding_error(items, actual) <= holding_error(items, down) * (1 + 1e-9) + 1e-9
 
-    def test_down_inside_its_float_margin_is_kept(self):
-        """DOWN's 90 units cost 1.1 * 90 + 1 = 100.00000000000001: inside its float margin."""
+    def test_down_past_the_exact_budget_is_not_taken(self):
+        """DOWN's 90 units cost 1.1 * 90 + 1 = 100.00000000000001: over $100, so 89."""
         items = [HoldingItem(0.0, 90.9090909090909, 0.0, 90.0, 90.0, 1.0, 1.1, 1e-7)]
-        assert [90.0] == closest_holdings(items, 100.0, cost_rate=0.0, cost_per_order=1.0)
+        assert [89.0] == closest_holdings(items, 100.0, cost_rate=0.0, cost_per_order=1.0)
 
     def test_the_smallest_held_book(self):
         """Issue 12: keeping one more unit of A and B and cutting C is the optimum."""

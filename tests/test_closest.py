@@ -549,8 +549,8 @@ class TestAtLeastDown:
         actual = _at_least_down(list(self.items), 30.0, [0.0, 2.0], rate=0.0, fixed=0.0)
         assert [1.0, 1.0] == actual
 
-    def test_down_overdrawing_past_its_float_margin_is_not_taken(self):
-        """DOWN's two units ($20) overdraw $19.99 by far more than float noise: not taken."""
+    def test_down_past_the_budget_is_not_taken(self):
+        """DOWN's two units ($20) do not fit $19.99: its answer cannot stand in."""
         actual = _at_least_down(list(self.items), 19.99, [0.0, 0.0], rate=0.0, fixed=0.0)
         assert [0.0, 0.0] == actual
 

@@ -38,7 +38,7 @@ import functools
 import math
 from collections.abc import Sequence
 
-from ._allocation import GAIN_EPS, UNIT_EPS, snap_margin, water_level
+from ._allocation import GAIN_EPS, snap_margin, water_level
 from ._closest_path import HoldingItem, cash_use, error_at
 from ._closest_repair import Joint
 from ._closest_search import EXACT_ITEMS
@@ -159,7 +159,7 @@ def _at_least_down(
 
     On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest in
     squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
-    must fit the budget by an exact sum, up to the float margin DOWN itself allows.
+    must fit the budget by an exact sum.
     """
     if all(
         abs(h - desired) <= abs(down - desired)
@@ -169,9 +169,7 @@ def _at_least_down(
     down = _down_holdings(items, budget, rate, fixed)
     if any(h > item.start for item, h in zip(items, down, strict=True)):
         uses = [cash_use(item, h, rate, fixed) for item, h in zip(items, down, strict=True)]
-        # DOWN snaps a cut buy's units with the budget's float margin (snap_margin): its
-        # buys may overdraw by that much float noise, and are still DOWN's plan.
-        if math.fsum(uses) - budget > UNIT_EPS * math.fsum(map(abs, uses)):
+        if math.fsum(uses) > budget:
             return result
     error = math.fsum(error_at(i, h) for i, h in zip(items, result, strict=True))
     down_error = math.fsum(error_at(i, h) for i, h in zip(items, down, strict=True))
