@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing._allocation import snap_whole, water_level
 from rebalancing._closest import HoldingItem, _at_least_down, _down_holdings, closest_holdings
 from rebalancing._closest_path import convex, paths
 from rebalancing._closest_repair import Joint
 from rebalancing._closest_search import _EXACT_NODES, EXACT_ITEMS, JointSearch
 from rebalancing._plan import round_holding, round_nearest
+from rebalancing._units import snap_whole, water_level
 from test_allocation import allowed, brute_holdings, holding_cash, holding_error, holding_items
 
 

@@ -38,10 +38,10 @@ import functools
 import math
 from collections.abc import Sequence
 
-from ._allocation import GAIN_EPS, snap_margin, water_level
 from ._closest_path import HoldingItem, cash_use, error_at
 from ._closest_repair import Joint
 from ._closest_search import EXACT_ITEMS
+from ._units import GAIN_EPS, snap_margin, water_level
 
 __all__ = ["HoldingItem", "closest_holdings"]
 

@@ -16,8 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._allocation import UNIT_EPS as _UNIT_EPS
-from ._allocation import snap_margin
+from ._units import UNIT_EPS as _UNIT_EPS
+from ._units import snap_margin
 
 __all__ = ["HoldingItem", "Move", "cash_use", "convex", "error_at", "paths"]
 

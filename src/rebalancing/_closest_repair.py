@@ -13,9 +13,9 @@ import heapq
 import math
 from collections.abc import Sequence
 
-from ._allocation import GAIN_EPS, snap_margin
 from ._closest_path import HoldingItem, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
+from ._units import GAIN_EPS, snap_margin
 
 __all__ = ["Joint"]
 

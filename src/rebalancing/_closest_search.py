@@ -13,8 +13,8 @@ import itertools
 import math
 from collections.abc import Iterator
 
-from ._allocation import GAIN_EPS
 from ._closest_path import HoldingItem, Move, cash_use, error_at
+from ._units import GAIN_EPS
 
 __all__ = ["EXACT_ITEMS", "JointSearch"]
 

@@ -14,8 +14,7 @@ from types import MappingProxyType
 
 import attrs
 
-from ._allocation import FLOAT_NOISE, snap_whole, water_level
-from ._closest import HoldingItem, closest_holdings
+from ._allocation import FLOAT_NOISE, HoldingItem, closest_holdings, snap_whole, water_level
 from ._config import RebalanceConfig, Rounding, TradeDirection
 from ._optimal import OptimalBook, closest_plan, optimise, require_scipy
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
