@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing._closest import HoldingItem, _at_least_down, _down_holdings, closest_holdings
-from rebalancing._closest_path import convex, paths
+from rebalancing._closest_path import _snapped, convex, paths
 from rebalancing._closest_repair import Joint
 from rebalancing._closest_search import _EXACT_NODES, EXACT_ITEMS, JointSearch
 from rebalancing._plan import round_holding, round_nearest
@@ -699,3 +699,106 @@ class TestSearch:
         search = search_of(items)
         search.run(budget, math.inf, [])
         assert _EXACT_NODES < search.nodes <= _EXACT_NODES + 100  # the last item's points
+
+
+class TestSnapped:
+    @pytest.mark.parametrize(
+        ("ratio", "expected"),
+        [
+            (2.9999999995, (3.0, 3)),  # up to the whole number above
+            (1.9999999985, (2.0, 2)),  # the tolerance grows with the ratio above 1
+            (-1.9999999985, (-2.0, -2)),  # ... and below -1
+            (-3.0000000005, (-3.0, -3)),
+            (0.9999999995, (1.0, 1)),  # between -1 and 1 it is absolute
+            (5e-10, (0.0, 0)),
+            (1.5e-9, (1.5e-9, 0)),  # just past it
+            (2.5, (2.5, 2)),
+            (-2.5, (-2.5, -3)),
+        ],
+    )
+    def test_a_count_is_snapped_as_snap_margin_does_and_floored(self, ratio, expected):
+        """(snapped ratio, its floor): the budget margin's tolerance, relative past 1."""
+        assert expected == _snapped(ratio)
+        assert expected[0] == snap_whole(ratio, 1e-9)
+
+    def test_snap_whole_below_one_is_absolute(self):
+        """1 + 1.5e-12 is past float noise (1e-12) of 1: not snapped."""
+        assert 1.0000000000015 == snap_whole(1.0000000000015)
+
+
+class TestPrefix:
+    run_and_round_up = HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)
+
+    def test_a_convex_items_next_move_alone(self):
+        """Three units saving $10 each for $10, then the round-up saving $2: one at a time."""
+        joint = Joint([self.run_and_round_up], 100.0, 0.0, 0.0)
+        assert (1.0, 0, 30.0, -30.0) == joint.prefix(0)
+        joint.part = [1.0]  # one unit of the run taken
+        assert (1.0, 0, 20.0, -20.0) == joint.prefix(0)
+        joint.at, joint.part = [1], [0.0]
+        ratio, last, cash, error = joint.prefix(0)
+        assert (pytest.approx(0.2), 1, 10.0, pytest.approx(-2.0)) == (ratio, last, cash, error)
+        joint.at = [2]
+        assert joint.prefix(0) is None
+
+    @pytest.mark.parametrize("desired", [1.5, 1.47])
+    def test_a_move_that_does_not_lower_the_error_is_no_prefix(self, desired):
+        """A round-up that saves nothing (1.5) or adds error (1.47) is not a next move."""
+        joint = Joint([HoldingItem(0.0, desired, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)], 100.0, 0, 0)
+        joint.at = [1]
+        assert joint.prefix(0) is None
+
+    def test_with_a_fixed_cost_the_best_run_of_moves_together(self):
+        """$5 per order: the first unit ($15) with the run ($20) saves most per dollar."""
+        joint = Joint([self.run_and_round_up], 100.0, 0.0, 5.0)
+        assert not joint.convex[0]
+        assert (pytest.approx(30 / 35), 1, 35.0, -30.0) == joint.prefix(0)
+        joint.at, joint.part = [1], [1.0]  # inside the run: one of its two units left
+        assert (1.0, 1, 10.0, -10.0) == joint.prefix(0)
+
+
+class TestSettle:
+    def test_a_round_up_that_adds_error_is_given_back(self):
+        """1.2 wanted, 2 held by the path's end: the unit adding $6 of error is undone."""
+        joint = Joint([HoldingItem(0.0, 1.2, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)], 20.0, 0.0, 0.0)
+        joint.at, joint.left = [2], 0.0
+        joint.settle()
+        assert [1.0] == joint.holdings()
+        assert close(10.0, joint.left)
+
+    @pytest.mark.parametrize(("desired", "kept"), [(1.5, 2.0), (1.475, 1.0)])
+    def test_only_a_move_that_adds_error_is_undone(self, desired, kept):
+        """A round-up that leaves the error as it is stays; one adding $0.50 goes."""
+        joint = Joint([HoldingItem(0.0, desired, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)], 20.0, 0, 0)
+        joint.at, joint.left = [2], 0.0
+        joint.settle()
+        assert [kept] == joint.holdings()
+
+    def test_a_cheap_move_that_adds_error_is_undone_too(self):
+        """A $0.50 unit adding error is given back like any other."""
+        joint = Joint([HoldingItem(0.0, 1.2, 0.0, 2.0, 1.0, 1.0, 0.5, 0.0)], 1.0, 0.0, 0.0)
+        joint.at, joint.left = [2], 0.0
+        joint.settle()
+        assert [1.0] == joint.holdings()
+        assert close(0.5, joint.left)
+
+    def test_every_item_is_settled(self):
+        """The first item has nothing to undo; the second still gives its unit back."""
+        items = [
+            HoldingItem(0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.2, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 30.0, 0.0, 0.0)
+        joint.at, joint.left = [1, 2], 0.0
+        joint.settle()
+        assert [1.0, 1.0] == joint.holdings()
+
+
+class TestDownAtTheBudget:
+    def test_down_that_fits_exactly_stands_in(self):
+        """DOWN's [1, 1] costs exactly the $14 budget: on a tie its answer is taken."""
+        items = [
+            HoldingItem(0.0, 1.7, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.5, 0.0, 2.0, 1.0, 1.0, 4.0, 0.0),
+        ]
+        assert [1.0, 1.0] == _at_least_down(items, 14.0, [2.0, 0.0], rate=0.0, fixed=0.0)
