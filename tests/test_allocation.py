@@ -124,17 +124,18 @@ class TestIssue6Properties:
         strict=True,
     )
     @pytest.mark.parametrize(
-        ("cash", "price"),
-        [(100.0, 1.1), (1.999999999992724, 1.0)],  # 90 units, 1 unit, each plus $1
+        ("cash", "price", "fixed"),
+        # DOWN buys 90 units plus $1, 1 unit plus $1, 2 units: over the cash by 1e-14 to 1e-11.
+        [(100.0, 1.1, 1.0), (1.999999999992724, 1.0, 1.0), (1.9999999999997726, 1.0, 0.0)],
     )
-    def test_closest_buys_what_down_buys_inside_its_float_margin(self, cash, price):
-        """Found by Hypothesis: DOWN's buy and its $1 overdraw the cash by float noise only."""
+    def test_closest_buys_what_down_buys_inside_its_float_margin(self, cash, price, fixed):
+        """Found by Hypothesis: DOWN's buy (and its cost) overdraw the cash by float noise."""
         snapshot = PortfolioSnapshot(cash, {"AAA": 0.0}, {"AAA": price})
         options = {
             "min_trade_value": 0.0,
             "min_weight_change": 0.0,
             "cost_rate": 0.0,
-            "cost_per_order": 1.0,
+            "cost_per_order": fixed,
             "cash_buffer": 0.0,
         }
         down = compute_trades(snapshot, {"AAA": 1.0}, RebalanceConfig(**options))
