@@ -6,8 +6,6 @@ Compares, on a seeded grid of books, the final holdings of
 - ``CLOSEST``: ``compute_trades`` with ``Rounding.CLOSEST``;
 - ``OPTIMAL``: ``compute_trades`` with ``Rounding.OPTIMAL`` (needs scipy, the extra
   ``rebalancing[optimal]``), which must land on the optimum below in every case;
-- ``closest_buys``: the allocation routine called directly (sells rounded to nearest,
-  their proceeds fund the buys), i.e. what ``CLOSEST`` does once it is wired in;
 - ``pypfopt``: PyPortfolioOpt's ``DiscreteAllocation.greedy_portfolio``;
 - ``optimum``: the exact integer optimum of ``min sum_i |p_i q_i - w_i E|`` subject to the
   cash budget, from ``scipy.optimize.milp`` (its status is checked: every case must be
@@ -55,11 +53,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from closest_speed import planner_call, time_call
 from pypfopt.discrete_allocation import DiscreteAllocation
 from scipy import optimize, sparse
 
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
-from rebalancing._allocation import BuyItem, closest_buys
 from rebalancing._config import Rounding
 from rebalancing._plan import round_nearest
 
@@ -281,41 +279,6 @@ def via_compute_trades(rounding: Rounding) -> Callable[[Case], Outcome]:
     return run
 
 
-def build_items(case: Case) -> tuple[list[str], list[BuyItem], dict[str, float], float]:
-    """What the planner hands closest_buys: buys at nearest rounding, sells done first."""
-    equity = case.equity
-    cash = case.cash
-    held: dict[str, float] = {}
-    names: list[str] = []
-    items: list[BuyItem] = []
-    for asset in sorted(case.prices):
-        price = case.prices[asset]
-        start = case.positions.get(asset, 0.0)
-        desired = case.weights.get(asset, 0.0) * equity / price
-        nearest = round_nearest(start, desired, 1.0)
-        if nearest < start:
-            cash += (start - nearest) * price
-            held[asset] = nearest
-        elif nearest > start:
-            names.append(asset)
-            items.append(BuyItem(start, desired, nearest, 1.0, price, 0.0))
-            held[asset] = start
-        else:
-            held[asset] = start
-    return names, items, held, cash
-
-
-def via_closest_buys(case: Case) -> Outcome:
-    names, items, held, cash = build_items(case)
-    began = time.perf_counter()
-    quantities = closest_buys(items, cash, cost_rate=0.0, cost_per_order=0.0)
-    seconds = time.perf_counter() - began
-    for asset, item, q in zip(names, items, quantities, strict=True):
-        held[asset] = item.start + q
-        cash -= q * item.unit_value
-    return Outcome(held, cash, seconds)
-
-
 def via_pypfopt(case: Case) -> Outcome:
     equity = case.equity
     weights = {a: w for a, w in case.weights.items() if w > 0.0}
@@ -379,8 +342,14 @@ def l1_error(case: Case, holdings: dict[str, float]) -> float:
 
 
 def nearest_fits(case: Case) -> bool:
-    _, items, _, cash = build_items(case)
-    return math.fsum((i.nearest - i.start) * i.unit_value for i in items) <= cash
+    """Whether every holding rounded to nearest fits the cash (sells fund buys)."""
+    equity = case.equity
+    flows = [case.cash]
+    for asset, price in case.prices.items():
+        start = case.positions.get(asset, 0.0)
+        nearest = round_nearest(start, case.weights.get(asset, 0.0) * equity / price, 1.0)
+        flows.append((start - nearest) * price)
+    return math.fsum(flows) >= 0.0
 
 
 # -- report --------------------------------------------------------------------------------
@@ -389,10 +358,9 @@ METHODS: dict[str, Callable[[Case], Outcome]] = {
     "DOWN": via_compute_trades(Rounding.DOWN),
     "CLOSEST": via_compute_trades(Rounding.CLOSEST),
     "OPTIMAL": via_compute_trades(Rounding.OPTIMAL),
-    "closest_buys": via_closest_buys,
     "pypfopt": via_pypfopt,
 }
-OURS = ("DOWN", "CLOSEST", "OPTIMAL", "closest_buys")
+OURS = ("DOWN", "CLOSEST", "OPTIMAL")
 
 
 def _p99(values: list[float]) -> float:
@@ -493,13 +461,9 @@ def timings(repeat: int, sizes: Sequence[int]) -> None:
         binds = next(c for c in stress_cases([0]) if c.n == n and c.capital == 100_000.0)
         held = next(c for c in held_cases([0], [n]) if c.capital == 100_000.0)
         for label, case in (("nearest fits", fits), ("budget binds", binds), ("held", held)):
-            _, items, _, cash = build_items(case)
-            step = _best_of(
-                lambda items=items, cash=cash: closest_buys(
-                    items, cash, cost_rate=0.0, cost_per_order=0.0
-                ),
-                repeat,
-            )
+            # The allocation step alone: the call CLOSEST makes to closest_holdings.
+            call = planner_call(_snapshot(case), case.weights)
+            step = _fmt(time_call(call, repeat)[0]) if call is not None else "not called"
             snap = _snapshot(case)
             whole = {}
             for rounding in (Rounding.DOWN, Rounding.CLOSEST, Rounding.OPTIMAL):
@@ -512,7 +476,7 @@ def timings(repeat: int, sizes: Sequence[int]) -> None:
                     runs,
                 )
             print(
-                f"  n={n:<4} {label:13} closest_buys {_fmt(step):>9}   compute_trades: "
+                f"  n={n:<4} {label:13} closest_holdings {step:>10}   compute_trades: "
                 f"DOWN {_fmt(whole[Rounding.DOWN]):>9}, "
                 f"CLOSEST {_fmt(whole[Rounding.CLOSEST]):>9}, "
                 f"OPTIMAL {_fmt(whole[Rounding.OPTIMAL]):>9}"

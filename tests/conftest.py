@@ -9,8 +9,8 @@
   top of the run.
 - ``dev``: quick local iterations: ``pytest --hypothesis-profile=dev``.
 - ``mutation``: 20 derandomized examples, so every mutant sees the same inputs and a
-  run over all the mutants takes about 15 minutes on two cores
-  (``nox -s mutation`` selects it).
+  run over the planner's mutants takes about 15 minutes on two cores (the allocation
+  modules' add over 20 minutes; ``nox -s mutation`` selects it).
 """
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Tests for closest_buys (Rounding.CLOSEST's repair) and the properties of issue 6."""
+"""Tests for closest_holdings (CLOSEST's joint repair) and the properties of issues 6 and 12."""
 
 from __future__ import annotations
 
@@ -10,187 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
-from rebalancing._allocation import BuyItem, HoldingItem, closest_buys, closest_holdings
+from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._config import Rounding
 from rebalancing._plan import round_holding, round_nearest
 from rebalancing.testing import check_plan
-
-
-def item(desired, unit_value, *, start=0.0, increment=1.0, min_value=0.0):
-    nearest = round_nearest(start, desired, increment)
-    return BuyItem(start, desired, nearest, increment, unit_value, min_value)
-
-
-def error(items, quantities):
-    return math.fsum(
-        abs(i.start + q - i.desired) * i.unit_value for i, q in zip(items, quantities, strict=True)
-    )
-
-
-def spend(items, quantities, rate=0.0, fixed=0.0):
-    return math.fsum(
-        q * i.unit_value * (1 + rate) + fixed for i, q in zip(items, quantities, strict=True) if q
-    )
-
-
-def brute_force(items, budget, rate=0.0, fixed=0.0):
-    """The least error over every combination of whole increments up to nearest."""
-    ranges = [range(round((i.nearest - i.start) / i.increment) + 1) for i in items]
-    best = math.inf
-    for counts in itertools.product(*ranges):
-        quantities = [k * i.increment for k, i in zip(counts, items, strict=True)]
-        if any(0 < q * i.unit_value < i.min_value for q, i in zip(quantities, items, strict=True)):
-            continue
-        if spend(items, quantities, rate, fixed) <= budget:
-            best = min(best, error(items, quantities))
-    return best
-
-
-class TestClosestBuys:
-    def test_nearest_when_it_fits(self):
-        """When the nearest holdings fit the budget they are returned unchanged."""
-        items = [item(1.6, 100.0), item(2.4, 30.0)]
-        assert [2.0, 2.0] == closest_buys(items, 260.0, cost_rate=0.0, cost_per_order=0.0)
-
-    def test_expensive_round_up_beats_cheap_ones(self):
-        """Cheap round-ups are given up to afford the expensive name's round-up."""
-        items = [item(0.9, 1000.0), item(2.6, 10.0), item(3.6, 10.0), item(1.6, 10.0)]
-        budget = 1000.0 + 55.0
-        actual = closest_buys(items, budget, cost_rate=0.0, cost_per_order=0.0)
-        assert brute_force(items, budget) == pytest.approx(error(items, actual))
-        assert 1.0 == actual[0]
-
-    @pytest.mark.parametrize(
-        ("items", "budget", "rate", "fixed"),
-        [
-            ([item(1.7, 50.0), item(0.8, 120.0)], 170.0, 0.0, 0.0),
-            ([item(3.6, 20.0), item(1.55, 80.0), item(0.7, 35.0)], 200.0, 0.0, 0.0),
-            ([item(2.9, 40.0), item(2.9, 40.0)], 230.0, 0.01, 1.0),
-            ([item(5.5, 10.0, start=2.0), item(1.8, 60.0, start=1.0)], 70.0, 0.0, 0.0),
-            ([item(2.6, 25.0, min_value=60.0), item(1.9, 30.0)], 100.0, 0.0, 0.0),
-            ([item(4.6, 10.0, increment=2.0), item(0.75, 90.0)], 120.0, 0.0, 0.0),
-        ],
-    )
-    def test_matches_brute_force_on_small_cases(self, items, budget, rate, fixed):
-        """On small books the result is the exact optimum found by trying every combination."""
-        actual = closest_buys(items, budget, cost_rate=rate, cost_per_order=fixed)
-        assert brute_force(items, budget, rate, fixed) == pytest.approx(error(items, actual))
-
-    def test_fractional_items_get_the_continuous_amount(self):
-        """A fractional buy absorbs the cash whole units leave over."""
-        items = [item(1.6, 100.0), item(3.0, 10.0, increment=None)]
-        actual = closest_buys(items, 125.0, cost_rate=0.0, cost_per_order=0.0)
-        assert [1.0, 2.5] == pytest.approx(actual)
-
-    def test_nothing_affordable_buys_nothing(self):
-        """With a budget below every step, every quantity is zero."""
-        items = [item(1.6, 100.0), item(2.6, 50.0)]
-        assert [0.0, 0.0] == closest_buys(items, 20.0, cost_rate=0.0, cost_per_order=0.0)
-
-    @settings(max_examples=150)
-    @given(data=st.data())
-    def test_budget_thresholds_and_increments_hold(self, data):
-        """Quantities are whole increments up to nearest, pass thresholds and fit the budget."""
-        items = data.draw(buy_items())
-        rate = data.draw(st.sampled_from([0.0, 0.001, 0.01]))
-        fixed = data.draw(st.sampled_from([0.0, 1.0, 5.0]))
-        full = spend(items, [i.nearest - i.start for i in items], rate, fixed)
-        budget = data.draw(st.floats(0.0, 1.1)) * full
-        actual = closest_buys(items, budget, cost_rate=rate, cost_per_order=fixed)
-        assert spend(items, actual, rate, fixed) <= budget
-        for i, q in zip(items, actual, strict=True):
-            assert 0.0 <= q <= i.nearest - i.start + 1e-9
-            assert q == 0.0 or q * i.unit_value >= i.min_value * (1 - 1e-12)
-            steps = q / i.increment
-            assert abs(steps - round(steps)) < 1e-9
-
-    @settings(max_examples=150)
-    @given(data=st.data())
-    def test_never_further_than_truncation(self, data):
-        """The result is at least as close to target as truncating every buy, when that fits."""
-        items = data.draw(buy_items())
-        floors = [
-            q
-            if (q := math.floor((i.desired - i.start) / i.increment + 1e-9) * i.increment)
-            * i.unit_value
-            >= i.min_value
-            else 0.0
-            for i in items
-        ]
-        budget = spend(items, floors) * data.draw(st.floats(1.0, 1.5))
-        actual = closest_buys(items, budget, cost_rate=0.0, cost_per_order=0.0)
-        assert error(items, actual) <= error(items, floors) * (1 + 1e-12) + 1e-9
-
-    def test_exact_with_many_cheap_units_released(self):
-        """Several cheap whole units are given up to afford one dear round-up when that is best."""
-        items = [item(0.95, 1000.0), item(5.4, 10.0), item(3.3, 10.0), item(2.2, 10.0)]
-        budget = 1000.0 + 60.0
-        actual = closest_buys(items, budget, cost_rate=0.0, cost_per_order=0.0)
-        assert brute_force(items, budget) == pytest.approx(error(items, actual))
-        assert 1.0 == actual[0]
-
-    def test_exact_with_costs_and_thresholds(self):
-        """Fixed costs and thresholds are honoured by the exact search for few buys."""
-        items = [
-            item(2.7, 120.0, min_value=200.0),
-            item(4.6, 35.0),
-            item(1.8, 260.0, start=1.0),
-            item(6.5, 12.0, increment=2.0),
-        ]
-        budget = 700.0
-        actual = closest_buys(items, budget, cost_rate=0.01, cost_per_order=5.0)
-        assert spend(items, actual, 0.01, 5.0) <= budget
-        assert brute_force(items, budget, 0.01, 5.0) == pytest.approx(error(items, actual))
-
-    @settings(max_examples=150)
-    @given(data=st.data())
-    def test_few_whole_buys_are_exact(self, data):
-        """With at most a handful of whole buys the result is the brute-force optimum."""
-        items = data.draw(buy_items())
-        rate = data.draw(st.sampled_from([0.0, 0.001, 0.01]))
-        fixed = data.draw(st.sampled_from([0.0, 1.0, 5.0]))
-        full = spend(items, [i.nearest - i.start for i in items], rate, fixed)
-        budget = data.draw(st.floats(0.0, 1.1)) * full
-        actual = closest_buys(items, budget, cost_rate=rate, cost_per_order=fixed)
-        expected = brute_force(items, budget, rate, fixed)
-        assert expected == pytest.approx(error(items, actual), rel=1e-9, abs=1e-9)
-
-    def test_large_books_stay_within_budget_and_beat_truncation(self):
-        """Past the exact search's size the repair still fits and beats truncation."""
-        items = [
-            item(k % 7 + 0.55 + 0.04 * (k % 11), 3.0 + 17.0 * (k % 13), increment=1.0)
-            for k in range(40)
-        ]
-        floors = [math.floor(i.desired) for i in items]
-        budget = spend(items, floors) + 0.6 * (
-            spend(items, [i.nearest for i in items]) - spend(items, floors)
-        )
-        actual = closest_buys(items, budget, cost_rate=0.0, cost_per_order=0.0)
-        assert spend(items, actual) <= budget
-        assert error(items, actual) < error(items, floors)
-
-    def test_deterministic(self):
-        """The same items give the same quantities, ties broken by position."""
-        items = [item(1.5 + 0.1 * k, 40.0) for k in range(6)]
-        first = closest_buys(items, 250.0, cost_rate=0.0, cost_per_order=0.0)
-        assert first == closest_buys(items, 250.0, cost_rate=0.0, cost_per_order=0.0)
-
-
-@st.composite
-def buy_items(draw):
-    count = draw(st.integers(1, 4))
-    items = []
-    for _ in range(count):
-        increment = draw(st.sampled_from([1.0, 1.0, 2.0, 0.5]))
-        start = increment * draw(st.integers(0, 3))
-        desired = start + increment * draw(st.floats(0.1, 4.0))
-        unit_value = draw(st.floats(1.0, 500.0))
-        min_value = draw(st.sampled_from([0.0, 0.0, unit_value * increment * 1.5]))
-        items.append(
-            item(desired, unit_value, start=start, increment=increment, min_value=min_value)
-        )
-    return items
-
 
 # -- compute_trades-level properties (issue 6) -------------------------------------------------
 
@@ -294,6 +117,33 @@ class TestIssue6Properties:
         )
         assert l1(snapshot, weights, down) == l1(snapshot, weights, closest)
 
+    @pytest.mark.xfail(
+        reason="DOWN's cut snaps units with the budget's float margin and overdraws by "
+        "1e-14 to 1e-11; CLOSEST keeps to the exact budget (the planner would have to give "
+        "it DOWN's margin, or DOWN keep to the cash)",
+        strict=True,
+    )
+    @pytest.mark.parametrize(
+        ("cash", "price", "fixed"),
+        # DOWN buys 90 units plus $1, 1 unit plus $1, 2 units: over the cash by 1e-14 to 1e-11.
+        [(100.0, 1.1, 1.0), (1.999999999992724, 1.0, 1.0), (1.9999999999997726, 1.0, 0.0)],
+    )
+    def test_closest_buys_what_down_buys_inside_its_float_margin(self, cash, price, fixed):
+        """Found by Hypothesis: DOWN's buy (and its cost) overdraw the cash by float noise."""
+        snapshot = PortfolioSnapshot(cash, {"AAA": 0.0}, {"AAA": price})
+        options = {
+            "min_trade_value": 0.0,
+            "min_weight_change": 0.0,
+            "cost_rate": 0.0,
+            "cost_per_order": fixed,
+            "cash_buffer": 0.0,
+        }
+        down = compute_trades(snapshot, {"AAA": 1.0}, RebalanceConfig(**options))
+        closest = compute_trades(
+            snapshot, {"AAA": 1.0}, RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+        )
+        assert [o.quantity for o in down.orders] == [o.quantity for o in closest.orders]
+
     @settings(max_examples=200)
     @given(book=books())
     def test_closest_is_nearest_when_it_fits(self, book):
@@ -384,8 +234,8 @@ def holding_items(draw):
         min_value = draw(st.sampled_from([0.0, 0.0, unit_value * increment * 1.5]))
         nearest = round_nearest(start, desired, increment)
         down = round_holding(start, desired, increment)
-        if down < start and (start - down) * unit_value < min_value:
-            down = start  # DOWN sends no sell below the threshold
+        if abs(down - start) * unit_value < min_value:
+            down = start  # DOWN sends no trade below the threshold
         if desired > start:
             items.append(
                 HoldingItem(start, desired, start, nearest, down, increment, unit_value, min_value)
@@ -399,7 +249,102 @@ def holding_items(draw):
     return items
 
 
+def buy(desired, unit_value, *, start=0.0, increment=1.0, min_value=0.0):
+    """A buy from ``start`` that may go up to its nearest holding or stay where it is."""
+    nearest = round_nearest(start, desired, increment)
+    down = max(round_holding(start, desired, increment), start)
+    if (down - start) * unit_value < min_value:
+        down = start  # DOWN sends no buy below the threshold
+    return HoldingItem(start, desired, start, nearest, down, increment, unit_value, min_value)
+
+
 class TestClosestHoldings:
+    def test_nearest_when_it_fits(self):
+        """When the nearest holdings fit the budget they are returned unchanged."""
+        items = [buy(1.6, 100.0), buy(2.4, 30.0)]
+        assert [2.0, 2.0] == closest_holdings(items, 260.0, cost_rate=0.0, cost_per_order=0.0)
+
+    def test_expensive_round_up_beats_cheap_ones(self):
+        """Cheap round-ups are given up to afford the expensive name's round-up."""
+        items = [buy(0.9, 1000.0), buy(2.6, 10.0), buy(3.6, 10.0), buy(1.6, 10.0)]
+        budget = 1000.0 + 55.0
+        actual = closest_holdings(items, budget, cost_rate=0.0, cost_per_order=0.0)
+        assert brute_holdings(items, budget) == pytest.approx(holding_error(items, actual))
+        assert 1.0 == actual[0]
+
+    @pytest.mark.parametrize(
+        ("items", "budget", "rate", "fixed"),
+        [
+            ([buy(1.7, 50.0), buy(0.8, 120.0)], 170.0, 0.0, 0.0),
+            ([buy(3.6, 20.0), buy(1.55, 80.0), buy(0.7, 35.0)], 200.0, 0.0, 0.0),
+            ([buy(2.9, 40.0), buy(2.9, 40.0)], 230.0, 0.01, 1.0),
+            ([buy(5.5, 10.0, start=2.0), buy(1.8, 60.0, start=1.0)], 70.0, 0.0, 0.0),
+            ([buy(2.6, 25.0, min_value=60.0), buy(1.9, 30.0)], 100.0, 0.0, 0.0),
+            ([buy(4.6, 10.0, increment=2.0), buy(0.75, 90.0)], 120.0, 0.0, 0.0),
+            ([buy(0.95, 1000.0), buy(5.4, 10.0), buy(3.3, 10.0), buy(2.2, 10.0)], 1060.0, 0, 0),
+        ],
+    )
+    def test_matches_brute_force_on_small_cases(self, items, budget, rate, fixed):
+        """On small books the result is the exact optimum found by trying every combination."""
+        actual = closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed)
+        assert holding_cash(items, actual, rate, fixed) <= budget
+        assert brute_holdings(items, budget, rate, fixed) == pytest.approx(
+            holding_error(items, actual)
+        )
+
+    def test_exact_with_costs_and_thresholds(self):
+        """Fixed costs and thresholds are honoured by the exact search for few items."""
+        items = [
+            buy(2.7, 120.0, min_value=200.0),
+            buy(4.6, 35.0),
+            buy(1.8, 260.0, start=1.0),
+            buy(6.5, 12.0, increment=2.0),
+        ]
+        actual = closest_holdings(items, 700.0, cost_rate=0.01, cost_per_order=5.0)
+        assert holding_cash(items, actual, 0.01, 5.0) <= 700.0
+        assert brute_holdings(items, 700.0, 0.01, 5.0) == pytest.approx(
+            holding_error(items, actual)
+        )
+
+    def test_nothing_affordable_buys_nothing(self):
+        """With a budget below every step, every item stays where it is."""
+        items = [buy(1.6, 100.0), buy(2.6, 50.0, start=1.0)]
+        assert [0.0, 1.0] == closest_holdings(items, 20.0, cost_rate=0.0, cost_per_order=0.0)
+
+    def test_large_books_stay_within_budget_and_beat_truncation(self):
+        """Past the exact search's size the repair still fits and beats truncation."""
+        items = [buy(k % 7 + 0.55 + 0.04 * (k % 11), 3.0 + 17.0 * (k % 13)) for k in range(60)]
+        floors = [i.down for i in items]
+        nearest = [i.high for i in items]
+        budget = holding_cash(items, floors) + 0.6 * (
+            holding_cash(items, nearest) - holding_cash(items, floors)
+        )
+        actual = closest_holdings(items, budget, cost_rate=0.0, cost_per_order=0.0)
+        assert holding_cash(items, actual) <= budget
+        assert holding_error(items, actual) < holding_error(items, floors)
+
+    def test_deterministic(self):
+        """The same items give the same holdings, ties broken by position."""
+        items = [buy(1.5 + 0.1 * k, 40.0) for k in range(6)]
+        first = closest_holdings(items, 250.0, cost_rate=0.0, cost_per_order=0.0)
+        assert first == closest_holdings(items, 250.0, cost_rate=0.0, cost_per_order=0.0)
+
+    @settings(max_examples=150)
+    @given(items=holding_items(), data=st.data())
+    def test_never_further_than_down_when_it_fits(self, items, data):
+        """When DOWN's holdings fit the budget, the result is at least as close to target."""
+        rate = data.draw(st.sampled_from([0.0, 0.001, 0.01]))
+        fixed = data.draw(st.sampled_from([0.0, 1.0, 5.0]))
+        down = [i.down for i in items]
+        budget = holding_cash(items, down, rate, fixed) + data.draw(st.floats(0.0, 500.0))
+        actual = closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed)
+        assert holding_error(items, actual) <= holding_error(items, down) * (1 + 1e-9) + 1e-9
+
+    def test_down_past_the_exact_budget_is_not_taken(self):
+        """DOWN's 90 units cost 1.1 * 90 + 1 = 100.00000000000001: over $100, so 89."""
+        items = [HoldingItem(0.0, 90.9090909090909, 0.0, 90.0, 90.0, 1.0, 1.1, 1e-7)]
+        assert [89.0] == closest_holdings(items, 100.0, cost_rate=0.0, cost_per_order=1.0)
+
     def test_the_smallest_held_book(self):
         """Issue 12: keeping one more unit of A and B and cutting C is the optimum."""
         items = [

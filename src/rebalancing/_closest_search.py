@@ -1,0 +1,213 @@
+"""Exact search for ``Rounding.CLOSEST``: branch and bound over a few whole items' holdings.
+
+Pure: no I/O, clock or globals. The repair (:mod:`._closest_repair`) hands it the paths
+of at most :data:`EXACT_ITEMS` whole items and its own answer; the search returns better
+holdings within the budget, or None. It counts the holdings it tries, not time, so the
+same items always give the same answer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Iterator
+
+from ._closest_path import HoldingItem, Move, cash_use, error_at
+from ._units import GAIN_EPS
+
+__all__ = ["EXACT_ITEMS", "JointSearch"]
+
+#: Most items the exact search takes on (all whole); larger problems keep the repair.
+EXACT_ITEMS = 40
+#: Holdings the exact search may try before it settles for the best found so far.
+_EXACT_NODES = 4_000
+
+
+class JointSearch:
+    """Branch and bound over the holdings of a few whole items.
+
+    Depth-first over the items (dearest move first), each from the top of its path
+    down; a branch is cut when its error so far plus the relaxation of the items left
+    (their lower convex hulls of error against cash, filled by slope) cannot beat the
+    best found. Inside a run below the target, once the bound fails it fails for every
+    holding further down (each unit frees less cash than the error it adds can be won
+    back), so the rest of the run is skipped.
+    """
+
+    __slots__ = (
+        "base_cash",
+        "base_error",
+        "best",
+        "chosen",
+        "cum_cost",
+        "cum_gain",
+        "fixed",
+        "found",
+        "items",
+        "moves",
+        "nodes",
+        "points",
+        "rate",
+        "steepest",
+    )
+
+    def __init__(
+        self,
+        items: list[HoldingItem],
+        points: list[list[float]],
+        moves: list[list[Move]],
+        rate: float,
+        fixed: float,
+    ) -> None:
+        self.items, self.points, self.moves = items, points, moves
+        self.rate, self.fixed = rate, fixed
+        count = len(items)
+        self.base_cash = [0.0] * (count + 1)
+        self.base_error = [0.0] * (count + 1)
+        self.cum_cost: list[list[float]] = [[] for _ in range(count + 1)]
+        self.cum_gain: list[list[float]] = [[] for _ in range(count + 1)]
+        self.steepest = [0.0] * (count + 1)
+        segments: list[tuple[float, float, float]] = []
+        for k in range(count - 1, -1, -1):
+            item = items[k]
+            hull = _hull([(cash_use(item, h, rate, fixed), error_at(item, h)) for h in points[k]])
+            self.base_cash[k] = self.base_cash[k + 1] + hull[0][0]
+            self.base_error[k] = self.base_error[k + 1] + hull[0][1]
+            for (c0, e0), (c1, e1) in itertools.pairwise(hull):
+                segments.append(((e0 - e1) / (c1 - c0), c1 - c0, e0 - e1))
+            segments.sort(reverse=True)
+            self.steepest[k] = segments[0][0] if segments else 0.0
+            cost = gain = 0.0
+            costs, gains = [], []
+            for _, c, g in segments:
+                cost += c
+                gain += g
+                costs.append(cost)
+                gains.append(gain)
+            self.cum_cost[k], self.cum_gain[k] = costs, gains
+        self.best = math.inf
+        self.found: list[float] | None = None
+        self.chosen = [0.0] * count
+        self.nodes = 0
+
+    def bound(self, k: int, cash: float) -> float:
+        """Least error items ``k..`` can reach with ``cash``, in the relaxation."""
+        spare = cash - self.base_cash[k]
+        if spare < 0.0:
+            return math.inf
+        costs = self.cum_cost[k]
+        position = bisect.bisect_left(costs, spare)
+        if position >= len(costs):
+            return self.base_error[k] - (self.cum_gain[k][-1] if costs else 0.0)
+        gains = self.cum_gain[k]
+        before_cost = costs[position - 1] if position else 0.0
+        before_gain = gains[position - 1] if position else 0.0
+        share = (spare - before_cost) / (costs[position] - before_cost)
+        return self.base_error[k] - before_gain - share * (gains[position] - before_gain)
+
+    def run(self, budget: float, error: float, held: list[float]) -> list[float] | None:
+        """Holdings better than ``held`` (with ``error``) within ``budget``; None if none."""
+        self.best = error * (1.0 - GAIN_EPS) - GAIN_EPS
+        self.search(0, budget, 0.0)
+        if self.found is None or self.found == held:
+            return None
+        rate, fixed = self.rate, self.fixed
+        spent = math.fsum(
+            cash_use(item, h, rate, fixed) for item, h in zip(self.items, self.found, strict=True)
+        )
+        if spent > budget:
+            return None  # float noise in the running cash: keep the repair's answer
+        return self.found
+
+    def search(self, k: int, cash: float, error: float) -> None:
+        """Try every holding of item ``k`` that may lead below the best error."""
+        chosen = self.chosen
+        item, points, moves = self.items[k], self.points[k], self.moves[k]
+        # The last item's best holding is found directly; the leaf is there.
+        rate, fixed, bound = self.rate, self.fixed, self.bound
+        if k == len(chosen) - 1:
+            self._last(k, cash, error)
+            return
+        steepest, reserve = self.steepest[k + 1], self.base_cash[k + 1]
+        for at in range(len(points) - 1, -1, -1):
+            candidates: Iterator[float] = iter((points[at],))
+            if at < len(moves) and moves[at][0] > 1:
+                candidates = self._run(k, at, cash, error, steepest)
+            for holding in candidates:
+                self.nodes += 1
+                if self.nodes > _EXACT_NODES:
+                    return
+                use = cash_use(item, holding, rate, fixed)
+                if cash - use < reserve:
+                    continue  # even the items left freeing all they can would not pay
+                after = error + error_at(item, holding)
+                if after + bound(k + 1, cash - use) < self.best:
+                    chosen[k] = holding
+                    self.search(k + 1, cash - use, after)
+
+    def _last(self, k: int, cash: float, error: float) -> None:
+        """The last item: its best holding within ``cash``, found directly.
+
+        Inside a run the error moves one way, so its best holding is an end of the run
+        or the highest one the cash reaches.
+        """
+        item, rate, fixed = self.items[k], self.rate, self.fixed
+        points, moves = self.points[k], self.moves[k]
+        best: tuple[float, float] | None = None
+        for at, point in enumerate(points):
+            self.nodes += 1
+            candidates = [point]
+            if at < len(moves) and moves[at][0] > 1 and moves[at][2] > 0.0:
+                count, step, dc, _, _ = moves[at]
+                base = cash_use(item, point, rate, fixed)
+                units = min(count - 1, math.floor((cash - base) / dc))
+                if units > 0:
+                    candidates.append(point + units * step)
+            for holding in candidates:
+                if cash_use(item, holding, rate, fixed) <= cash:
+                    after = error_at(item, holding)
+                    if best is None or after < best[0]:
+                        best = (after, holding)
+        if best is not None and error + best[0] < self.best:
+            self.chosen[k] = best[1]
+            self.best = (error + best[0]) * (1.0 - GAIN_EPS) - GAIN_EPS
+            self.found = list(self.chosen)
+
+    def _run(self, k: int, at: int, cash: float, error: float, steepest: float) -> Iterator[float]:
+        """Holdings of the run from point ``at`` up (top first, the point itself last)."""
+        item, rate, fixed = self.items[k], self.rate, self.fixed
+        count, step, dc, de, _ = self.moves[k][at]
+        first = self.points[k][at]
+        top = count - 1
+        base = cash_use(item, first, rate, fixed)
+        room = cash - self.base_cash[k + 1]  # what the items left may free counts too
+        if dc > 0.0 and base + top * dc > room:
+            top = min(top, math.floor((room - base) / dc))
+        # Below the target every unit given up frees less than it costs in error.
+        skips = de < 0.0 and steepest * dc <= -de
+        for units in range(top, 0, -1):
+            holding = first + units * step
+            if skips:
+                use = base + units * dc
+                after = error + error_at(item, holding)
+                if after + self.bound(k + 1, cash - use) >= self.best:
+                    break
+            yield holding
+        yield first
+
+
+def _hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Lower convex hull of (cash, error) from the cheapest point to the least error."""
+    ordered = sorted(points)
+    hull: list[tuple[float, float]] = []
+    for point in ordered:
+        while len(hull) >= 2:
+            (c0, e0), (c1, e1) = hull[-2], hull[-1]
+            if (e1 - e0) * (point[0] - c0) >= (point[1] - e0) * (c1 - c0):
+                hull.pop()
+            else:
+                break
+        hull.append(point)
+    least = min(range(len(hull)), key=lambda i: (hull[i][1], i))
+    return hull[: least + 1]
