@@ -441,6 +441,14 @@ class TestFunding:
         assert [("sell", "A", 100), ("buy", "B", 100)] == trades(plan)
         assert 0.0 == plan.projected_cash
 
+    def test_closing_a_single_unit_funds_the_buys(self):
+        """All the cash is in one $1,000 unit of A: closing it pays for 10 B at $100."""
+        snap = PortfolioSnapshot(0.0, {"A": 1}, {"A": 1_000.0, "B": 100.0})
+        plan = compute_trades(snap, {"B": 1.0})
+
+        assert [("sell", "A", 1), ("buy", "B", 10)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+
     def test_costs_of_sells_are_paid_before_buys(self):
         """Per-order costs come out of the proceeds, so the buy is smaller."""
         snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 10.0, "B": 10.0})
@@ -1202,6 +1210,24 @@ class TestRegressions:
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
 
+    def test_an_uncounted_pending_sell_is_checked_in_a_book_of_several_assets(self):
+        """10 A held, 3 wanted, a pending sell of 6 not counted: 7 + 6 would go short, so
+        the pending sell is cancelled, whatever other assets the book holds."""
+        pending = [PendingOrder("s", "A", Side.SELL, 6.0)]
+        prices = {"A": 10.0, "B": 10.0, "C": 10.0}
+        snap = PortfolioSnapshot(0.0, dict.fromkeys(prices, 10), prices, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+        plan = compute_trades(snap, {"A": 0.1, "B": 0.45, "C": 0.45}, config)
+
+        assert [("sell", "A", 7), ("buy", "B", 3), ("buy", "C", 3)] == trades(plan)
+        assert ("s",) == plan.cancels
+        assert 3 == plan.decision("A").projected_quantity
+
     @pytest.mark.parametrize(("pending_sell", "cancelled"), [(6.0, ("s",)), (5.0, ())])
     def test_uncounted_pending_sell_and_planned_sell_together_never_go_short(
         self, pending_sell, cancelled
@@ -1405,8 +1431,8 @@ class TestLegsAndRounding:
         assert [] == trades(plan)
         assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
 
-    def test_a_target_worth_exactly_float_noise_of_equity_is_at_target(self):
-        """10 units of $1 on $10bn is a weight of 1e-9, the noise level: already at target."""
+    def test_a_target_of_exactly_the_noise_weight_is_no_target(self):
+        """A weight of 1e-9 (10 units of $1 on $10bn) is float noise: like 0, at target."""
         snap = PortfolioSnapshot(1e10, prices={"A": 1.0})
         plan = compute_trades(snap, {"A": 1e-9}, FREE)
 
