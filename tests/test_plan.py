@@ -881,6 +881,19 @@ class TestClosestRounding:
 
         assert [("sell", "A", 2)] == trades(plan)
 
+    def test_closest_in_a_fractional_account_cuts_the_buy_by_the_costs(self):
+        """Sell 5 A for $500 less $1; B's buy must pay $1 too, so it gets $498 of units."""
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0, "B": 100.0}, fractional=True)
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, cost_per_order=1.0
+        )
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert [("sell", "A"), ("buy", "B")] == [(o.side.value, o.asset) for o in plan]
+        assert 5.0 == plan.orders[0].quantity
+        assert 4.98 == pytest.approx(plan.orders[1].quantity)
+        assert 0.0 == pytest.approx(plan.projected_cash, abs=1e-9)
+
     def test_closest_never_overdraws(self):
         """Rounding up is only taken while the cash lasts."""
         snap = PortfolioSnapshot(1_000.0, prices={"A": 190.0, "B": 190.0})
