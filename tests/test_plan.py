@@ -373,6 +373,16 @@ class TestReversals:
 
         assert [("sell", "A", 100)] == trades(plan)
 
+    def test_a_reversal_from_one_unit_with_a_small_opening_leg_just_closes(self):
+        """Long 1 to short 1: the $100 opening leg is under the $150 minimum, so only the
+        close is sent (the whole $200 move was due)."""
+        snap = PortfolioSnapshot(900.0, {"A": 1}, {"A": 100.0}, margin=True)
+        config = RebalanceConfig(min_trade_value=150, min_weight_change=0, allow_short=True)
+        plan = compute_trades(snap, {"A": -0.1}, config)
+
+        assert [("sell", 1, Action.CLOSE)] == [(o.side.value, o.quantity, o.action) for o in plan]
+        assert 0 == plan.decision("A").projected_quantity
+
     def test_risk_reducing_orders_go_first(self):
         """Closes and reductions precede opens; sells precede buys within each group."""
         snap = PortfolioSnapshot(
@@ -429,6 +439,14 @@ class TestFunding:
         plan = compute_trades(snap, {"B": 1.0})
 
         assert [("sell", "A", 100), ("buy", "B", 100)] == trades(plan)
+        assert 0.0 == plan.projected_cash
+
+    def test_closing_a_single_unit_funds_the_buys(self):
+        """All the cash is in one $1,000 unit of A: closing it pays for 10 B at $100."""
+        snap = PortfolioSnapshot(0.0, {"A": 1}, {"A": 1_000.0, "B": 100.0})
+        plan = compute_trades(snap, {"B": 1.0})
+
+        assert [("sell", "A", 1), ("buy", "B", 10)] == trades(plan)
         assert 0.0 == plan.projected_cash
 
     def test_costs_of_sells_are_paid_before_buys(self):
@@ -693,6 +711,39 @@ class TestPendingOrders:
         assert ("p",) == plan.cancels
         assert (Adjustment.PENDING_REPLACED,) == plan.decision("A").adjustments
 
+    def test_a_fractional_close_against_a_pending_buy_replaces_it(self):
+        """0.5 held and a pending buy of 0.3 counted, a target below one unit: the plan
+        closes, so the buy is cancelled and exactly the 0.5 held is sold (not 0.8)."""
+        pending = [PendingOrder("b", "A", Side.BUY, 0.3)]
+        snap = PortfolioSnapshot(100.0, {"A": 0.5}, {"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            allow_fractional=False,
+        )
+        plan = compute_trades(snap, {"A": 0.1}, config)
+
+        assert [("sell", "A", 0.5)] == trades(plan)
+        assert ("b",) == plan.cancels
+        assert 0.0 == plan.decision("A").projected_quantity
+
+    def test_a_pending_sell_toward_a_short_target_is_kept(self):
+        """10 held, a pending sell of 2, target -5 units: the sell goes the plan's way, so
+        it is kept and the plan closes the other 8 and opens the short of 5."""
+        pending = [PendingOrder("s", "A", Side.SELL, 2)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0}, pending_orders=pending, margin=True)
+        config = RebalanceConfig(
+            min_trade_value=0, min_weight_change=0, cancel_before_rebalance=False, allow_short=True
+        )
+        plan = compute_trades(snap, {"A": -0.5}, config)
+
+        assert [("sell", 8, Action.CLOSE), ("sell", 5, Action.OPEN)] == [
+            (o.side.value, o.quantity, o.action) for o in plan
+        ]
+        assert () == plan.cancels
+        assert -5 == plan.decision("A").projected_quantity
+
     def test_a_pending_buy_that_rounding_leaves_alone_is_kept(self):
         """10 A pending against a 9.6 target, nearest rounding: 10 is the nearest holding.
 
@@ -818,6 +869,30 @@ class TestClosestRounding:
         plan = compute_trades(snap, {"A": 0.19}, config)
 
         assert [("buy", "A", 2)] == trades(plan)
+
+    def test_closest_takes_the_down_trade_when_the_nearest_is_below_the_minimum(self):
+        """10 held, 8.6 wanted: the nearest (sell 1, $100) is under the $150 minimum, so
+        CLOSEST sends DOWN's sell of 2, which ends closer to target than holding 10."""
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0})
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=150, min_weight_change=0
+        )
+        plan = compute_trades(snap, {"A": 0.86}, config)
+
+        assert [("sell", "A", 2)] == trades(plan)
+
+    def test_closest_in_a_fractional_account_cuts_the_buy_by_the_costs(self):
+        """Sell 5 A for $500 less $1; B's buy must pay $1 too, so it gets $498 of units."""
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0, "B": 100.0}, fractional=True)
+        config = RebalanceConfig(
+            rounding=Rounding.CLOSEST, min_trade_value=0, min_weight_change=0, cost_per_order=1.0
+        )
+        plan = compute_trades(snap, {"A": 0.5, "B": 0.5}, config)
+
+        assert [("sell", "A"), ("buy", "B")] == [(o.side.value, o.asset) for o in plan]
+        assert 5.0 == plan.orders[0].quantity
+        assert 4.98 == pytest.approx(plan.orders[1].quantity)
+        assert 0.0 == pytest.approx(plan.projected_cash, abs=1e-9)
 
     def test_closest_never_overdraws(self):
         """Rounding up is only taken while the cash lasts."""
@@ -1148,6 +1223,24 @@ class TestRegressions:
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
 
+    def test_an_uncounted_pending_sell_is_checked_in_a_book_of_several_assets(self):
+        """10 A held, 3 wanted, a pending sell of 6 not counted: 7 + 6 would go short, so
+        the pending sell is cancelled, whatever other assets the book holds."""
+        pending = [PendingOrder("s", "A", Side.SELL, 6.0)]
+        prices = {"A": 10.0, "B": 10.0, "C": 10.0}
+        snap = PortfolioSnapshot(0.0, dict.fromkeys(prices, 10), prices, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+        plan = compute_trades(snap, {"A": 0.1, "B": 0.45, "C": 0.45}, config)
+
+        assert [("sell", "A", 7), ("buy", "B", 3), ("buy", "C", 3)] == trades(plan)
+        assert ("s",) == plan.cancels
+        assert 3 == plan.decision("A").projected_quantity
+
     @pytest.mark.parametrize(("pending_sell", "cancelled"), [(6.0, ("s",)), (5.0, ())])
     def test_uncounted_pending_sell_and_planned_sell_together_never_go_short(
         self, pending_sell, cancelled
@@ -1340,6 +1433,24 @@ class TestLegsAndRounding:
 
         assert [] == trades(plan)
         assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    def test_closest_rounds_a_holding_worth_float_noise_of_equity_to_none(self):
+        """The same 15 units under CLOSEST: the nearest lot (10) is exactly 1e-9 of the
+        equity, dust too, so nothing is bought and the decision says it rounds to zero."""
+        snap = PortfolioSnapshot(1e10, prices={"A": 1.0}, lot_sizes={"A": 10})
+        config = attrs.evolve(FREE, rounding=Rounding.CLOSEST)
+        plan = compute_trades(snap, {"A": 1.5e-9}, config)
+
+        assert [] == trades(plan)
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("A").skip_reason
+
+    def test_a_target_of_exactly_the_noise_weight_is_no_target(self):
+        """A weight of 1e-9 (10 units of $1 on $10bn) is float noise: like 0, at target."""
+        snap = PortfolioSnapshot(1e10, prices={"A": 1.0})
+        plan = compute_trades(snap, {"A": 1e-9}, FREE)
+
+        assert [] == trades(plan)
+        assert SkipReason.AT_TARGET == plan.decision("A").skip_reason
 
     def test_a_holding_within_float_noise_of_its_target_is_at_target(self):
         """10% held, 10% + 1e-12 wanted: at target, not a trade too small to send."""
@@ -1546,6 +1657,16 @@ class TestCashAccount:
         plan = compute_trades(snap, {"A": 0.6, "B": 0.6}, config)
 
         assert [250, 250] == [o.quantity for o in plan]
+        assert (Adjustment.LEVERAGE_SCALED,) == plan.decisions[0].adjustments
+
+    def test_a_gross_cap_of_exactly_one_is_recorded_as_the_cap(self):
+        """max_gross_leverage=1 in a cash account: the user's own cap binds, and is named."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(min_trade_value=0, min_weight_change=0, max_gross_leverage=1.0)
+
+        plan = compute_trades(snap, {"A": 0.6, "B": 0.6}, config)
+
+        assert [500, 500] == [o.quantity for o in plan]
         assert (Adjustment.LEVERAGE_SCALED,) == plan.decisions[0].adjustments
 
     def test_a_short_target_is_clamped_even_where_shorts_are_allowed(self):
