@@ -517,6 +517,33 @@ class TestCashAccount:
 
 
 class TestKeptOrdersNeverOvershoot:
+    # Found by a randomised run: a short far past its target buys back with pending
+    # orders while the plan's buy-back is cut for cash. The kept buys only bring it back
+    # toward the target; check_plan counted that as overshooting.
+    @example(
+        inputs=(
+            PortfolioSnapshot(
+                0.0,
+                {"AAPL": -60048.0, "EURUSD": 2473.0},
+                {"AAPL": 27842.0, "EURUSD": 135930.0},
+                multipliers={"EURUSD": 5.0},
+                pending_orders=[
+                    PendingOrder(f"order-{i}", "AAPL", Side.BUY, 1.0) for i in range(4)
+                ],
+                fractional=True,
+                margin=True,
+            ),
+            {"EURUSD": 0.0, "AAPL": -1.0},
+            RebalanceConfig(
+                min_trade_value=0.0,
+                min_weight_change=0.0,
+                allow_short=True,
+                cancel_before_rebalance=False,
+                close_untargeted=False,
+                direction=TradeDirection.BUY_ONLY,
+            ),
+        )
+    )
     @given(
         plan_inputs(
             snapshot=snapshots(min_assets=1),

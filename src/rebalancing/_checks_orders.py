@@ -196,7 +196,8 @@ class OrderChecks(Facts):
 
         Kept working orders, entries (a dip buy) and any resting order that adds to the
         projected position never take it past the target (or past the position, where a
-        direction blocks the sell) by a trade the thresholds would send; and never by
+        direction blocks the sell, or where the plan's own orders leave it) by a trade the
+        thresholds would send; and never by
         anything while the account ends below its cash floor (a cancel is free).
         """
         if not self._counts_pending() or not self.positive:
@@ -208,8 +209,8 @@ class OrderChecks(Facts):
                 continue
             if decision.skip_reason in (SkipReason.NOT_TARGETED, SkipReason.NON_POSITIVE_EQUITY):
                 continue
-            reach = asset.current + self._net(asset.orders)
-            reach += math.fsum(o.signed_quantity for o in self._kept_working(asset))
+            planned = asset.current + self._net(asset.orders)
+            reach = planned + math.fsum(o.signed_quantity for o in self._kept_working(asset))
             reach += math.fsum(
                 o.signed_quantity for o in self._kept_resting(asset) if o.side.sign * reach > 0.0
             )
@@ -218,6 +219,9 @@ class OrderChecks(Facts):
             allowed = abs(asset.target) * self.equity / asset.unit_value
             if decision.skip_reason is SkipReason.DIRECTION:
                 allowed = max(allowed, abs(asset.current))
+            # Kept orders that only bring a position already past its target back toward
+            # it (a short buying back while the plan's buy is cut for cash) push nothing.
+            allowed = max(allowed, abs(planned))
             excess = (abs(reach) - allowed) * asset.unit_value
             slack = REL * self.scale + self._qty_tol(asset) * asset.unit_value
             if self.config.rounding is not Rounding.DOWN:  # CLOSEST, OPTIMAL: one step over
