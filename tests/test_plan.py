@@ -208,6 +208,19 @@ class TestConstraints:
         assert SkipReason.SHORT_NOT_ALLOWED == plan.decision("B").skip_reason
         assert (Adjustment.SHORT_CLAMPED,) == plan.decision("A").adjustments
 
+    def test_a_weight_scaled_to_zero_gets_no_cash_buffer(self):
+        """Regression (randomised run): 5e-324 scaled by the gross cap underflows to 0;
+        the buffer then has nothing to scale, so only the scaling is recorded."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 1.0, "B": 1.0})
+        config = RebalanceConfig(max_gross_leverage=0.5, cash_buffer=0.5)
+
+        plan = compute_trades(snap, {"A": 1.0, "B": 5e-324}, config)
+
+        assert 0.0 == plan.decision("B").target_weight
+        assert (Adjustment.LEVERAGE_SCALED,) == plan.decision("B").adjustments
+        expected = (Adjustment.LEVERAGE_SCALED, Adjustment.CASH_BUFFER)
+        assert expected == plan.decision("A").adjustments
+
     def test_single_weight_cap_applies_to_shorts_too(self):
         """|w| is capped, longs and shorts alike."""
         snap = PortfolioSnapshot(10_000.0, prices={"A": 1.0, "B": 1.0}, margin=True)

@@ -113,6 +113,7 @@ def constrain(
     scaled = np.where(cash_cap, flag(Adjustment.CASH_ACCOUNT), flag(Adjustment.LEVERAGE_SCALED))
     adjust[over] |= scaled[owners]
     if config.cash_buffer > 0.0:
+        live = weight != 0.0  # a weight scaling took to 0 (5e-324 * 0.5) has no buffer
         weight[live] *= 1.0 - config.cash_buffer
         adjust[live] |= flag(Adjustment.CASH_BUFFER)
     return weight, adjust
