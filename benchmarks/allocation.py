@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from _books import fully_invested
 from closest_speed import planner_call, time_call
 from pypfopt.discrete_allocation import DiscreteAllocation
 from scipy import optimize, sparse
@@ -169,19 +170,7 @@ def held_cases(seeds: Sequence[int], sizes: Sequence[int] = SIZES) -> list[Case]
                     rng = random.Random(f"held-{seed}-{n}-{capital}-{variant}")
                     prices = _prices(rng, n)
                     old = _weights(rng, n, 1.0)
-                    positions: dict[str, float] = {}
-                    cash = capital
-                    for name, w in old.items():
-                        units = math.floor(w * capital / prices[name])
-                        if units > 0:
-                            positions[name] = float(units)
-                            cash -= units * prices[name]
-                    # Spend what is left on the cheapest names: fully invested.
-                    for name in sorted(prices, key=prices.__getitem__):
-                        units = math.floor(cash / prices[name])
-                        if units > 0:
-                            positions[name] = positions.get(name, 0.0) + units
-                            cash -= units * prices[name]
+                    positions, cash = fully_invested(prices, old.items(), capital)
                     weights = _weights(rng, n, 1.0)
                     cases.append(
                         Case("held", n, capital, True, 0.0, prices, weights, positions, cash)  # noqa: FBT003

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _books import fully_invested
+
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
 from rebalancing._allocation import closest_holdings
 from rebalancing._config import Rounding
@@ -104,18 +106,8 @@ def from_held(rng: random.Random, n: int, dear: int = 0) -> tuple[PortfolioSnaps
     """A fully invested whole-share book (old weights) moved to new targets summing to 1."""
     names = [f"A{i:03d}" for i in range(n)]
     prices = dict(zip(names, _prices(rng, n, dear), strict=True))
-    positions: dict[str, float] = {}
-    cash = CAPITAL
-    for name, w in zip(names, _weights(rng, n), strict=True):
-        units = math.floor(w * CAPITAL / prices[name])
-        if units > 0:
-            positions[name] = float(units)
-            cash -= units * prices[name]
-    for name in sorted(prices, key=prices.__getitem__):
-        units = math.floor(cash / prices[name])
-        if units > 0:
-            positions[name] = positions.get(name, 0.0) + units
-            cash -= units * prices[name]
+    old = zip(names, _weights(rng, n), strict=True)
+    positions, cash = fully_invested(prices, old, CAPITAL)
     weights = dict(zip(names, _weights(rng, n), strict=True))
     return PortfolioSnapshot(cash, positions, prices), weights
 
