@@ -400,8 +400,9 @@ class TestSafety:
         assert plan.projected_cash >= 0.0
         check_plan(snap, targets, EXACT, plan)
 
-    def test_an_answer_that_keeps_overdrawing_sends_no_buy(self, monkeypatch):
-        """If every answer overdraws, no buy is sent at all rather than an unfunded one."""
+    def test_an_answer_that_keeps_overdrawing_is_never_sent(self, monkeypatch):
+        """If every answer overdraws, OPTIMAL sends no unfunded buy: its own answer then
+        buys nothing, so CLOSEST's plan, which is closer, is the one returned."""
 
         def greedy(choices, spare, **costs):
             del spare, costs
@@ -410,7 +411,9 @@ class TestSafety:
         monkeypatch.setattr(_optimal, "solve", greedy)
         snap, targets = self._book()
         plan = compute_trades(snap, targets, EXACT)
-        assert () == plan.orders
+        closest = compute_trades(snap, targets, attrs.evolve(EXACT, rounding=Rounding.CLOSEST))
+        assert closest == plan
+        assert plan.projected_cash >= 0.0
         check_plan(snap, targets, EXACT, plan)
 
     def test_no_solution_falls_back_to_the_planner_funding(self, monkeypatch):
@@ -543,6 +546,37 @@ class TestProperties:
         closest = compute_trades(snap, targets, attrs.evolve(config, rounding=Rounding.CLOSEST))
         check_plan(snap, targets, config, plan)
         assert l1(plan) <= l1(closest) * (1 + 1e-9)
+
+    def test_a_wrong_optimum_from_the_solver_gives_way_to_a_closer_plan(self):
+        """Regression (CI's draw): at 1e16 units HiGHS reported an optimum that left a
+        1/6 target unbought, 1.7e9 times further from target than DOWN."""
+        # The drawn names and prices, as drawn: other names order the assets differently
+        # and HiGHS then finds the true optimum.
+        dear, cheap, other = (
+            "\U000bab95\U00086e63\x9f3\xfa\U00106def\x86\xf4",
+            "\U000c29c7",
+            "\x97\xee",
+        )
+        snap = PortfolioSnapshot(
+            0.0,
+            {dear: 3020.0, cheap: 1e6},
+            {"AAPL": 1.0, "BRK.B": 0.001, "ES": 0.001, other: 1.0, dear: 807133.578125, cheap: 0.5},
+            multipliers={"ES": 0.1, dear: 796.28125},
+            lot_sizes={dear: 0.001, cheap: 0.001},
+            fractional=True,
+            margin=True,
+        )
+        targets = {"AAPL": 0.0, cheap: 1 / 6, "BRK.B": 0.0, "ES": 1.0, dear: 0.0, other: 1.0}
+        config = RebalanceConfig(
+            min_trade_value=0.0, min_weight_change=0.0, rounding=Rounding.OPTIMAL
+        )
+
+        plan = compute_trades(snap, targets, config)
+
+        check_plan(snap, targets, config, plan)
+        for other in (Rounding.DOWN, Rounding.CLOSEST):
+            rival = compute_trades(snap, targets, attrs.evolve(config, rounding=other))
+            assert l1(plan) <= l1(rival)
 
     @SOLVER_TIME
     @given(st.data())

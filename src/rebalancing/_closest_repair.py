@@ -391,8 +391,15 @@ class Joint:
                     best = (*key, index, move, units)
             if best is None:
                 return
-            _, _, index, move, units = best
-            self.at[index], self.part[index] = move, max(units - 1.0, 0.0)
+            uncovered, _, index, move, units = best
+            given = 1.0
+            if uncovered:
+                # No unit covers the overdraft: this one stays the choice until the
+                # overdraft is less than a unit, so give those units back at once (a
+                # book of 1e13 units would otherwise loop 1e13 times).
+                cash = self.release(index, self.at[index], self.part[index])[2]  # type: ignore[index]
+                given = max(min(math.ceil(-self.left / cash) - 1.0, units), 1.0)
+            self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
 
     def _walk(

@@ -143,15 +143,15 @@ def _plan(
     floor = cash_floor(book, config)
     lines = settle_resting(book, config, _optimise(book, config, lines, float(floor[0])))
     plan = plans(book, lines, assemble(book, config, lines, floor))[0]
-    if any(lines.kept.values()):
-        # Kept pending orders fix holdings the solver does not move; a mode that
-        # replaces one may come closer. Keep the closest plan (OPTIMAL's on a tie).
-        others = [
-            _plan(snapshot, targets, attrs.evolve(config, rounding=rounding))
-            for rounding in (Rounding.CLOSEST, Rounding.DOWN)
-        ]
-        plan = closest_plan([plan, *others])
-    return plan
+    # Kept pending orders fix holdings the solver does not move, so a mode that replaces
+    # one may come closer; and at extreme scales (1e16 units) HiGHS can report a wrong
+    # optimum. Keep the closest plan, OPTIMAL's on a tie: never further than DOWN or
+    # CLOSEST.
+    others = [
+        _plan(snapshot, targets, attrs.evolve(config, rounding=rounding))
+        for rounding in (Rounding.CLOSEST, Rounding.DOWN)
+    ]
+    return closest_plan([plan, *others])
 
 
 def plan_many(
