@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ._book import ADJUSTMENTS, Book, exact_sums
+from ._book import ADJUSTMENTS, Book
 from ._config import RebalanceConfig
 from ._funding import pending_flows
 from ._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
@@ -33,6 +33,7 @@ from ._rounding import (
 )
 from ._sizing import Lines
 from ._snapshot import Side
+from ._sums import exact_sums
 from ._validation import integral
 
 __all__ = [

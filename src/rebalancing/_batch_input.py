@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._book import Rows, exact_sums
+from ._book import Rows
 from ._plan import validate_targets
 from ._snapshot import PortfolioSnapshot
+from ._sums import exact_sums
 from ._tables import frame_kind, read_columns
 from ._validation import check_name, is_mapping, mapping_items, to_number, to_positive
 from .exceptions import (

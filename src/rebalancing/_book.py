@@ -9,7 +9,6 @@ sorted universe of assets that are targeted, held or pending.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -30,7 +29,6 @@ __all__ = [
     "Book",
     "Rows",
     "constrain",
-    "exact_sums",
     "flag",
     "read_book",
     "rows_from_snapshots",
@@ -192,19 +190,6 @@ class Book(NamedTuple):
     #: Whether kept working orders count as exposure when sizing.
     counts_pending: bool
     accounts: Accounts
-
-
-def exact_sums(values: Floats | list[float], owners: Index, count: int) -> Floats:
-    """Each of ``count`` accounts' sum of the ``values`` it owns, correctly rounded.
-
-    (:func:`math.fsum` per account, so the order of the terms never matters.)
-    """
-    if count == 1:
-        return np.array([math.fsum(np.asarray(values, dtype=np.float64).tolist())])
-    order = np.argsort(owners, kind="stable")
-    terms = np.asarray(values, dtype=np.float64)[order].tolist()
-    bounds = np.searchsorted(owners[order], np.arange(count + 1)).tolist()
-    return np.array([math.fsum(terms[a:b]) for a, b in itertools.pairwise(bounds)])
 
 
 def _column(mapping: Mapping[str, float], assets: list[str], default: float) -> list[float]:

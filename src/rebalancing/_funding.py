@@ -15,12 +15,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ._allocation import water_level
-from ._book import Book, exact_sums
+from ._book import Book
 from ._closest_funding import fund_closest
 from ._config import RebalanceConfig, Rounding
 from ._rounding import UNIT_EPS, Floats, Index, Legs, legs_of, threshold_codes, whole_units
 from ._sizing import Lines, round_trades, set_buys
 from ._snapshot import PendingOrder, Side
+from ._sums import exact_sums
 
 __all__ = [
     "account_cash",
