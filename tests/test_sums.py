@@ -14,44 +14,53 @@ from rebalancing._sums import exact_sums
 finite = st.floats(allow_nan=False, allow_infinity=False)
 #: Terms that cancel: the sums land near rounding boundaries, where proof fails.
 cancelling = st.sampled_from([1.0, -1.0, 1e16, -1e16, 0.1, -0.1, 2.0**-1074, 1e308, -1e308])
+terms = st.one_of(finite, cancelling)
 
 
-def fsums(values: list[float], owners: list[int], count: int) -> list[float]:
+def fsums(values: list[float], owners: list[int], count: int, base: list[float] | None):
     return [
-        math.fsum(v for v, o in zip(values, owners, strict=True) if o == account)
+        math.fsum(
+            [0.0 if base is None else base[account]]
+            + [v for v, o in zip(values, owners, strict=True) if o == account]
+        )
         for account in range(count)
     ]
 
 
-def sums(values: list[float], owners: list[int], count: int) -> list[float]:
-    return exact_sums(np.array(values), np.array(owners, dtype=np.int64), count).tolist()
+def sums(values: list[float], owners: list[int], count: int, base: list[float] | None):
+    owned = np.array(owners, dtype=np.int64)
+    extra = None if base is None else np.array(base)
+    return exact_sums(np.array(values), owned, count, extra).tolist()
 
 
-@given(
-    st.integers(1, 12).flatmap(
-        lambda count: st.tuples(
-            st.just(count),
-            st.lists(st.tuples(st.one_of(finite, cancelling), st.integers(0, count - 1))),
-        )
-    )
-)
-@example((9, [(1e308, 0), (1e308, 0), (-1e308, 0), (1.0, 1)]))  # fsum overflows: so do we
-@example((9, [(1.0, 2), (2.0**-53, 2), (2.0**-105, 2)]))  # a tie broken by the third term
+@st.composite
+def accounts(draw: st.DrawFn) -> tuple[int, list[tuple[float, int]], list[float] | None]:
+    count = draw(st.integers(1, 12))
+    pairs = draw(st.lists(st.tuples(terms, st.integers(0, count - 1))))
+    base = draw(st.none() | st.lists(terms, min_size=count, max_size=count))
+    return count, pairs, base
+
+
+@given(accounts())
+@example((9, [(1e308, 0), (1e308, 0), (-1e308, 0), (1.0, 1)], None))  # fsum overflows: so do we
+@example((9, [(1.0, 2), (2.0**-53, 2), (2.0**-105, 2)], None))  # a tie broken by the third term
 # The rounding errors of 1.5's additions sum to just over half its ulp, but their own float
 # sum loses the excess: only the bound on that loss keeps the fast sum from rounding down.
-@example((9, [(1.5, 4), (2.0**-53 - 2.0**-106, 4), *[(0.75 * 2.0**-107, 4)] * 4]))
-@example((9, [(-0.0, 0), (-0.0, 0)]))  # a sum of zeros is 0.0
+@example((9, [(1.5, 4), (2.0**-53 - 2.0**-106, 4), *[(0.75 * 2.0**-107, 4)] * 4], None))
+@example((9, [(2.0**-53 - 2.0**-106, 4), *[(0.75 * 2.0**-107, 4)] * 4], [1.5] * 9))  # as base
+@example((9, [(-0.0, 0), (-0.0, 0)], [-0.0] * 9))  # a sum of zeros is 0.0
+@example((9, [(0.95 / 20, 1)] * 20, None))  # a model's weights: p + sigma is a tie, exactly
 def test_every_sum_is_the_fsum_of_its_terms(case):
-    count, pairs = case
+    count, pairs, base = case
     values = [v for v, _ in pairs]
     owners = [o for _, o in pairs]
     try:
-        expected = fsums(values, owners, count)
+        expected = fsums(values, owners, count, base)
     except OverflowError:
         with pytest.raises(OverflowError):
-            sums(values, owners, count)
+            sums(values, owners, count, base)
         return
-    actual = sums(values, owners, count)
+    actual = sums(values, owners, count, base)
     assert [math.copysign(1.0, x) for x in actual] == [math.copysign(1.0, x) for x in expected]
     assert actual == expected
 
@@ -61,5 +70,5 @@ def test_an_account_with_many_more_terms_than_the_rest_is_summed_alone():
     rng = np.random.default_rng(3)
     owners = np.concatenate([np.repeat(np.arange(50), 3), np.zeros(5_000, dtype=np.int64)])
     values = rng.normal(size=len(owners)) * 10.0 ** rng.integers(-20, 20, len(owners))
-    expected = fsums(values.tolist(), owners.tolist(), 50)
-    assert sums(values.tolist(), owners.tolist(), 50) == expected
+    expected = fsums(values.tolist(), owners.tolist(), 50, None)
+    assert sums(values.tolist(), owners.tolist(), 50, None) == expected

@@ -9,6 +9,7 @@ orders and decisions are :class:`PlanColumns`, built into objects only when read
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -102,7 +103,7 @@ def adjustment_tuples(codes: list[int]) -> list[tuple[Adjustment, ...]]:
 class PlanColumns(NamedTuple):
     """A plan's orders (in submission order) and per-asset decisions, as columns."""
 
-    assets: list[str]
+    assets: Sequence[str]
     # One element per order: the asset (an index into ``assets``), the side (+1 buy,
     # -1 sell), the quantity, the action (an index into ``ACTIONS``) and the estimated cost.
     asset: npt.NDArray[np.intp]
@@ -294,9 +295,10 @@ def assemble(
     count = len(accounts.cash)
     rows, flows = pending_flows(book, config, lines.kept.items())
     cash = exact_sums(
-        np.concatenate([accounts.cash, flows, -sign * value - cost]),
-        np.concatenate([np.arange(count), book.account[rows], owner]),
+        np.concatenate([-sign * value - cost, flows]),
+        np.concatenate([owner, book.account[rows]]),
         count,
+        base=accounts.cash,
     )
     sent = quantity * book.price[row] * book.multiplier[row]
     positive = book.positive

@@ -1,15 +1,15 @@
 """Many accounts at once: :func:`compute_trades_many` and :func:`plan_table`.
 
-Both plan every account with :func:`~rebalancing.compute_trades` itself: there is no
-second planner, so a batch plan is always exactly the plans of its accounts. What is done
-once for the whole batch is everything around the planner: validating the input
-(all of it, before any account is planned), grouping rows by account, and turning the
-plans into columns.
+Both plan their accounts together, as the rows of one book, with the very stages
+:func:`~rebalancing.compute_trades` runs (``_plan.plan_rows``): there is no second
+planner, so a batch plan is always exactly the plans of its accounts. Everything is
+validated, all of it, before any account is planned.
 
 ``plan_table``'s tables are read and validated in ``_batch_input``; this module plans
-them and builds the output columns. numpy is imported only when ``plan_table`` is called,
-so ``import rebalancing`` never needs numpy, pandas or polars.
-"""
+them and builds the output columns. Text columns stay integer codes into their
+categories (accounts, assets, sides...) until the frame library writes them, so no
+Python object is made per row. pandas and polars are imported only when a table is read
+or written, so ``import rebalancing`` never needs them."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ import numpy as np
 
 from ._assemble import Assembled, adjustment_tuples
 from ._batch_input import Table, target_book
-from ._book import Book
+from ._book import ADJUSTMENTS, Book, flag
 from ._config import RebalanceConfig, Rounding
 from ._milp import require_scipy
 from ._plan import compute_trades, plan_many, plan_table_rows
-from ._result import Action, RebalancePlan, SkipReason
+from ._result import RebalancePlan, SkipReason
 from ._rounding import ACTIONS, SKIPS
 from ._sizing import Lines
 from ._snapshot import PortfolioSnapshot, Side
@@ -65,8 +65,6 @@ DECISION_COLUMNS = (
     "skip_reason",
     "adjustments",
 )
-#: The columns of either table that hold text (``None`` where missing).
-_STRING_COLUMNS = frozenset({"asset", "side", "action", "skip_reason", "adjustments"})
 #: Accounts planned between two conversions of their plans to columns. Small, so the
 #: plans' objects mostly die before the garbage collector promotes them to its oldest
 #: generation (whose full scans then stay rare): 32 was 20-25% faster than 256 at
@@ -273,45 +271,57 @@ def plan_table(
     step = _ROWS_CHUNK if columnar else _CHUNK
     for start in range(0, count, step):
         stop = min(start + step, count)
-        rows = table.rows(start, stop) if columnar else None
-        planned = None if rows is None else plan_table_rows(rows, chosen)
-        if planned is not None:
-            parts = _batch_columns(*planned, table.accounts[start:stop], np)
+        chunk = table.rows(start, stop) if columnar else None
+        planned = None if chunk is None else plan_table_rows(chunk[0], chosen)
+        if chunk is not None and planned is not None:
+            parts = _batch_columns(*planned, start, chunk[1])
         else:  # OPTIMAL, or an account overflows (planned alone, its error names it)
             accounts = table.snapshots(start, stop)
             plans = [
                 _plan_one(snapshot, book, chosen, f"account {a!r}")
                 for a, snapshot, book in accounts
             ]
-            parts = _columns(plans, [account for account, _, _ in accounts], np)
+            parts = _columns(plans, start, table.asset_code)
         order_parts.append(parts[0])
         decision_parts.append(parts[1])
     return (
-        _write(table, order_parts, ORDER_COLUMNS, np),
-        _write(table, decision_parts, DECISION_COLUMNS, np),
+        _write(table, order_parts, ORDER_COLUMNS),
+        _write(table, decision_parts, DECISION_COLUMNS),
     )
 
 
-#: Every enum member a plan holds, and None, to the plain string (or None) it is written as.
-_TEXT: dict[Any, str | None] = {
-    None: None,
-    **{member: str(member.value) for kind in (Side, Action, SkipReason) for member in kind},
+# Text columns are kept as codes (integer arrays) into their categories until they are
+# written: accounts into ``Table.accounts``, assets into ``Table.universe``, sides,
+# actions and skip reasons into the arrays below, adjustments as their bits.
+
+#: Text of a side by ``sign > 0``, an action by its code, a skip by its code (0, no
+#: reason, is "at target" for an asset without orders; the last, None, an asset traded).
+_SIDE_TEXT = np.array([Side.SELL.value, Side.BUY.value], dtype=object)
+_ACTION_TEXT = np.array([action.value for action in ACTIONS], dtype=object)
+_SKIP_TEXT = np.array(
+    [*((reason or SkipReason.AT_TARGET).value for reason in SKIPS), None], dtype=object
+)
+_TRADED = len(SKIPS)
+#: Codes of a plan's enum members (and None, the skip reason of a traded asset).
+_CODE: dict[Any, int] = {
+    Side.SELL: 0,
+    Side.BUY: 1,
+    **{action: code for code, action in enumerate(ACTIONS)},
+    **{reason: code for code, reason in enumerate(SKIPS) if reason is not None},
+    None: _TRADED,
 }
 
 
 def _columns(
-    plans: list[RebalancePlan], accounts: list[Any], np: Any
+    plans: list[RebalancePlan], first: int, asset_code: dict[str, int]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The plans of consecutive accounts as order and decision columns (numpy arrays).
+    """The plans of the accounts from ``first`` on, as order and decision columns."""
 
-    Text is kept in object arrays, not lists: the garbage collector does not scan them.
-    """
+    def codes(values: Iterable[Any], code: Mapping[Any, int]) -> Any:
+        return np.fromiter(map(code.__getitem__, values), dtype=np.int64)
 
-    def text(values: Any) -> Any:
-        return np.fromiter(values, dtype=object)
-
-    def account_column(counts: list[int]) -> Any:
-        return np.repeat(np.fromiter(accounts, dtype=object, count=len(accounts)), counts)
+    def account_codes(counts: list[int]) -> Any:
+        return np.repeat(np.arange(first, first + len(plans)), counts)
 
     orders = [order for plan in plans for order in plan.orders]
     decisions = [decision for plan in plans for decision in plan.decisions]
@@ -319,54 +329,51 @@ def _columns(
     asset, side, action = list(zip(*map(_ORDER_TEXT, orders), strict=True)) or [()] * 3
     quantity, price, cost, multiplier = numbers.T
     order_columns = {
-        "account": account_column([len(plan.orders) for plan in plans]),
-        "asset": text(asset),
-        "side": text(map(_TEXT.__getitem__, side)),
+        "account": account_codes([len(plan.orders) for plan in plans]),
+        "asset": codes(asset, asset_code),
+        "side": codes(side, _CODE),
         "quantity": quantity,
         "price": price,
         "value": quantity * price * multiplier,
         "estimated_cost": cost,
-        "action": text(map(_TEXT.__getitem__, action)),
+        "action": codes(action, _CODE),
     }
     numbers = np.array(list(map(_DECISION_NUMBERS, decisions)), dtype=np.float64).reshape(-1, 7)
     columns = list(zip(*map(_DECISION_TEXT, decisions), strict=True)) or [()] * 3
     assets, skips, adjustments = columns
     decision_columns = {
-        "account": account_column([len(plan.decisions) for plan in plans]),
-        "asset": text(assets),
+        "account": account_codes([len(plan.decisions) for plan in plans]),
+        "asset": codes(assets, asset_code),
         **dict(zip(DECISION_COLUMNS[2:9], numbers.T, strict=True)),
-        "skip_reason": text(map(_TEXT.__getitem__, skips)),
-        "adjustments": text(",".join(a) if a else "" for a in adjustments),
+        "skip_reason": codes(skips, _CODE),
+        "adjustments": np.fromiter(
+            (sum(map(flag, chosen)) for chosen in adjustments), dtype=np.int64
+        ),
     }
     return order_columns, decision_columns
 
 
 def _batch_columns(
-    book: Book, lines: Lines, done: Assembled, accounts: Any, np: Any
+    book: Book, lines: Lines, done: Assembled, first: int, asset: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Order and decision columns of many accounts, read off the planner's columns."""
-    names = np.array(book.assets, dtype=object)
+    """Order and decision columns of the accounts from ``first`` on, off the planner's."""
     row = done.row
     price = book.price[row]
-    traded = np.zeros(len(names), dtype=bool)
-    traded[row] = True
-    codes, where = np.unique(lines.adjust, return_inverse=True)
-    adjustments = np.array([",".join(a) for a in adjustment_tuples(codes.tolist())], dtype=object)
+    skips = lines.skip.copy()
+    skips[row] = _TRADED
     order_columns = {
-        "account": accounts[book.account[row]],
-        "asset": names[row],
-        "side": _SIDE_TEXT[(done.sign > 0.0).astype(np.intp)],
+        "account": book.account[row] + first,
+        "asset": asset[row],
+        "side": (done.sign > 0.0).astype(np.int64),
         "quantity": done.quantity,
         "price": price,
         "value": done.quantity * price * book.multiplier[row],
         "estimated_cost": done.cost,
-        "action": _ACTION_TEXT[done.action],
+        "action": done.action,
     }
-    skips = _SKIP_TEXT[lines.skip]
-    skips[traded] = None
     decision_columns = {
-        "account": accounts[book.account],
-        "asset": names,
+        "account": book.account + first,
+        "asset": asset,
         "price": book.price,
         "current_quantity": book.current,
         "current_weight": done.current_weight,
@@ -375,23 +382,30 @@ def _batch_columns(
         "projected_quantity": done.projected,
         "projected_weight": done.projected_weight,
         "skip_reason": skips,
-        "adjustments": adjustments[where.reshape(-1)],
+        "adjustments": lines.adjust,
     }
     return order_columns, decision_columns
 
 
-#: Text of a side by ``sign > 0``, an action by its code, a skip by its code (0, no
-#: reason, is "at target" for an asset without orders).
-_SIDE_TEXT = np.array([Side.SELL.value, Side.BUY.value], dtype=object)
-_ACTION_TEXT = np.array([action.value for action in ACTIONS], dtype=object)
-_SKIP_TEXT = np.array([(reason or SkipReason.AT_TARGET).value for reason in SKIPS], dtype=object)
-
-
-def _write(table: Table, parts: list[dict[str, Any]], names: tuple[str, ...], np: Any) -> Any:
+def _write(table: Table, parts: list[dict[str, Any]], names: tuple[str, ...]) -> Any:
+    """The table of the columns ``names``: numbers as they are, text from its codes."""
     columns: dict[str, Column] = {}
     for name in names:
-        kind = "native" if name == "account" else "str" if name in _STRING_COLUMNS else "float"
-        empty = np.zeros(0, dtype=np.float64 if kind == "float" else object)
-        values = np.concatenate([part[name] for part in parts]) if parts else empty
-        columns[name] = Column(values, kind, table.account_dtype)
+        values = np.concatenate([part[name] for part in parts]) if parts else np.zeros(0, int)
+        if name == "account":
+            columns[name] = Column(table.accounts, "native", table.account_dtype, values)
+        elif name == "asset":
+            columns[name] = Column(table.universe, "str", codes=values)
+        elif name == "adjustments":
+            text = [",".join(chosen) for chosen in adjustment_tuples(list(range(_ALL_BITS)))]
+            columns[name] = Column(np.array(text, dtype=object), "str", codes=values)
+        elif name in _CATEGORIES:
+            columns[name] = Column(_CATEGORIES[name], "str", codes=values)
+        else:
+            columns[name] = Column(values.astype(np.float64, copy=False), "float")
     return write_frame(table.kind, columns)
+
+
+_CATEGORIES = {"side": _SIDE_TEXT, "action": _ACTION_TEXT, "skip_reason": _SKIP_TEXT}
+#: Every set of adjustments, as bits: the categories of the adjustments column.
+_ALL_BITS = 1 << len(ADJUSTMENTS)

@@ -3,7 +3,7 @@
 :class:`Table` reads the holdings, prices, cash and targets (mappings, or pandas or polars
 DataFrames through ``_tables``), checks all of them before any account is planned (every
 error names the table, the row, the account and asset, and the column) and groups the
-rows by account in numpy arrays. numpy is imported only when a table is read.
+rows by account in numpy arrays.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ._book import Rows
 from ._plan import validate_targets
 from ._snapshot import PortfolioSnapshot
 from ._sums import exact_sums
-from ._tables import frame_kind, read_columns
+from ._tables import factorize, frame_kind, read_columns
 from ._validation import check_name, is_mapping, mapping_items, to_number, to_positive
 from .exceptions import (
     InvalidSnapshotError,
@@ -24,7 +26,7 @@ from .exceptions import (
     RebalancingError,
 )
 
-__all__ = ["Table", "numpy", "target_book"]
+__all__ = ["Table", "target_book"]
 
 
 def target_book(targets: object, label: str) -> dict[str, float]:
@@ -34,16 +36,6 @@ def target_book(targets: object, label: str) -> dict[str, float]:
     except InvalidTargetsError as exc:
         msg = f"{label}: {exc}"
         raise InvalidTargetsError(msg) from exc
-
-
-def numpy() -> Any:
-    """The numpy module, or an ImportError naming the extras that bring it."""
-    try:
-        import numpy as np  # noqa: PLC0415 - optional: only plan_table needs it
-    except ImportError as exc:  # pragma: no cover - pandas and polars both bring numpy
-        msg = "plan_table needs numpy: install rebalancing[pandas] or rebalancing[polars]"
-        raise ImportError(msg) from exc
-    return np
 
 
 def _missing(value: object) -> bool:
@@ -56,23 +48,40 @@ def _missing(value: object) -> bool:
 
 
 class _Keys:
-    """A factorized key column: ``codes[row]`` indexes ``values``; ``rows`` is the input."""
+    """A factorized key column: ``codes[row]`` indexes ``values`` (first appearances)."""
 
     def __init__(self, column: Any, label: str, error: type[RebalancingError]) -> None:
-        np = numpy()
-        self.raw: list[Any] = column.tolist()
-        try:
-            index = {value: code for code, value in enumerate(dict.fromkeys(self.raw))}
-            codes = list(map(index.__getitem__, self.raw))
-        except TypeError:
-            row = next(r for r, v in enumerate(self.raw) if _unhashable(v))
-            msg = f"{label} row {row}: {self.raw[row]!r} is not a valid key (unhashable)"
-            raise error(msg) from None
-        self.codes = np.asarray(codes, dtype=np.int64)
-        self.values: list[Any] = list(index)
+        found = factorize(column) or _factorize_objects(column, label, error)
+        self.codes: Any = found[0]
+        self.values: list[Any] = found[1]
+
+    def at(self, row: int) -> Any:
+        """The key on ``row``."""
+        return self.values[self.codes[row]]
+
+    def rows(self) -> list[Any]:
+        """The key of every row."""
+        values = self.values
+        return [values[code] for code in self.codes.tolist()]
 
     def first_row(self, value: object) -> int:
-        return next(r for r, v in enumerate(self.raw) if v is value or v == value)
+        code = next(c for c, v in enumerate(self.values) if v is value or v == value)
+        return int(np.argmax(self.codes == code))
+
+
+def _factorize_objects(
+    column: Any, label: str, error: type[RebalancingError]
+) -> tuple[Any, list[Any]]:
+    """:func:`~rebalancing._tables.factorize` for any column, by a Python dict."""
+    raw = (column if hasattr(column, "tolist") else column.to_numpy()).tolist()
+    try:
+        index = {value: code for code, value in enumerate(dict.fromkeys(raw))}
+        codes = list(map(index.__getitem__, raw))
+    except TypeError:
+        row = next(r for r, v in enumerate(raw) if _unhashable(v))
+        msg = f"{label} row {row}: {raw[row]!r} is not a valid key (unhashable)"
+        raise error(msg) from None
+    return np.asarray(codes, dtype=np.int64), list(index)
 
 
 def _unhashable(value: object) -> bool:
@@ -85,7 +94,7 @@ def _unhashable(value: object) -> bool:
 
 def _check_accounts(keys: _Keys, label: str, error: type[RebalancingError]) -> None:
     for value in keys.values:
-        if _missing(value):
+        if not isinstance(value, str) and _missing(value):
             row = keys.first_row(value)
             msg = f"{label} row {row}: account is missing ({value!r})"
             raise error(msg)
@@ -119,7 +128,6 @@ def _numbers(
     positive: bool = False,
 ) -> Any:
     """A finite (and > 0 when ``positive``) float column; errors name the first bad row."""
-    np = numpy()
     check = to_positive if positive else to_number
     if column.dtype.kind in "iuf":
         values = column.astype(np.float64)
@@ -142,7 +150,6 @@ def _check_unique(label: str, error: type[RebalancingError], **columns: _Keys) -
 
     The message names the first repeated key in sort order and its first two rows.
     """
-    np = numpy()
     names = list(columns)
     keys = columns[names[0]].codes
     for name in names[1:]:
@@ -153,7 +160,7 @@ def _check_unique(label: str, error: type[RebalancingError], **columns: _Keys) -
     if same.size == 0:
         return
     first, second = int(order[same[0]]), int(order[same[0] + 1])
-    key = ", ".join(f"{name} {column.raw[first]!r}" for name, column in columns.items())
+    key = ", ".join(f"{name} {column.at(first)!r}" for name, column in columns.items())
     msg = f"{label} has {key} more than once (rows {first} and {second})"
     raise error(msg)
 
@@ -162,10 +169,13 @@ class Table:
     """The validated input of :func:`plan_table`, grouped by account (sorted)."""
 
     def __init__(self, holdings: Any, targets: object, prices: object, cash: object) -> None:
-        np = numpy()
         self.kind = frame_kind(holdings, "holdings", InvalidSnapshotError)
         columns, dtypes = read_columns(
-            holdings, "holdings", ("account", "asset", "quantity"), InvalidSnapshotError
+            holdings,
+            "holdings",
+            ("account", "asset", "quantity"),
+            InvalidSnapshotError,
+            keys=("account", "asset"),
         )
         self.account_dtype = dtypes["account"]
         accounts = _Keys(columns["account"], "holdings", InvalidSnapshotError)
@@ -173,12 +183,12 @@ class Table:
         assets = _Keys(columns["asset"], "holdings", InvalidSnapshotError)
 
         def where(row: int) -> str:
-            return f" (account {accounts.raw[row]!r})"
+            return f" (account {accounts.at(row)!r})"
 
         names = _check_assets(assets, "holdings", InvalidSnapshotError, where)
 
         def where_asset(row: int) -> str:
-            return f" (account {accounts.raw[row]!r}, asset {assets.raw[row]!r})"
+            return f" (account {accounts.at(row)!r}, asset {assets.at(row)!r})"
 
         quantity = _numbers(
             columns["quantity"], "holdings", "quantity", InvalidSnapshotError, where_asset
@@ -236,15 +246,34 @@ class Table:
             [0.0 if cash_of is None else cash_of[a] for a in self.accounts], dtype=np.float64
         )
         self.accounts = np.fromiter(self.accounts, dtype=object, count=len(self.accounts))
+        self._index_assets()
 
-    def rows(self, start: int, stop: int) -> Rows | None:
+    def _index_assets(self) -> None:
+        """Every asset held or targeted anywhere, sorted (:attr:`universe`).
+
+        Rows name their asset by its position there (its code), so a chunk's rows sort
+        by account, then asset, as integers.
+        """
+        targeted = self.model if self.books is None else _union(self.books)
+        universe = sorted(set(self.names).union(targeted))
+        self.asset_code = {name: code for code, name in enumerate(universe)}
+        self.universe = np.array(universe, dtype=object)
+        self.universe_price = np.array(
+            [self.prices.get(name, np.nan) for name in universe], dtype=np.float64
+        )
+        held = np.array([self.asset_code[name] for name in self.names], dtype=np.int64)
+        self.held_code = held[self.codes] if len(held) else np.zeros(0, dtype=np.int64)
+        self.model_code = np.array([self.asset_code[name] for name in self.model], dtype=np.int64)
+        self.model_weight = np.array(list(self.model.values()), dtype=np.float64)
+
+    def rows(self, start: int, stop: int) -> tuple[Rows, Any] | None:
         """The accounts ``start`` to ``stop`` as the planner's rows, built column-wise.
 
         The same rows :func:`~rebalancing._book.rows_from_snapshots` lays out from the
-        accounts' snapshots (:meth:`snapshots`); None when an account's equity overflows
-        (its snapshot says which).
+        accounts' snapshots (:meth:`snapshots`), their assets an object array, and each
+        row's asset as a code (its position in :attr:`universe`); None when an account's
+        equity overflows (its snapshot says which).
         """
-        np = numpy()
         count = stop - start
         first, last = int(self.bounds[start]), int(self.bounds[stop])
         quantity = self.quantity[first:last]
@@ -253,37 +282,32 @@ class Table:
             values = quantity * self.row_price[first:last]
         if not np.isfinite(values).all():
             return None
-        equity = exact_sums(
-            np.concatenate([self.cash[start:stop], values]),
-            np.concatenate([np.arange(count), owner]),
-            count,
-        )
+        equity = exact_sums(values, owner, count, base=self.cash[start:stop])
         if not np.isfinite(equity).all():
             return None
         held = quantity != 0.0
-        books = [self.model] * count if self.books is None else self.books[start:stop]
-        target_owner = np.repeat(np.arange(count), [len(book) for book in books])
-        target_names = [name for book in books for name in book]
-        names = sorted(set(self.names).union(target_names))
-        code = {name: position for position, name in enumerate(names)}
-        size = max(len(names), 1)
-        remap = np.array([code[name] for name in self.names], dtype=np.int64)
-        held_key = owner[held] * size + remap[self.codes[first:last][held]]
-        target_key = target_owner * size + np.array(
-            [code[name] for name in target_names], dtype=np.int64
-        )
-        keys = np.sort(np.concatenate([held_key, target_key]))
-        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+        size = max(len(self.universe), 1)
+        held_key = owner[held] * size + self.held_code[first:last][held]
+        if self.books is None:
+            target_key = (np.arange(count)[:, None] * size + self.model_code).reshape(-1)
+            weights = np.tile(self.model_weight, count)
+        else:
+            books = self.books[start:stop]
+            target_owner = np.repeat(np.arange(count), [len(book) for book in books])
+            code = self.asset_code
+            names = [code[name] for book in books for name in book]
+            target_key = target_owner * size + np.array(names, dtype=np.int64)
+            weights = np.array([w for book in books for w in book.values()], dtype=np.float64)
+        keys, held_at, target_at = _sorted_union(held_key, target_key, count * size)
         current = np.zeros(len(keys))
-        current[np.searchsorted(keys, held_key)] = quantity[held]
+        current[held_at] = quantity[held]
         requested = np.full(len(keys), np.nan)
-        requested[np.searchsorted(keys, target_key)] = [w for b in books for w in b.values()]
+        requested[target_at] = weights
         asset = keys % size
-        price = np.array([self.prices.get(name, np.nan) for name in names], dtype=np.float64)
-        return Rows(
-            assets=np.array(names, dtype=object)[asset].tolist(),
+        rows = Rows(
+            assets=self.universe[asset],
             account=keys // size,
-            price=price[asset],
+            price=self.universe_price[asset],
             multiplier=np.ones(len(keys)),
             lot=np.full(len(keys), np.nan),
             current=current,
@@ -294,6 +318,7 @@ class Table:
             margin=np.zeros(count, dtype=bool),
             fractional=np.zeros(count, dtype=bool),
         )
+        return rows, asset
 
     def snapshots(
         self, start: int, stop: int
@@ -325,9 +350,33 @@ class Table:
         return out
 
 
+def _union(books: list[dict[str, float]]) -> set[str]:
+    """Every asset some account targets."""
+    names: set[str] = set()
+    for book in books:
+        names.update(book)
+    return names
+
+
+def _sorted_union(first: Any, second: Any, space: int) -> tuple[Any, Any, Any]:
+    """The distinct integer keys of two arrays, sorted, and where each array's keys are.
+
+    The keys lie in ``range(space)``. They are marked in a dense mask when that is no
+    larger than a few times the keys (a model portfolio over a small universe: no sort),
+    else sorted.
+    """
+    if space <= 4 * (len(first) + len(second)):
+        mask = np.zeros(space, dtype=bool)
+        mask[first] = True
+        mask[second] = True
+        rank = np.cumsum(mask) - 1
+        return np.flatnonzero(mask), rank[first], rank[second]
+    keys = np.unique(np.concatenate([first, second]))
+    return keys, np.searchsorted(keys, first), np.searchsorted(keys, second)
+
+
 def _held_names(names: list[str], codes: Any) -> tuple[list[str], Any, Any]:
     """The sorted asset names, and the held rows' assets as codes into them and as names."""
-    np = numpy()
     rank = np.argsort(np.argsort(np.array(names, dtype=object))) if names else np.zeros(0, int)
     return sorted(names), rank[codes], np.array(names, dtype=object)[codes]
 
@@ -341,12 +390,14 @@ def _prices(prices: object) -> dict[str, float]:
             checked[name] = to_positive(raw, f"prices[{name!r}]", InvalidSnapshotError)
         return checked
     frame_kind(prices, "prices", InvalidSnapshotError)
-    columns, _ = read_columns(prices, "prices", ("asset", "price"), InvalidSnapshotError)
+    columns, _ = read_columns(
+        prices, "prices", ("asset", "price"), InvalidSnapshotError, keys=("asset",)
+    )
     assets = _Keys(columns["asset"], "prices", InvalidSnapshotError)
     names = _check_assets(assets, "prices", InvalidSnapshotError, lambda _: "")
 
     def where(row: int) -> str:
-        return f" (asset {assets.raw[row]!r})"
+        return f" (asset {assets.at(row)!r})"
 
     values = _numbers(
         columns["price"], "prices", "price", InvalidSnapshotError, where, positive=True
@@ -368,16 +419,18 @@ def _cash(cash: object) -> dict[Any, float] | None:
             checked[account] = to_number(raw, f"cash[{account!r}]", InvalidSnapshotError)
         return checked
     frame_kind(cash, "cash", InvalidSnapshotError)
-    columns, _ = read_columns(cash, "cash", ("account", "cash"), InvalidSnapshotError)
+    columns, _ = read_columns(
+        cash, "cash", ("account", "cash"), InvalidSnapshotError, keys=("account",)
+    )
     accounts = _Keys(columns["account"], "cash", InvalidSnapshotError)
     _check_accounts(accounts, "cash", InvalidSnapshotError)
 
     def where(row: int) -> str:
-        return f" (account {accounts.raw[row]!r})"
+        return f" (account {accounts.at(row)!r})"
 
     values = _numbers(columns["cash"], "cash", "cash", InvalidSnapshotError, where)
     _check_unique("cash", InvalidSnapshotError, account=accounts)
-    return dict(zip(accounts.raw, values.tolist(), strict=True))
+    return dict(zip(accounts.rows(), values.tolist(), strict=True))
 
 
 def _targets(
@@ -389,12 +442,13 @@ def _targets(
     frame_kind(targets, "targets", InvalidTargetsError)
     per_account = "account" in [str(name) for name in targets.columns]  # type: ignore[attr-defined]
     names = ("account", "asset", "weight") if per_account else ("asset", "weight")
-    columns, _ = read_columns(targets, "targets", names, InvalidTargetsError)
+    keys = ("account", "asset") if per_account else ("asset",)
+    columns, _ = read_columns(targets, "targets", names, InvalidTargetsError, keys=keys)
     assets = _Keys(columns["asset"], "targets", InvalidTargetsError)
     if not per_account:
 
         def where(row: int) -> str:
-            return f" (asset {assets.raw[row]!r})"
+            return f" (asset {assets.at(row)!r})"
 
         asset_names = _check_assets(assets, "targets", InvalidTargetsError, lambda _: "")
         weights = _numbers(columns["weight"], "targets", "weight", InvalidTargetsError, where)
@@ -405,10 +459,10 @@ def _targets(
     _check_accounts(accounts, "targets", InvalidTargetsError)
 
     def where_account(row: int) -> str:
-        return f" (account {accounts.raw[row]!r})"
+        return f" (account {accounts.at(row)!r})"
 
     def where_asset(row: int) -> str:
-        return f" (account {accounts.raw[row]!r}, asset {assets.raw[row]!r})"
+        return f" (account {accounts.at(row)!r}, asset {assets.at(row)!r})"
 
     asset_names = _check_assets(assets, "targets", InvalidTargetsError, where_account)
     weights = _numbers(columns["weight"], "targets", "weight", InvalidTargetsError, where_asset)
@@ -416,7 +470,7 @@ def _targets(
     books: list[dict[str, float] | None] = [None] * len(rank)
     grouped: dict[Any, dict[str, float]] = {}
     for account, code, weight in zip(
-        accounts.raw, assets.codes.tolist(), weights.tolist(), strict=True
+        accounts.rows(), assets.codes.tolist(), weights.tolist(), strict=True
     ):
         grouped.setdefault(account, {})[asset_names[code]] = weight
     for account, book in grouped.items():

@@ -138,7 +138,7 @@ class Rows(NamedTuple):
     (:func:`rows_from_snapshots`) or straight from tables (``plan_table``).
     """
 
-    assets: list[str]
+    assets: Sequence[str]
     account: Index
     #: NaN where there is no price (a targeted asset may lack one).
     price: Floats
@@ -159,7 +159,7 @@ class Rows(NamedTuple):
 class Book(NamedTuple):
     """What the planner knows of each row (account and asset), as columns."""
 
-    assets: list[str]
+    assets: Sequence[str]
     account: Index
     #: Reference price (NaN where the snapshot has none) and whether there is one.
     price: Floats

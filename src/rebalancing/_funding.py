@@ -75,7 +75,7 @@ def pending_flows(
 def leg_flows(book: Book, config: RebalanceConfig, legs: Legs, *, buys: bool) -> Floats:
     """Cash each leg brings (sells, closes) and, with ``buys``, takes, after costs.
 
-    The closing legs' flows, then the other legs', one per row (0 where no such leg).
+    Two per row, the closing leg's flow and the other leg's (0 where no such leg).
     """
     rate, fixed = config.cost_rate, config.cost_per_order
     close = legs.close * book.unit_value
@@ -84,9 +84,8 @@ def leg_flows(book: Book, config: RebalanceConfig, legs: Legs, *, buys: bool) ->
     counted = legs.trade > 0.0
     if not buys:
         counted &= legs.trade_sign < 0.0
-    return np.concatenate(
-        [flows, np.where(counted, -legs.trade_sign * trade - (rate * trade + fixed), 0.0)]
-    )
+    others = np.where(counted, -legs.trade_sign * trade - (rate * trade + fixed), 0.0)
+    return np.column_stack([flows, others]).reshape(-1)
 
 
 def account_cash(
@@ -99,9 +98,9 @@ def account_cash(
     rows, pending = pending_flows(book, config, lines.kept.items())
     account = book.account
     count = len(book.accounts.cash)
-    values = np.concatenate([book.accounts.cash, pending, leg_flows(book, config, legs, buys=buys)])
-    owners = np.concatenate([np.arange(count), account[rows], account, account])
-    return exact_sums(values, owners, count)
+    values = np.concatenate([leg_flows(book, config, legs, buys=buys), pending])
+    owners = np.concatenate([np.repeat(account, 2), account[rows]])
+    return exact_sums(values, owners, count, base=book.accounts.cash)
 
 
 def funding(book: Book, config: RebalanceConfig, lines: Lines) -> tuple[Floats, Legs]:

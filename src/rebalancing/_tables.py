@@ -13,7 +13,7 @@ from typing import Any
 
 from .exceptions import RebalancingError
 
-__all__ = ["Column", "frame_kind", "read_columns", "write_frame"]
+__all__ = ["Column", "factorize", "frame_kind", "read_columns", "write_frame"]
 
 #: The kinds of table understood, by the top-level module their DataFrame lives in.
 KINDS = ("pandas", "polars")
@@ -32,9 +32,13 @@ def frame_kind(frame: object, label: str, error: type[RebalancingError]) -> str:
 
 
 def read_columns(
-    frame: Any, label: str, names: Sequence[str], error: type[RebalancingError]
+    frame: Any,
+    label: str,
+    names: Sequence[str],
+    error: type[RebalancingError],
+    keys: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The named columns as numpy arrays, and their native dtypes.
+    """The named columns as numpy arrays (``keys`` as the frame's own), and their dtypes.
 
     Raises ``error`` naming the table and every missing column (and listing the present
     ones). A pandas index is not a column: ``reset_index()`` first.
@@ -47,9 +51,28 @@ def read_columns(
         )
         msg += f" (its columns: {', '.join(map(repr, present)) or 'none'})"
         raise error(msg)
-    arrays = {name: frame[name].to_numpy() for name in names}
+    arrays = {name: frame[name].to_numpy() for name in names if name not in keys}
+    arrays.update({name: frame[name] for name in keys})
     dtypes = {name: frame[name].dtype for name in names}
     return arrays, dtypes
+
+
+def factorize(column: Any) -> tuple[Any, list[Any]] | None:
+    """A key column as codes (in order of first appearance) and its distinct values.
+
+    Done by pandas for a pandas column of text or integers (its hash table, no Python
+    object per row); None for any other column, which the caller factorizes itself.
+    Missing text (NaN, NA) is a value like any other, as in a Python dict.
+    """
+    if type(column).__module__.partition(".")[0] != "pandas":
+        return None
+    import numpy as np  # noqa: PLC0415 - optional, imported only when reading
+    import pandas as pd  # noqa: PLC0415
+
+    if not (isinstance(column.dtype, pd.StringDtype) or column.dtype.kind in "iu"):
+        return None
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), uniques.tolist()
 
 
 class Column:
@@ -57,14 +80,18 @@ class Column:
 
     ``kind`` is ``"float"`` (NaN means missing: null in polars), ``"str"`` (``None``
     means missing) or ``"native"`` (values of ``dtype``, the input's own column dtype).
+    With ``codes``, ``values`` are the column's categories and the column is
+    ``values[codes]``: text is built by the frame library's own gather, not one Python
+    object per row.
     """
 
-    __slots__ = ("dtype", "kind", "values")
+    __slots__ = ("codes", "dtype", "kind", "values")
 
-    def __init__(self, values: Any, kind: str, dtype: Any = None) -> None:
+    def __init__(self, values: Any, kind: str, dtype: Any = None, codes: Any = None) -> None:
         self.values = values
         self.kind = kind
         self.dtype = dtype
+        self.codes = codes
 
 
 def write_frame(kind: str, columns: dict[str, Column]) -> Any:
@@ -74,23 +101,23 @@ def write_frame(kind: str, columns: dict[str, Column]) -> Any:
 
         data: dict[str, Any] = {}
         for name, column in columns.items():
-            if column.kind == "float":
-                data[name] = pd.Series(column.values, dtype="float64")
-            elif column.kind == "str":
-                data[name] = pd.Series(column.values, dtype="str")
+            dtype = {"float": "float64", "str": "str"}.get(column.kind, column.dtype)
+            if column.codes is None:
+                data[name] = pd.Series(column.values, dtype=dtype, copy=False)
             else:
-                data[name] = pd.Series(column.values, dtype=column.dtype)
-        return pd.DataFrame(data)
+                taken = pd.array(column.values, dtype=dtype).take(column.codes)
+                data[name] = pd.Series(taken, dtype=dtype, copy=False)
+        return pd.DataFrame(data, copy=False)  # the columns are new: no copy
     import polars as pl  # noqa: PLC0415 - optional, imported only when writing
 
     series = []
     for name, column in columns.items():
         if column.kind == "float":
             series.append(pl.Series(name, column.values, dtype=pl.Float64, nan_to_null=True))
-        elif column.kind == "str":
-            series.append(pl.Series(name, _plain(column.values), dtype=pl.String))
-        else:
-            series.append(pl.Series(name, _plain(column.values), dtype=column.dtype))
+            continue
+        dtype = pl.String if column.kind == "str" else column.dtype
+        values = pl.Series(name, _plain(column.values), dtype=dtype)
+        series.append(values if column.codes is None else values.gather(column.codes))
     return pl.DataFrame(series)
 
 
