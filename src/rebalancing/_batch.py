@@ -9,7 +9,8 @@ validated, all of it, before any account is planned.
 them and builds the output columns. Text columns stay integer codes into their
 categories (accounts, assets, sides...) until the frame library writes them, so no
 Python object is made per row. pandas and polars are imported only when a table is read
-or written, so ``import rebalancing`` never needs them."""
+or written, so ``import rebalancing`` never needs them.
+"""
 
 from __future__ import annotations
 

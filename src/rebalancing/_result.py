@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import attrs
 
@@ -234,6 +235,10 @@ class RebalancePlan:
     def __hash__(self) -> int:
         return hash((RebalancePlan, *self._values()))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as values: the orders and decisions, the figures, the weights as a dict."""
+        return _rebuild_plan, (*self._values(), dict(self.projected_weights))
+
     def __repr__(self) -> str:
         names = (
             "orders",
@@ -275,3 +280,9 @@ class RebalancePlan:
             if decision.asset == asset:
                 return decision
         raise KeyError(asset)
+
+
+def _rebuild_plan(*values: Any) -> RebalancePlan:
+    """A pickled :class:`RebalancePlan` (orders, cancels, decisions, figures, weights)."""
+    *fields, weights = values
+    return RebalancePlan(*fields, projected_weights=MappingProxyType(weights))

@@ -13,6 +13,7 @@ Conventions, fixed once for the whole library:
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -281,9 +282,20 @@ class PortfolioSnapshot:
             return 0.0
         return quantity * self.prices[asset] * self.multiplier(asset)
 
-    @property
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as the constructor's arguments (its read-only mappings as dicts)."""
+        options = {
+            "multipliers": dict(self.multipliers),
+            "lot_sizes": dict(self.lot_sizes),
+            "pending_orders": self.pending_orders,
+            "fractional": self.fractional,
+            "margin": self.margin,
+        }
+        return _rebuild_snapshot, (self.cash, dict(self.positions), dict(self.prices), options)
+
+    @functools.cached_property
     def equity(self) -> float:
-        """Cash plus the signed value of every position."""
+        """Cash plus the signed value of every position (computed once)."""
         return math.fsum([self.cash, *(self.value_of(a) for a in self.positions)])
 
     @property
@@ -327,3 +339,10 @@ def pending_by_asset(orders: Iterable[PendingOrder]) -> dict[str, list[PendingOr
     for order in orders:
         grouped.setdefault(order.asset, []).append(order)
     return grouped
+
+
+def _rebuild_snapshot(
+    cash: float, positions: dict[str, float], prices: dict[str, float], options: dict[str, Any]
+) -> PortfolioSnapshot:
+    """A pickled :class:`PortfolioSnapshot`, built (and validated) again."""
+    return PortfolioSnapshot(cash, positions, prices, **options)

@@ -43,6 +43,8 @@ def exact_sums(
     terms = np.asarray(values, dtype=np.float64)
     owned = np.asarray(owners)
     first = np.zeros(count) if base is None else np.asarray(base, dtype=np.float64)
+    if count == 1:
+        return np.array([math.fsum([first[0], *terms.tolist()])])
     if count < _FEW:
         return np.array([math.fsum([first[a], *terms[owned == a].tolist()]) for a in range(count)])
     nonzero = terms != 0.0  # adding 0 changes no sum: fewer columns below

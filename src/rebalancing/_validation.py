@@ -153,7 +153,7 @@ def number_map(
             continue
         where = f"{label}[{name!r}]"
         checked[name] = to_positive(raw, where, error) if positive else to_number(raw, where, error)
-    return MappingProxyType(dict(sorted(checked.items())))
+    return MappingProxyType({name: checked[name] for name in sorted(checked)})
 
 
 def as_tuple(value: object, label: str, error: type[RebalancingError]) -> tuple[Any, ...]:

@@ -3,8 +3,8 @@
 The same :func:`rebalancing.plan_table`, run once per partition: holdings (and cash, and
 per-account targets) are shuffled by account so that each account's rows meet in one
 partition, and each partition is planned by the local ``plan_table`` (the planner of
-:func:`~rebalancing.compute_trades`, all the partition's accounts in one pass). Small inputs (prices, a model
-portfolio) are computed once and sent to every partition.
+:func:`~rebalancing.compute_trades`, all the partition's accounts in one pass). Small
+inputs (prices, a model portfolio) are computed once and sent to every partition.
 
 Needs the extra: ``pip install 'rebalancing[dask]'``. ``import rebalancing`` never imports
 Dask.
