@@ -3,7 +3,10 @@ import math
 from types import MappingProxyType
 
 import attrs
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rebalancing import (
     InvalidSnapshotError,
@@ -14,6 +17,7 @@ from rebalancing import (
     RebalancingError,
     Side,
 )
+from rebalancing._validation import checked_numbers, plain_numbers
 
 
 class TestPortfolioSnapshot:
@@ -259,3 +263,51 @@ class TestPendingOrder:
         order = PendingOrder("1", "A", side, 1, kind=kind, limit_price=limit, stop_price=stop)
 
         assert expected == order.executes_as_placed(100.0)
+
+
+# -- the bulk check of plain number maps ------------------------------------------------
+
+_keys = st.one_of(
+    st.sampled_from(["AAA", "BBB", "b", "Z9", "", " AAA", "AAA ", "\tC", "é"]),
+    st.text(max_size=4),
+    st.integers(0, 3),
+)
+_numbers = st.one_of(
+    st.floats(),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 5e-324, 1e308]),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.just(np.float64(2.5)),
+    st.none(),
+)
+
+
+@settings(max_examples=300)
+@given(
+    items=st.lists(st.tuples(_keys, _numbers), max_size=8),
+    positive=st.booleans(),
+    read_only=st.booleans(),
+)
+def test_the_bulk_check_agrees_with_the_item_by_item_check(items, positive, read_only):
+    """Whatever the bulk check accepts, the item check accepts with the same sorted dict;
+    whatever the item check rejects, the bulk check leaves to it (returns None)."""
+    raw = dict(items)
+    value = MappingProxyType(raw) if read_only else raw
+    bulk = plain_numbers(value, positive=positive)
+    try:
+        slow = checked_numbers(value, "prices", InvalidSnapshotError, positive=positive)
+    except InvalidSnapshotError:
+        assert bulk is None
+        return
+    if bulk is not None:
+        assert list(bulk.items()) == list(slow.items())
+
+
+def test_the_bulk_check_takes_the_common_case():
+    """A plain, unsorted dict of finite floats is checked in bulk (and sorted)."""
+    assert list(plain_numbers({"B": 2.0, "A": 1.0}, positive=True).items()) == [
+        ("A", 1.0),
+        ("B", 2.0),
+    ]
+    assert plain_numbers({"A": 0.0}, positive=True) is None  # not > 0: the item check says so
+    assert plain_numbers({"A": 1}, positive=True) is None  # an int: converted item by item

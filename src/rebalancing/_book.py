@@ -9,6 +9,7 @@ sorted universe of assets that are targeted, held or pending.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -20,7 +21,7 @@ from ._config import RebalanceConfig
 from ._result import Adjustment
 from ._rounding import NOISE, Floats, Index
 from ._snapshot import PendingOrder, PortfolioSnapshot, pending_by_asset
-from ._validation import check_name, mapping_items, to_number
+from ._validation import check_name, mapping_items, plain_numbers, to_number
 from .exceptions import InvalidTargetsError
 
 __all__ = [
@@ -62,6 +63,9 @@ _EQUITY_NOISE = 1e-9
 
 def validate_targets(target_weights: object) -> dict[str, float]:
     """Check every target before anything is decided; return them sorted by asset."""
+    plain = plain_numbers(target_weights, positive=False)
+    if plain is not None:
+        return plain
     checked: dict[str, float] = {}
     for key, raw in mapping_items(target_weights, "target_weights", InvalidTargetsError):
         asset = check_name(key, "target_weights key", InvalidTargetsError)
@@ -195,8 +199,7 @@ class Book(NamedTuple):
 def _column(mapping: Mapping[str, float], assets: list[str], default: float) -> list[float]:
     if not mapping:
         return [default] * len(assets)
-    get = mapping.get
-    return [get(asset, default) for asset in assets]
+    return list(map(mapping.get, assets, itertools.repeat(default)))
 
 
 def rows_from_snapshots(

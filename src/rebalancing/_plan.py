@@ -104,7 +104,7 @@ def _finite(plan: RebalancePlan) -> bool:
     return bool(
         np.isfinite(columns.quantity * columns.price[columns.asset]).all()
         and np.isfinite(columns.cost).all()
-        and all(math.isfinite(weight) for weight in columns.projected_weight)
+        and np.isfinite(columns.projected_weight).all()
     )
 
 

@@ -285,4 +285,19 @@ class RebalancePlan:
 def _rebuild_plan(*values: Any) -> RebalancePlan:
     """A pickled :class:`RebalancePlan` (orders, cancels, decisions, figures, weights)."""
     *fields, weights = values
-    return RebalancePlan(*fields, projected_weights=MappingProxyType(weights))
+    named = dict(zip(_PLAN_VALUES, fields, strict=True))
+    return RebalancePlan(**named, projected_weights=MappingProxyType(weights))
+
+
+#: The fields of :meth:`RebalancePlan._values`, in order.
+_PLAN_VALUES = (
+    "orders",
+    "cancels",
+    "decisions",
+    "equity",
+    "cash",
+    "projected_cash",
+    "cash_floor",
+    "estimated_costs",
+    "turnover",
+)

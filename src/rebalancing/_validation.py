@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 
+import numpy as np
+
 from .exceptions import RebalancingError
 
 _E = TypeVar("_E", bound=enum.Enum)
@@ -137,6 +139,30 @@ def is_mapping(value: object) -> bool:
     )
 
 
+def plain_numbers(value: object, *, positive: bool) -> dict[str, float] | None:
+    """A dict of clean names to finite floats (> 0 with ``positive``), checked in bulk.
+
+    The common case, with no Python code per item: the dict (or a read-only view of
+    one) sorted by name, or None when any key or number is not of that plain kind (then
+    the item-by-item check decides, and names the bad item).
+    """
+    if type(value) is not dict and type(value) is not MappingProxyType:
+        return None
+    names: list[Any] = list(value)
+    numbers = list(value.values())
+    if not names:
+        return {}
+    if set(map(type, names)) != {str} or set(map(type, numbers)) != {float}:
+        return None
+    if "" in value or names != list(map(str.strip, names)):
+        return None
+    array = np.array(numbers)
+    if not np.isfinite(array).all() or (positive and not (array > 0.0).all()):
+        return None
+    order = sorted(names)
+    return dict(value) if order == names else {name: value[name] for name in order}
+
+
 def number_map(
     value: object,
     label: str,
@@ -145,6 +171,20 @@ def number_map(
     positive: bool,
 ) -> Mapping[str, float]:
     """Validate an ``asset -> number`` mapping and return it read-only, keys sorted."""
+    plain = plain_numbers(value, positive=positive)
+    if plain is not None:
+        return MappingProxyType(plain)
+    return MappingProxyType(checked_numbers(value, label, error, positive=positive))
+
+
+def checked_numbers(
+    value: object,
+    label: str,
+    error: type[RebalancingError],
+    *,
+    positive: bool,
+) -> dict[str, float]:
+    """:func:`number_map`'s item-by-item check: any mapping, the first bad item named."""
     checked: dict[str, float] = {}
     for key, raw in mapping_items(value, label, error):
         name = check_name(key, f"{label} key", error)
@@ -153,7 +193,7 @@ def number_map(
             continue
         where = f"{label}[{name!r}]"
         checked[name] = to_positive(raw, where, error) if positive else to_number(raw, where, error)
-    return MappingProxyType({name: checked[name] for name in sorted(checked)})
+    return {name: checked[name] for name in sorted(checked)}
 
 
 def as_tuple(value: object, label: str, error: type[RebalancingError]) -> tuple[Any, ...]:
