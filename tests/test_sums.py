@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -50,6 +51,11 @@ def accounts(draw: st.DrawFn) -> tuple[int, list[tuple[float, int]], list[float]
 @example((9, [(2.0**-53 - 2.0**-106, 4), *[(0.75 * 2.0**-107, 4)] * 4], [1.5] * 9))  # as base
 @example((9, [(-0.0, 0), (-0.0, 0)], [-0.0] * 9))  # a sum of zeros is 0.0
 @example((9, [(0.95 / 20, 1)] * 20, None))  # a model's weights: p + sigma is a tie, exactly
+# Just below a power of two the gap to the next float down is half the gap up: a bound
+# measured against the wider gap would round 1 - 2^-54 - 2^-110 up to 1.
+@example((9, [(1.0, 0), (-(2.0**-54), 0), (-(2.0**-110), 0)], None))
+# Each addition is exact but the last (p + sigma) overflows: fsum raises, so must we.
+@example((9, [(sys.float_info.max, 0), (2.0**969, 0), (2.0**969, 0)], None))
 def test_every_sum_is_the_fsum_of_its_terms(case):
     count, pairs, base = case
     values = [v for v, _ in pairs]
@@ -72,3 +78,14 @@ def test_an_account_with_many_more_terms_than_the_rest_is_summed_alone():
     values = rng.normal(size=len(owners)) * 10.0 ** rng.integers(-20, 20, len(owners))
     expected = fsums(values.tolist(), owners.tolist(), 50, None)
     assert sums(values.tolist(), owners.tolist(), 50, None) == expected
+
+
+@pytest.mark.parametrize("extra", range(14, 26))
+def test_an_account_just_past_the_matrix_width_is_summed_alone(extra):
+    """19 accounts of one term and one of ``extra``: around where the long one stops
+    fitting the matrix (2 * terms // accounts + 16 columns), its terms never spill into
+    another account's row."""
+    owners = np.concatenate([np.arange(1, 20), np.zeros(extra, dtype=np.int64)])
+    values = 1.0 + np.arange(len(owners)) * 2.0**-40
+    expected = fsums(values.tolist(), owners.tolist(), 20, None)
+    assert sums(values.tolist(), owners.tolist(), 20, None) == expected

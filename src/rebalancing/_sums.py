@@ -88,7 +88,7 @@ def _sum2(
         terms, owned, position = terms[keep], owned[keep], position[keep]
     grid = np.zeros(count * width)
     grid[owned * width + position] = terms
-    p, sigma, loose = first + 0.0, np.zeros(count), np.zeros(count)
+    p, sigma, loose = first, np.zeros(count), np.zeros(count)
     with np.errstate(over="ignore", invalid="ignore"):
         for x in grid.reshape(count, width).T:
             s = p + x
@@ -105,4 +105,4 @@ def _sum2(
         bound = loose * (1.0 + 2.0 * (width + 1) * _U) + (width + 1) * _TINY
         gap = np.abs(r) - np.nextafter(np.abs(r), 0.0)
         proven = fits & np.isfinite(r) & ((loose == 0.0) | (rest + bound < gap / 2))
-    return r + 0.0, proven  # + 0.0: a sum of zeros is 0.0, as fsum gives it
+    return r, proven
