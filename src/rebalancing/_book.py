@@ -211,7 +211,8 @@ def rows_from_snapshots(
     pending: dict[int, list[PendingOrder]] = {}
     for snapshot, book in zip(snapshots, targets, strict=True):
         by_asset = pending_by_asset(snapshot.pending_orders)
-        names = sorted(set(book).union(snapshot.held, by_asset))
+        # Each part is sorted already: the sort only merges them.
+        names = sorted(dict.fromkeys([*book, *snapshot.held, *by_asset]))
         if by_asset:
             first = len(assets)
             for at, name in enumerate(names):

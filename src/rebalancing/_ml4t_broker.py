@@ -210,10 +210,13 @@ def snapshot_from_broker(
             an order type, share type or account policy it does not know; the message
             names it and the installed ml4t-backtest version.
     """
-    quantities = {
-        asset: float(read_attribute(position, "quantity", "Position"))
-        for asset, position in read_mapping(broker, "positions").items()
-    }
+    held = read_mapping(broker, "positions")
+    try:
+        quantities = {asset: float(position.quantity) for asset, position in held.items()}
+    except AttributeError:  # say which attribute, and the installed version
+        for position in held.values():
+            read_attribute(position, "quantity", "Position")
+        raise
     positions = {asset: quantity for asset, quantity in quantities.items() if quantity != 0}
     pending = [
         converted
@@ -221,10 +224,12 @@ def snapshot_from_broker(
         if (converted := _pending_order(order)) is not None
     ]
     # Names may be any str subclass (numpy.str_ from an array of tickers): plain str here.
-    universe: set[str] = {
-        asset if type(asset) is str else _name(asset)
-        for asset in (data if assets is None else assets)
-    }
+    names = data if assets is None else list(assets)  # an iterator is read once
+    universe: set[str] = (
+        set(names)
+        if set(map(type, names)) <= {str}
+        else {asset if type(asset) is str else _name(asset) for asset in names}
+    )
     universe.update(positions)
     universe.update(order.asset for order in pending)
     prices: dict[str, float] = {}
@@ -232,7 +237,7 @@ def snapshot_from_broker(
     # ml4t's multipliers come from contract specs: without any, every one is 1.
     has_specs = bool(read_mapping(broker, "_contract_specs"))
     get_multiplier = read_attribute(broker, "get_multiplier")
-    for asset in universe:
+    for asset in sorted(universe):  # sorted: the snapshot then keeps the dict as it is
         price = _close(data, asset)
         if price is not None:
             prices[asset] = price

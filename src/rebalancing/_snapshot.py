@@ -253,8 +253,10 @@ class PortfolioSnapshot:
     margin: bool = attrs.field(default=False, kw_only=True, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
-        for asset, quantity in self.positions.items():
-            if quantity != 0.0 and asset not in self.prices:
+        unpriced = self.positions.keys() - self.prices.keys()
+        for asset in sorted(unpriced):
+            quantity = self.positions[asset]
+            if quantity != 0.0:
                 msg = (
                     f"positions[{asset!r}] = {quantity!r} is held but prices has no "
                     f"{asset!r}: every held asset needs a finite price > 0"
@@ -295,12 +297,18 @@ class PortfolioSnapshot:
 
     @functools.cached_property
     def equity(self) -> float:
-        """Cash plus the signed value of every position (computed once)."""
-        return math.fsum([self.cash, *(self.value_of(a) for a in self.positions)])
+        """Cash plus the signed value of every position (computed once, exactly summed)."""
+        prices, multipliers = self.prices, self.multipliers
+        held = [(a, q) for a, q in self.positions.items() if q != 0.0]
+        if multipliers:
+            values = [q * prices[a] * multipliers.get(a, 1.0) for a, q in held]
+        else:  # every multiplier is 1: q * p * 1.0 is q * p
+            values = [q * prices[a] for a, q in held]
+        return math.fsum([self.cash, *values])
 
-    @property
+    @functools.cached_property
     def held(self) -> tuple[str, ...]:
-        """Assets with a non-zero position, sorted."""
+        """Assets with a non-zero position, sorted (computed once)."""
         return tuple(a for a, q in self.positions.items() if q != 0.0)
 
     @classmethod

@@ -10,6 +10,7 @@ Each test removes or changes one thing on a *real* ml4t Broker, as a release mig
 import importlib.metadata
 import math
 import tomllib
+import types
 from pathlib import Path
 from typing import ClassVar
 
@@ -82,6 +83,15 @@ class TestMissingInternals:
 
         with unsupported(f"broker.{name}: there is no such attribute"):
             snapshot_from_broker(market.broker, {})
+
+    def test_position_without_quantity(self):
+        """A position object that lost its quantity is named, not read as 0."""
+        market = Market({"A": 100.0})
+        market.hold("A", 10)
+        market.broker.positions["A"] = types.SimpleNamespace(entry_price=100.0)
+
+        with unsupported("Position.quantity: there is no such attribute"):
+            snapshot_from_broker(market.broker, market.data)
 
     def test_price_table_of_another_type(self):
         """A price table that is not a mapping is named with its type."""

@@ -52,6 +52,14 @@ class TestBar:
 
         assert {"A": 10.0, "C": 30.0} == dict(snapshot.prices)
 
+    def test_assets_may_be_an_iterator(self):
+        """Assets given as a generator are read once and all priced (regression)."""
+        market = Market({"A": 10.0, "B": 20.0, "C": 30.0})
+
+        snapshot = snapshot_from_broker(market.broker, market.data, assets=iter(["A", "B"]))
+
+        assert {"A": 10.0, "B": 20.0} == dict(snapshot.prices)
+
 
 class TestOddOrders:
     """Pending orders the broker will not fill as placed count as resting."""
