@@ -133,6 +133,8 @@ class PlanColumns(NamedTuple):
         An ``int`` for a whole-unit asset when it is a whole number (as
         :attr:`Order.quantity`), else the float: the one place that rule lives.
         """
+        if not self.whole.any():  # fractional shares everywhere: the floats as they are
+            return self.quantity.tolist()
         whole = self.whole.tolist()
         return [
             integral(quantity) if whole[i] else quantity

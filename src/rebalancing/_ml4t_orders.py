@@ -17,10 +17,10 @@ from typing import Any
 
 from ml4t.backtest.types import OrderSide  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-from ._assemble import PlanColumns
+from ._assemble import PlanColumns, adjustment_tuples
 from ._ml4t_broker import read_attribute
-from ._result import Action, Adjustment, RebalancePlan, SkipReason
-from ._rounding import ACTIONS
+from ._result import Action, RebalancePlan, SkipReason
+from ._rounding import ACTIONS, SKIPS
 from ._snapshot import Side
 
 __all__ = ["buys", "orders_to_send", "preview_rows", "submit", "traded_value"]
@@ -97,8 +97,8 @@ def submit(
 _SIDE_TEXT = (Side.SELL.value, Side.BUY.value)
 _ACTION_TEXT = tuple(action.value for action in ACTIONS)
 _CLOSE = ACTIONS.index(Action.CLOSE)
-_SKIP_TEXT = {reason: reason.value for reason in SkipReason}
-_ADJUSTMENT_TEXT = {adjustment: adjustment.value for adjustment in Adjustment}
+#: A skip reason's text by its code (an index into ``SKIPS``; 0, none, is "at target").
+_SKIP_BY_CODE = tuple((reason or SkipReason.AT_TARGET).value for reason in SKIPS)
 
 
 def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
@@ -114,43 +114,22 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
         One dict per decision, sorted by asset.
     """
     columns = _columns(plan)
-    legs: dict[int, list[dict[str, Any]]] = {}
-    shares: dict[int, float] = {}
-    codes: dict[int, int] = {}
-    for seq, (i, sign, quantity, code) in enumerate(
-        zip(
-            columns.asset.tolist(),
-            columns.sign.tolist(),
-            columns.sent_quantities(),
-            columns.action.tolist(),
-            strict=True,
-        )
-    ):
-        buy = sign > 0
-        legs.setdefault(i, []).append(
-            {
-                "side": _SIDE_TEXT[buy],
-                "quantity": quantity,
-                "action": _ACTION_TEXT[code],
-                "seq": seq,
-            }
-        )
-        shares[i] = shares.get(i, 0) + (quantity if buy else -quantity)
-        codes[i] = code
+    legs, shares, codes = _legs(columns)
     price = columns.price.tolist()
     multiplier = columns.multiplier.tolist()
     current, pending, cancels = columns.current, columns.pending, columns.cancels
+    adjusted = _adjustment_texts(columns.adjust.tolist())
     only_held = plan.equity <= 0.0
     rows: list[dict[str, Any]] = []
-    for i, (asset, current_weight, target, requested, projected, skip, adjustments) in enumerate(
+    for i, (asset, current_weight, target, requested, projected, skip, adjust) in enumerate(
         zip(
             columns.assets,
             columns.current_weight,
             columns.target,
             columns.requested.tolist(),
             columns.projected_weight,
-            columns.skip_reasons(set(legs)),
-            columns.adjustments(),
+            columns.skip.tolist(),
+            columns.adjust.tolist(),
             strict=True,
         )
     ):
@@ -167,8 +146,9 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
                 action = "close_position"
             else:
                 action = own[0]["action"]
+            reason = None
         else:
-            own, net, value, action = [], 0, 0.0, None
+            own, net, value, action, reason = [], 0, 0.0, None, _SKIP_BY_CODE[skip]
         rows.append(
             {
                 "asset": asset,
@@ -177,14 +157,56 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
                 "weight_delta": target - current_weight,
                 "shares": net,
                 "value": value,
-                "skip_reason": None if skip is None else _SKIP_TEXT[skip],
+                "skip_reason": reason,
                 "action": action,
                 "requested_weight": None if math.isnan(requested) else requested,
                 "projected_weight": projected,
                 "price": known,
                 "orders": own,
                 "cancels": list(cancels.get(i, ())),
-                "adjustments": [_ADJUSTMENT_TEXT[a] for a in adjustments] if adjustments else [],
+                "adjustments": list(adjusted[adjust]) if adjust else [],
             }
         )
     return rows
+
+
+def _legs(
+    columns: PlanColumns,
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, float], dict[int, int]]:
+    """Each traded asset's preview legs, net shares and last action code, by asset index."""
+    legs: dict[int, list[dict[str, Any]]] = {}
+    shares: dict[int, float] = {}
+    codes: dict[int, int] = {}
+    for seq, (i, sign, quantity, code) in enumerate(
+        zip(
+            columns.asset.tolist(),
+            columns.sign.tolist(),
+            columns.sent_quantities(),
+            columns.action.tolist(),
+            strict=True,
+        )
+    ):
+        buy = sign > 0
+        leg = {
+            "side": _SIDE_TEXT[buy],
+            "quantity": quantity,
+            "action": _ACTION_TEXT[code],
+            "seq": seq,
+        }
+        own = legs.get(i)
+        if own is None:
+            legs[i] = [leg]
+        else:
+            own.append(leg)
+        shares[i] = shares.get(i, 0) + (quantity if buy else -quantity)
+        codes[i] = code
+    return legs, shares, codes
+
+
+def _adjustment_texts(codes: list[int]) -> dict[int, tuple[str, ...]]:
+    """The adjustments' texts of each distinct ``adjust`` code (bits of ``ADJUSTMENTS``)."""
+    distinct = sorted(set(codes))
+    decoded = adjustment_tuples(distinct)
+    return {
+        code: tuple(a.value for a in chosen) for code, chosen in zip(distinct, decoded, strict=True)
+    }
