@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["tests", "typing", "lint", "ml4t", "optimal", "dask", "docs"]
+nox.options.sessions = ["tests", "pandas2", "typing", "lint", "ml4t", "optimal", "dask", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
@@ -32,6 +32,14 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
     )  # fmt: skip
     session.run("coverage", "report", "--fail-under=95")
+
+
+@nox.session(python=PYTHON)
+def pandas2(session: nox.Session) -> None:
+    """plan_table's tables on pandas 2, the oldest the extras allow (its text dtypes differ)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    session.install("pandas>=2.0,<3")
+    session.run("pytest", "tests/test_batch.py", "tests/test_sums.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

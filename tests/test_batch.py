@@ -374,6 +374,25 @@ class TestPlanTableErrors:
             pd.DataFrame({"account": [math.nan], "asset": ["AAA"], "quantity": [1]}),
         )
 
+    def test_na_account(self):
+        """pandas' NA has no truth value: the missing key is found by identity (regression)."""
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1: account is missing (<NA>)",
+            pd.DataFrame(
+                {"account": pd.Series(["a", pd.NA], dtype="string"), "asset": "AAA", "quantity": 1}
+            ),
+        )
+
+    def test_na_asset(self):
+        self.check(
+            InvalidSnapshotError,
+            "holdings row 1 (account 'a'): asset must be a str, got NAType <NA>",
+            pd.DataFrame(
+                {"account": "a", "asset": pd.Series(["AAA", pd.NA], dtype=object), "quantity": 1}
+            ),
+        )
+
     def test_blank_asset(self):
         self.check(
             InvalidSnapshotError,

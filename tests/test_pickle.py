@@ -27,6 +27,7 @@ def test_a_snapshot_and_its_plan_come_back_equal(snapshot, data):
     assert back == plan
     assert hash(back) == hash(plan)
     assert back.projected_weights == plan.projected_weights
+    assert back.columns is not None  # the ml4t adapter reads a plan's columns
     assert compute_trades(copy, targets, config) == plan
 
 

@@ -311,3 +311,14 @@ def test_the_bulk_check_takes_the_common_case():
     ]
     assert plain_numbers({"A": 0.0}, positive=True) is None  # not > 0: the item check says so
     assert plain_numbers({"A": 1}, positive=True) is None  # an int: converted item by item
+
+
+def test_an_equity_whose_partial_sums_overflow_is_an_invalid_snapshot():
+    """fsum overflows on the way to a finite total: a named error, not OverflowError."""
+    with pytest.raises(InvalidSnapshotError, match=r"equity .* overflows"):
+        PortfolioSnapshot(
+            0.0,
+            {"X": 1e308, "Y": 1e308, "Z": -1e308},
+            {"X": 1.0, "Y": 1.0, "Z": 1.0},
+            margin=True,
+        )

@@ -56,6 +56,8 @@ def accounts(draw: st.DrawFn) -> tuple[int, list[tuple[float, int]], list[float]
 @example((9, [(1.0, 0), (-(2.0**-54), 0), (-(2.0**-110), 0)], None))
 # Each addition is exact but the last (p + sigma) overflows: fsum raises, so must we.
 @example((9, [(sys.float_info.max, 0), (2.0**969, 0), (2.0**969, 0)], None))
+# fsum's partial sums overflow though ours and the result do not: fsum raises, so must we.
+@example((9, [(-(sys.float_info.max - 2.0**971), 0), (2.0**970, 0), (sys.float_info.max, 0)], None))
 def test_every_sum_is_the_fsum_of_its_terms(case):
     count, pairs, base = case
     values = [v for v, _ in pairs]

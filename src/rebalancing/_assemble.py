@@ -134,7 +134,8 @@ class PlanColumns(NamedTuple):
         :attr:`Order.quantity`), else the float: the one place that rule lives.
         """
         if not self.whole.any():  # fractional shares everywhere: the floats as they are
-            return self.quantity.tolist()
+            quantities: list[float] = self.quantity.tolist()
+            return quantities
         whole = self.whole.tolist()
         return [
             integral(quantity) if whole[i] else quantity

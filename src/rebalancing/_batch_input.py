@@ -65,7 +65,11 @@ class _Keys:
         return [values[code] for code in self.codes.tolist()]
 
     def first_row(self, value: object) -> int:
-        code = next(c for c, v in enumerate(self.values) if v is value or v == value)
+        """The first row of ``value``, one of :attr:`values`.
+
+        Found by identity: a missing key such as pandas' NA has no truth value to compare.
+        """
+        code = next(c for c, v in enumerate(self.values) if v is value)
         return int(np.argmax(self.codes == code))
 
 
@@ -282,7 +286,10 @@ class Table:
             values = quantity * self.row_price[first:last]
         if not np.isfinite(values).all():
             return None
-        equity = exact_sums(values, owner, count, base=self.cash[start:stop])
+        try:
+            equity = exact_sums(values, owner, count, base=self.cash[start:stop])
+        except OverflowError:
+            return None
         if not np.isfinite(equity).all():
             return None
         held = quantity != 0.0

@@ -236,8 +236,8 @@ class RebalancePlan:
         return hash((RebalancePlan, *self._values()))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle as values: the orders and decisions, the figures, the weights as a dict."""
-        return _rebuild_plan, (*self._values(), dict(self.projected_weights))
+        """Pickle as values: orders, decisions, figures, the weights as a dict, columns."""
+        return _rebuild_plan, (*self._values(), dict(self.projected_weights), self.columns)
 
     def __repr__(self) -> str:
         names = (
@@ -283,10 +283,13 @@ class RebalancePlan:
 
 
 def _rebuild_plan(*values: Any) -> RebalancePlan:
-    """A pickled :class:`RebalancePlan` (orders, cancels, decisions, figures, weights)."""
-    *fields, weights = values
+    """A pickled :class:`RebalancePlan`.
+
+    From its orders, cancels, decisions, figures, weights and the planner's columns.
+    """
+    *fields, weights, columns = values
     named = dict(zip(_PLAN_VALUES, fields, strict=True))
-    return RebalancePlan(**named, projected_weights=MappingProxyType(weights))
+    return RebalancePlan(**named, projected_weights=MappingProxyType(weights), columns=columns)
 
 
 #: The fields of :meth:`RebalancePlan._values`, in order.

@@ -304,7 +304,10 @@ class PortfolioSnapshot:
             values = [q * prices[a] * multipliers.get(a, 1.0) for a, q in held]
         else:  # every multiplier is 1: q * p * 1.0 is q * p
             values = [q * prices[a] for a, q in held]
-        return math.fsum([self.cash, *values])
+        try:
+            return math.fsum([self.cash, *values])
+        except OverflowError:  # fsum's partial sums overflow: the equity is not a number
+            return math.inf
 
     @functools.cached_property
     def held(self) -> tuple[str, ...]:

@@ -105,7 +105,8 @@ def write_frame(kind: str, columns: dict[str, Column]) -> Any:
             if column.codes is None:
                 data[name] = pd.Series(column.values, dtype=dtype, copy=False)
             else:
-                taken = pd.array(column.values, dtype=dtype).take(column.codes)
+                # A Series, not pd.array: pandas 2's "str" array would write None as "None".
+                taken = pd.Series(column.values, dtype=dtype).array.take(column.codes)
                 data[name] = pd.Series(taken, dtype=dtype, copy=False)
         return pd.DataFrame(data, copy=False)  # the columns are new: no copy
     import polars as pl  # noqa: PLC0415 - optional, imported only when writing
