@@ -659,3 +659,41 @@ class TestSolverTolerance:
 
         check_plan(self.SNAP, targets, config, plan)
         assert all(o.value >= 100.0 or o.action is Action.CLOSE for o in plan)
+
+
+def own_plan(snapshot, targets, config):
+    """OPTIMAL's own plan, before it is compared with CLOSEST's and DOWN's."""
+    from rebalancing import _plan  # noqa: PLC0415 - the planner's own steps
+
+    book = _plan.read_book(_plan.rows_from_snapshots([snapshot], [targets]), config)
+    lines = _plan.size(book, config)
+    floor = _plan.cash_floor(book, config)
+    lines = _plan.settle_resting(
+        book, config, _plan._optimise(book, config, lines, float(floor[0]))
+    )
+    return _plan.plans(book, lines, _plan.assemble(book, config, lines, floor))[0]
+
+
+@needs_scipy
+class TestBudgetRule:
+    """OPTIMAL keeps to the budget rule of DOWN and CLOSEST (float noise, no more)."""
+
+    @pytest.mark.parametrize(("cash", "bought"), [(100.0, 90), (99.9999, 89)])
+    def test_its_own_answer_buys_what_fits_in_decimal(self, cash, bought):
+        """90 x $1.10 + $1 is $100 in decimal, 100.00000000000001 in floating point."""
+        snapshot = PortfolioSnapshot(cash, {}, {"AAA": 1.1})
+        config = attrs.evolve(EXACT, cost_per_order=1.0)
+
+        plan = own_plan(snapshot, {"AAA": 1.0}, config)
+
+        check_plan(snapshot, {"AAA": 1.0}, config, plan)
+        assert [bought] == [o.quantity for o in plan.orders]
+
+    def test_a_fractional_buy_leaves_the_slack_unspent(self):
+        """A fractional buy the cash cuts spends the cash, not its float slack too."""
+        snapshot = PortfolioSnapshot(50.0, prices={"A": 100.0}, fractional=True)
+        config = attrs.evolve(EXACT, cost_rate=0.01)
+
+        plan = own_plan(snapshot, {"A": 1.0}, config)
+
+        assert plan.projected_cash >= -1e-14

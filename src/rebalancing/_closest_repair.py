@@ -51,13 +51,22 @@ class Joint:
         "rate",
         "scale",
         "settled",
+        "slack",
     )
 
     def __init__(
-        self, items: Sequence[HoldingItem], budget: float, rate: float, fixed: float
+        self,
+        items: Sequence[HoldingItem],
+        budget: float,
+        rate: float,
+        fixed: float,
+        slack: float = 0.0,
     ) -> None:
         self.items = items
         self.rate, self.fixed, self.budget = rate, fixed, budget
+        #: The float noise ``budget`` holds: whole units may spend it, a part of a
+        #: divisible move may not.
+        self.slack = slack
         #: Per item: the points and moves of its path, and whether its moves that lower
         #: the error come first, each saving no more per dollar than the one before
         #: (then its next moves are simply its next one).
@@ -283,7 +292,7 @@ class Joint:
             units = count - part
             if dc > 0.0 and units * dc > left:
                 if divisible:
-                    take = left / dc
+                    take = max(left - self.slack, 0.0) / dc
                 else:
                     take = float(math.floor(snap_margin(left / dc)))
                     if take * dc > left:  # snapped up past the cash: one fewer
