@@ -474,6 +474,7 @@ def optimise(book: OptimalBook) -> bool:
             spare - margin,
             cost_rate=config.cost_rate,
             cost_per_order=config.cost_per_order,
+            scale=abs(equity),
         )
         if answer is None:
             return False
