@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ._closest_path import HoldingItem, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 from ._units import GAIN_EPS, snap_margin
+from ._units import UNIT_EPS as _UNIT_EPS
 
 __all__ = ["Joint"]
 
@@ -440,7 +441,12 @@ class Joint:
             if units * dc >= lack:
                 take = lack / dc
                 if not all_moves[index][move][4]:  # whole units: as many as cover the lack
-                    take = float(math.ceil(snap_margin(take)))
+                    # snap_margin() written out (take > 0): this loop is hot.
+                    whole = round(take)
+                    if abs(take - whole) <= _UNIT_EPS * (max(1.0, take)):
+                        take = float(whole)
+                    else:
+                        take = float(math.ceil(take))
                 if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
                     take = units
                 total = loss + take * added
