@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
 from rebalancing._closest import HoldingItem, closest_holdings
-from rebalancing._config import Rounding
+from rebalancing._config import Rounding, TradeDirection
 from rebalancing._plan import round_holding, round_nearest
 from rebalancing.testing import check_plan
 
@@ -156,6 +156,29 @@ class TestIssue6Properties:
         plan = compute_trades(snapshot, {"AAA": 1.0}, config)
         check_plan(snapshot, {"AAA": 1.0}, config, plan)
         assert [bought] == [o.quantity for o in plan.orders]
+
+    @pytest.mark.parametrize(
+        ("cash", "bought"),
+        [
+            # The old margin (1e-10 of equity) left 8.99999999 units: 8 and $100 idle.
+            (900.0, [("BONDS", 9)]),
+            # The even cut is $450 below each target: INTL's $150 is 3 units, due; the
+            # margin made it 2.99999999 units, 2, below the threshold, and dropped it.
+            (1_000.0, [("BONDS", 8), ("INTL", 3)]),
+        ],
+    )
+    def test_down_cuts_by_the_exact_cash(self, cash, bought):
+        """The buy-only recipe's book: DOWN's water fill is not cut short by a margin."""
+        snapshot = PortfolioSnapshot(
+            cash,
+            {"STOCKS": 75, "BONDS": 20, "INTL": 10},
+            {"STOCKS": 100.0, "BONDS": 100.0, "INTL": 50.0},
+        )
+        targets = {"STOCKS": 0.60, "BONDS": 0.30, "INTL": 0.10}
+        config = RebalanceConfig(direction=TradeDirection.BUY_ONLY)
+        plan = compute_trades(snapshot, targets, config)
+        check_plan(snapshot, targets, config, plan)
+        assert bought == [(o.asset, o.quantity) for o in plan.orders]
 
     @settings(max_examples=200)
     @given(book=books())
