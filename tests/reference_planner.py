@@ -661,7 +661,7 @@ class _Planner:
         if total <= available - floor + slack:
             return
         if self.config.rounding is Rounding.CLOSEST:
-            self._fund_closest(floor - slack, available, needs, slack)
+            self._fund_closest(available - floor + slack, needs, slack)
         else:
             self._water_fill(needs, available - floor + slack, slack)
 
@@ -693,9 +693,7 @@ class _Planner:
             cancelled = True
         return cancelled
 
-    def _fund_closest(
-        self, floor: float, available: float, needs: list[tuple[_Line, float]], slack: float
-    ) -> None:
+    def _fund_closest(self, spare: float, needs: list[tuple[_Line, float]], slack: float) -> None:
         """Repair sells and buys together to the holdings closest to target that fit.
 
         Every buy, and every long that sells or holds at its nearest, is an item of one
@@ -703,7 +701,8 @@ class _Planner:
         be cut back, a long may sell down (see :meth:`_deepen_sells`) to free cash. The
         cash the items' sells bring now is taken out of the budget, since the repair
         chooses them again. ``needs`` (the buys) are all items. closest_holdings keeps to
-        its budget (``floor`` already lowered by the float slack) by an exact sum.
+        its budget (``spare``: the cash above the floor plus the float ``slack``) by an
+        exact sum.
         """
         del needs  # every buy is an item
         chosen: list[tuple[_Line, HoldingItem]] = []
@@ -720,7 +719,7 @@ class _Planner:
         chosen = self._deepen_sells(chosen)
         holdings = closest_holdings(
             [item for _, item in chosen],
-            available - floor - math.fsum(proceeds),
+            spare - math.fsum(proceeds),
             cost_rate=self.config.cost_rate,
             cost_per_order=self.config.cost_per_order,
             slack=slack,
