@@ -37,8 +37,9 @@ _UNIT_EPS = 1e-9
 #: Equity at or below this share of cash + gross position value (or this many units of
 #: currency) is treated as non-positive: weights against it would be noise.
 _EQUITY_NOISE = 1e-9
-#: Share of equity held back from a binding cash budget so float error never overdraws.
-_BUDGET_MARGIN = 1e-10
+#: Float noise a budget may be overspent by, relative to the larger of cash and equity
+#: (at least 1): the one budget rule of DOWN and CLOSEST.
+_CASH_NOISE = 1e-12
 
 
 def compute_trades(
@@ -656,13 +657,13 @@ class _Planner:
         if not needs:
             return
         total = math.fsum(value + self._cost(value) for _, value in needs)
-        if total <= available - floor:
+        slack = _CASH_NOISE * max(abs(self.snap.cash), abs(self.equity), 1.0)
+        if total <= available - floor + slack:
             return
-        margin = _BUDGET_MARGIN * max(self.equity, 1.0)
         if self.config.rounding is Rounding.CLOSEST:
-            self._fund_closest(floor, available, needs)
+            self._fund_closest(available - floor + slack, needs, slack)
         else:
-            self._water_fill(needs, available - floor - margin)
+            self._water_fill(needs, available - floor + slack, slack)
 
     def _cancel_overshooting_buys(self) -> bool:
         """Cancel counted pending buys that go past the target, when cash is short.
@@ -692,9 +693,7 @@ class _Planner:
             cancelled = True
         return cancelled
 
-    def _fund_closest(
-        self, floor: float, available: float, needs: list[tuple[_Line, float]]
-    ) -> None:
+    def _fund_closest(self, spare: float, needs: list[tuple[_Line, float]], slack: float) -> None:
         """Repair sells and buys together to the holdings closest to target that fit.
 
         Every buy, and every long that sells or holds at its nearest, is an item of one
@@ -702,7 +701,8 @@ class _Planner:
         be cut back, a long may sell down (see :meth:`_deepen_sells`) to free cash. The
         cash the items' sells bring now is taken out of the budget, since the repair
         chooses them again. ``needs`` (the buys) are all items. closest_holdings keeps to
-        its budget by an exact sum: no float margin needed.
+        its budget (``spare``: the cash above the floor plus the float ``slack``) by an
+        exact sum.
         """
         del needs  # every buy is an item
         chosen: list[tuple[_Line, HoldingItem]] = []
@@ -719,9 +719,10 @@ class _Planner:
         chosen = self._deepen_sells(chosen)
         holdings = closest_holdings(
             [item for _, item in chosen],
-            available - floor - math.fsum(proceeds),
+            spare - math.fsum(proceeds),
             cost_rate=self.config.cost_rate,
             cost_per_order=self.config.cost_per_order,
+            slack=slack,
         )
         for (line, item), holding in zip(chosen, holdings, strict=True):
             self._set_holding(line, item, holding)
@@ -832,8 +833,10 @@ class _Planner:
             q for side, q, a in line.legs if side is Side.BUY and a is not Action.CLOSE
         )
 
-    def _water_fill(self, needs: list[tuple[_Line, float]], budget: float) -> None:
+    def _water_fill(self, needs: list[tuple[_Line, float]], budget: float, slack: float) -> None:
         """Fund the most under-weight first: every buy is cut by the same amount of value.
+
+        ``budget`` holds the float ``slack``; fractional buys leave it unspent.
 
         Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
         end below a threshold or round to nothing, buys that could not be funded even
@@ -878,16 +881,19 @@ class _Planner:
             level = level_of(alive)
         # Checked again at the final level: never send a buy below a threshold.
         funded = {item[0].asset for item in alive if due(item, level)}
+        values = [value for line, value in alive if line.asset in funded]
+        exact = water_level(values, budget - slack, rate, fixed)
         for line, value in needs:
-            wanted = value - level if line.asset in funded else 0.0
+            at = level if line.increment is not None else exact
+            wanted = value - at if line.asset in funded else 0.0
             self._set_buy(line, self._fundable_quantity(line, wanted))
 
     def _fundable_quantity(self, line: _Line, amount: float) -> float:
         """Largest buy quantity worth at most ``amount``, in whole increments."""
         quantity = amount / line.unit_value
         if line.increment is not None:
-            # Snap float noise (54.999999995 units) up; the budget margin absorbs it.
-            quantity = math.floor(_units(quantity, line.increment, _UNIT_EPS)) * line.increment
+            # Snap float noise (2.9999999999999996 units) up; the budget's slack absorbs it.
+            quantity = math.floor(_units(quantity, line.increment)) * line.increment
         return max(quantity, 0.0)
 
     def _set_buy(self, line: _Line, quantity: float) -> None:

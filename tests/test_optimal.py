@@ -659,3 +659,76 @@ class TestSolverTolerance:
 
         check_plan(self.SNAP, targets, config, plan)
         assert all(o.value >= 100.0 or o.action is Action.CLOSE for o in plan)
+
+
+def own_plan(snapshot, targets, config):
+    """OPTIMAL's own plan, before it is compared with CLOSEST's and DOWN's."""
+    from rebalancing import _plan  # noqa: PLC0415 - the planner's own steps
+
+    book = _plan.read_book(_plan.rows_from_snapshots([snapshot], [targets]), config)
+    lines = _plan.size(book, config)
+    floor = _plan.cash_floor(book, config)
+    lines = _plan.settle_resting(
+        book, config, _plan._optimise(book, config, lines, float(floor[0]))
+    )
+    return _plan.plans(book, lines, _plan.assemble(book, config, lines, floor))[0]
+
+
+@needs_scipy
+class TestBudgetRule:
+    """OPTIMAL keeps to the budget rule of DOWN and CLOSEST (float noise, no more)."""
+
+    @pytest.mark.parametrize(("cash", "bought"), [(100.0, 90), (99.9999, 89)])
+    def test_its_own_answer_buys_what_fits_in_decimal(self, cash, bought):
+        """90 x $1.10 + $1 is $100 in decimal, 100.00000000000001 in floating point."""
+        snapshot = PortfolioSnapshot(cash, {}, {"AAA": 1.1})
+        config = attrs.evolve(EXACT, cost_per_order=1.0)
+
+        plan = own_plan(snapshot, {"AAA": 1.0}, config)
+
+        check_plan(snapshot, {"AAA": 1.0}, config, plan)
+        assert [bought] == [o.quantity for o in plan.orders]
+
+    def test_a_fractional_buy_leaves_the_slack_unspent(self):
+        """A fractional buy the cash cuts spends the cash, not its float slack too."""
+        snapshot = PortfolioSnapshot(50.0, prices={"A": 100.0}, fractional=True)
+        config = attrs.evolve(EXACT, cost_rate=0.01)
+
+        plan = own_plan(snapshot, {"A": 1.0}, config)
+
+        assert plan.projected_cash >= -1e-14
+
+
+@needs_scipy
+class TestFineLots:
+    """Whole lots of 0.01 make the cash row a fine knapsack: HiGHS must still end fast."""
+
+    def test_two_buys_of_fine_lots_reach_the_optimum(self):
+        """Regression: 12 s (50,000 nodes) on this 4-asset book; presolve proves it at once.
+
+        Both buys stay below target, so the closest plan spends the most cash: found here
+        by trying every lot count of AAA (whole numbers: value in 1/10,000ths).
+        """
+        snap = PortfolioSnapshot(
+            10111.0,
+            {"CCC": 124.457, "DDD": 1},
+            {"AAA": 34.89, "BBB": 5.46, "CCC": 451.0, "DDD": 1.0},
+        )
+        targets = {"AAA": 0.5, "BBB": 0.5}
+        config = attrs.evolve(
+            EXACT, cost_rate=0.001, round_lots=True, lot_size=0.01, close_untargeted=False
+        )
+
+        plan = compute_trades(snap, targets, config)
+
+        check_plan(snap, targets, config, plan)
+        most = 0
+        for a in range(101_110_000 // 3489 + 1):  # every count of AAA lots the cash buys
+            left = 10111.0 - 1.001 * a * 0.3489
+            if left < 0.0:
+                break
+            b = math.floor(left / (1.001 * 0.0546))
+            while b > 0 and 1.001 * (a * 0.3489 + b * 0.0546) > 10111.0:
+                b -= 1
+            most = max(most, a * 3489 + b * 546)
+        assert most / 10_000 == pytest.approx(math.fsum(o.value for o in plan), abs=1e-6)

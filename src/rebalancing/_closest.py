@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from ._closest_path import HoldingItem, cash_use, error_at
 from ._closest_repair import Joint
 from ._closest_search import EXACT_ITEMS
-from ._units import GAIN_EPS, snap_margin, water_level
+from ._units import GAIN_EPS, snap_whole, water_level
 
 __all__ = ["HoldingItem", "closest_holdings"]
 
@@ -52,9 +52,12 @@ _DRIFT = 1e-7
 
 
 def _down_holdings(
-    items: Sequence[HoldingItem], budget: float, rate: float, fixed: float
+    items: Sequence[HoldingItem], budget: float, rate: float, fixed: float, slack: float = 0.0
 ) -> list[float]:
-    """What ``Rounding.DOWN`` funds: sells to ``down``, buys truncated and water-filled."""
+    """What ``Rounding.DOWN`` funds: sells to ``down``, buys truncated and water-filled.
+
+    Fractional buys leave ``budget``'s float ``slack`` unspent, as DOWN's do.
+    """
     holdings = [min(item.start, item.down) for item in items]
     spent = math.fsum(
         cash_use(item, h, rate, fixed) for item, h in zip(items, holdings, strict=True)
@@ -69,14 +72,16 @@ def _down_holdings(
     )
     left = budget - spent
     while wants:
-        level = water_level([value for value, _ in wants], left, rate, fixed)
+        values = [value for value, _ in wants]
+        level = water_level(values, left, rate, fixed)
+        exact = water_level(values, left - slack, rate, fixed) if slack else level
         bought = []
         for value, index in wants:
             item = items[index]
-            amount = value - level
+            amount = value - (level if item.increment is not None else exact)
             quantity = amount / item.unit_value if amount > 0.0 else 0.0
             if item.increment is not None:
-                quantity = math.floor(snap_margin(quantity / item.increment)) * item.increment
+                quantity = math.floor(snap_whole(quantity / item.increment)) * item.increment
             if quantity > 0.0 and quantity * item.unit_value >= item.min_value:
                 bought.append((value, index, quantity))
         if len(bought) == len(wants):
@@ -93,6 +98,7 @@ def closest_holdings(
     *,
     cost_rate: float,
     cost_per_order: float,
+    slack: float = 0.0,
 ) -> list[float]:
     """Final holdings closest to target that fit ``budget``: sells and buys together.
 
@@ -111,6 +117,9 @@ def closest_holdings(
         budget: Cash the trades may use in all, costs included (the sells add to it).
         cost_rate: Estimated cost per unit of traded value.
         cost_per_order: Estimated fixed cost per order.
+        slack: The float noise ``budget`` holds (the planner's
+            :func:`~rebalancing._units.cash_slack`): whole units may spend it, a
+            fractional holding is cut to ``budget - slack``.
 
     Returns:
         One final holding per item. When even selling every item as far as it may go
@@ -125,9 +134,9 @@ def closest_holdings(
     [51.0, 51.0, 98.0]
     """
     rate, fixed = cost_rate, cost_per_order
-    joint = Joint(items, budget, rate, fixed)
+    joint = Joint(items, budget, rate, fixed, slack)
     if joint.left < 0.0:
-        return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed)
+        return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed, slack=slack)
     nearest = _nearest(joint)
     if joint.cash(nearest) <= budget:
         return nearest
@@ -144,7 +153,7 @@ def closest_holdings(
         joint.left = budget - joint.spent()  # the running cash may drift: sum it exactly
         joint.trim()
     result = joint.holdings() if joint.left >= 0.0 else _no_buys(joint)
-    return _at_least_down(items, budget, result, rate=rate, fixed=fixed)
+    return _at_least_down(items, budget, result, rate=rate, fixed=fixed, slack=slack)
 
 
 def _at_least_down(
@@ -154,6 +163,7 @@ def _at_least_down(
     *,
     rate: float,
     fixed: float,
+    slack: float = 0.0,
 ) -> list[float]:
     """``result``, or DOWN's holdings if they are at least as close to target.
 
@@ -166,7 +176,7 @@ def _at_least_down(
         for (_, desired, _, _, down, _, _, _), h in zip(items, result, strict=True)
     ):
         return result  # every item as close as DOWN's before its buys are cut: no closer
-    down = _down_holdings(items, budget, rate, fixed)
+    down = _down_holdings(items, budget, rate, fixed, slack)
     if any(h > item.start for item, h in zip(items, down, strict=True)):
         uses = [cash_use(item, h, rate, fixed) for item, h in zip(items, down, strict=True)]
         if math.fsum(uses) > budget:

@@ -28,6 +28,7 @@ def fund_closest(
     legs: Legs,
     *,
     budget: Floats,
+    slack: Floats,
     accounts: Index,
 ) -> Lines:
     """Repair sells and buys together to the holdings closest to target that fit.
@@ -35,7 +36,8 @@ def fund_closest(
     ``budget`` is each account's cash above its floor after every sell and kept pending
     order; ``accounts`` are those whose buys do not fit. The cash the items' sells bring
     now is taken out of the budget, since the repair chooses them again.
-    closest_holdings keeps to its budget by an exact sum: no float margin needed.
+    closest_holdings keeps to it by an exact sum: it holds each account's float
+    ``slack`` (:func:`~rebalancing._units.cash_slack`, the rule DOWN keeps to too).
     """
     binding = np.zeros(len(budget), dtype=bool)
     binding[accounts] = True
@@ -57,7 +59,11 @@ def fund_closest(
     for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
         mine = _deepen_sells(book, config, lines, chosen[first:last], items[first:last])
         left = float(budget[a]) - math.fsum(proceeds.get(a, ()))
-        holdings.extend(closest_holdings(mine, left, cost_rate=rate, cost_per_order=fixed))
+        holdings.extend(
+            closest_holdings(
+                mine, left, cost_rate=rate, cost_per_order=fixed, slack=float(slack[a])
+            )
+        )
         deeper.extend(mine)
     return _set_holdings(book, config, lines, legs, chosen=chosen, items=deeper, holdings=holdings)
 

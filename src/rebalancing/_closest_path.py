@@ -89,12 +89,50 @@ def paths(
         Per item: its points, its moves, the cash its first point uses and whether its
         path is :func:`convex`.
     """
-    if not items:
-        return [], [], [], []
-    all_points, all_moves, bases, convexes = zip(
-        *[_item_path(item, rate, fixed) for item in items], strict=True
-    )
-    return list(all_points), list(all_moves), list(bases), list(convexes)
+    all_points: list[list[float]] = []
+    all_moves: list[list[Move]] = []
+    bases: list[float] = []
+    convexes: list[bool] = []
+    cost_up = 1.0 + rate
+    for item in items:
+        start, desired, low, high, _, increment, unit_value, min_value = item
+        if increment is None or fixed != 0.0:
+            path = _item_path(item, rate, fixed)
+        else:
+            step = increment * unit_value
+            # Most items: a whole buy or sell with no threshold block (the checks and
+            # the arithmetic of :func:`_item_path` and :func:`_snapped`, written out).
+            ratio = (desired - start) / increment
+            below = math.floor(ratio)
+            tolerance = _UNIT_EPS * (ratio if ratio > 1.0 else (-ratio if ratio < -1.0 else 1.0))
+            if ratio - below <= tolerance:
+                gap = float(below)
+            elif below + 1 - ratio <= tolerance:
+                below += 1
+                gap = float(below)
+            else:
+                gap = ratio
+            k_low = round((low - start) / increment) if low < start else 0
+            k_high = round((high - start) / increment) if high > start else 0
+            closes = False
+            if low == 0.0 < start:
+                # Selling it all is exact: from a holding off the grid, 0 is its own point.
+                closes = start * unit_value >= min_value
+                k_low = _snapped(-start / increment)[1] + 1  # the lowest above 0
+                if start + (k_low - 1) * increment >= 0.0:
+                    k_low -= 1  # 0 is on the grid
+                    closes = False
+            if closes or min_value > step or (k_low != 0 and k_high != 0):
+                path = _item_path(item, rate, fixed)
+            elif k_low == 0:
+                path = _buy_path(start, increment, step, step * cost_up, gap, below, k_high)
+            else:
+                path = _sell_path(start, increment, unit_value, rate, gap, below, k_low)
+        all_points.append(path[0])
+        all_moves.append(path[1])
+        bases.append(path[2])
+        convexes.append(path[3])
+    return all_points, all_moves, bases, convexes
 
 
 def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:

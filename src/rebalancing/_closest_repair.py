@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ._closest_path import HoldingItem, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 from ._units import GAIN_EPS, snap_margin
+from ._units import UNIT_EPS as _UNIT_EPS
 
 __all__ = ["Joint"]
 
@@ -51,13 +52,22 @@ class Joint:
         "rate",
         "scale",
         "settled",
+        "slack",
     )
 
     def __init__(
-        self, items: Sequence[HoldingItem], budget: float, rate: float, fixed: float
+        self,
+        items: Sequence[HoldingItem],
+        budget: float,
+        rate: float,
+        fixed: float,
+        slack: float = 0.0,
     ) -> None:
         self.items = items
         self.rate, self.fixed, self.budget = rate, fixed, budget
+        #: The float noise ``budget`` holds: whole units may spend it, a part of a
+        #: divisible move may not.
+        self.slack = slack
         #: Per item: the points and moves of its path, and whether its moves that lower
         #: the error come first, each saving no more per dollar than the one before
         #: (then its next moves are simply its next one).
@@ -283,7 +293,7 @@ class Joint:
             units = count - part
             if dc > 0.0 and units * dc > left:
                 if divisible:
-                    take = left / dc
+                    take = max(left - self.slack, 0.0) / dc
                 else:
                     take = float(math.floor(snap_margin(left / dc)))
                     if take * dc > left:  # snapped up past the cash: one fewer
@@ -431,7 +441,12 @@ class Joint:
             if units * dc >= lack:
                 take = lack / dc
                 if not all_moves[index][move][4]:  # whole units: as many as cover the lack
-                    take = float(math.ceil(snap_margin(take)))
+                    # snap_margin() written out (take > 0): this loop is hot.
+                    whole = round(take)
+                    if abs(take - whole) <= _UNIT_EPS * (max(1.0, take)):
+                        take = float(whole)
+                    else:
+                        take = float(math.ceil(take))
                 if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
                     take = units
                 total = loss + take * added

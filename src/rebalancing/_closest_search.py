@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterator
 
 from ._closest_path import HoldingItem, Move, cash_use, error_at
 from ._units import GAIN_EPS
@@ -22,6 +21,13 @@ __all__ = ["EXACT_ITEMS", "JointSearch"]
 EXACT_ITEMS = 40
 #: Holdings the exact search may try before it settles for the best found so far.
 _EXACT_NODES = 4_000
+#: A run of units above a point: (count, holding per unit, cash per unit).
+_Run = tuple[int, float, float]
+#: The last item as every leaf reads it: start, desired, unit value, 1 + cost rate,
+#: 1 - cost rate, fixed cost, and per point (point, cash, error, run above it or None).
+_Leaf = tuple[
+    float, float, float, float, float, float, list[tuple[float, float, float, _Run | None]]
+]
 
 
 class JointSearch:
@@ -45,6 +51,7 @@ class JointSearch:
         "fixed",
         "found",
         "items",
+        "leaf",
         "moves",
         "nodes",
         "points",
@@ -90,6 +97,7 @@ class JointSearch:
         self.found: list[float] | None = None
         self.chosen = [0.0] * count
         self.nodes = 0
+        self.leaf: _Leaf | None = None
 
     def bound(self, k: int, cash: float) -> float:
         """Least error items ``k..`` can reach with ``cash``, in the relaxation."""
@@ -120,81 +128,146 @@ class JointSearch:
             return None  # float noise in the running cash: keep the repair's answer
         return self.found
 
-    def search(self, k: int, cash: float, error: float) -> None:
-        """Try every holding of item ``k`` that may lead below the best error."""
+    def search(self, k: int, cash: float, error: float) -> None:  # noqa: PLR0915 - hot loop, inline
+        """Try every holding of item ``k`` that may lead below the best error.
+
+        The hot loop of the search: :func:`cash_use`, :func:`error_at` and
+        :meth:`bound` are written out inline (the same arithmetic, so the same answers).
+        """
         chosen = self.chosen
-        item, points, moves = self.items[k], self.points[k], self.moves[k]
         # The last item's best holding is found directly; the leaf is there.
-        rate, fixed, bound = self.rate, self.fixed, self.bound
         if k == len(chosen) - 1:
             self._last(k, cash, error)
             return
+        start, desired, _, _, _, _, value, _ = self.items[k]
+        points, moves = self.points[k], self.moves[k]
+        grow, shrink, fixed = 1.0 + self.rate, 1.0 - self.rate, self.fixed
         steepest, reserve = self.steepest[k + 1], self.base_cash[k + 1]
+        costs, gains = self.cum_cost[k + 1], self.cum_gain[k + 1]
+        floor_error = self.base_error[k + 1]
+        least = floor_error - (gains[-1] if costs else 0.0)  # every item left at its best
+        ends = len(costs)
+        search, bisect_left = self.search, bisect.bisect_left
         for at in range(len(points) - 1, -1, -1):
-            candidates: Iterator[float] = iter((points[at],))
+            first = points[at]
+            units = 0
             if at < len(moves) and moves[at][0] > 1:
-                candidates = self._run(k, at, cash, error, steepest)
-            for holding in candidates:
+                # A run from ``first`` up: its holdings top first, ``first`` itself last.
+                count, step, dc, de, _ = moves[at]
+                units = count - 1
+                trade = (first - start) * value
+                if trade > 0.0:
+                    base = trade * grow + fixed
+                elif trade < 0.0:
+                    base = trade * shrink + fixed
+                else:
+                    base = 0.0
+                room = cash - reserve  # what the items left may free counts too
+                if dc > 0.0 and base + units * dc > room:
+                    units = max(min(units, math.floor((room - base) / dc)), 0)
+                # Below the target every unit given up frees less than it costs in error.
+                skips = de < 0.0 and steepest * dc <= -de
+            while units >= 0:
+                if units:
+                    holding = first + units * step
+                    if skips:
+                        # The bound at ``base + units * dc``: once it fails, it fails for
+                        # every holding further down the run.
+                        spare = cash - (base + units * dc) - reserve
+                        if spare < 0.0:
+                            units = 0  # not even the items left pay: on to ``first``
+                            continue
+                        after = error + abs(holding - desired) * value
+                        position = bisect_left(costs, spare)
+                        if position >= ends:
+                            relaxed = least
+                        else:
+                            cost = costs[position - 1] if position else 0.0
+                            gain = gains[position - 1] if position else 0.0
+                            share = (spare - cost) / (costs[position] - cost)
+                            relaxed = floor_error - gain - share * (gains[position] - gain)
+                        if after + relaxed >= self.best:
+                            units = 0
+                            continue
+                else:
+                    holding = first
+                units -= 1
                 self.nodes += 1
                 if self.nodes > _EXACT_NODES:
                     return
-                use = cash_use(item, holding, rate, fixed)
-                if cash - use < reserve:
+                trade = (holding - start) * value
+                if trade > 0.0:
+                    use = trade * grow + fixed
+                elif trade < 0.0:
+                    use = trade * shrink + fixed
+                else:
+                    use = 0.0
+                left = cash - use
+                if left < reserve:
                     continue  # even the items left freeing all they can would not pay
-                after = error + error_at(item, holding)
-                if after + bound(k + 1, cash - use) < self.best:
+                after = error + abs(holding - desired) * value
+                spare = left - reserve
+                position = bisect_left(costs, spare)
+                if position >= ends:
+                    relaxed = least
+                else:
+                    cost = costs[position - 1] if position else 0.0
+                    gain = gains[position - 1] if position else 0.0
+                    share = (spare - cost) / (costs[position] - cost)
+                    relaxed = floor_error - gain - share * (gains[position] - gain)
+                if after + relaxed < self.best:
                     chosen[k] = holding
-                    self.search(k + 1, cash - use, after)
+                    search(k + 1, left, after)
 
     def _last(self, k: int, cash: float, error: float) -> None:
         """The last item: its best holding within ``cash``, found directly.
 
         Inside a run the error moves one way, so its best holding is an end of the run
-        or the highest one the cash reaches.
+        or the highest one the cash reaches. Each point's cash and error are the same at
+        every leaf: they are worked out once (:meth:`_leaf`).
         """
-        item, rate, fixed = self.items[k], self.rate, self.fixed
-        points, moves = self.points[k], self.moves[k]
-        best: tuple[float, float] | None = None
-        for at, point in enumerate(points):
+        if self.leaf is None:
+            self.leaf = self._leaf(k)
+        start, desired, value, grow, shrink, fixed, ends = self.leaf
+        best = math.inf
+        holding = 0.0
+        for point, use, after, run in ends:
             self.nodes += 1
-            candidates = [point]
-            if at < len(moves) and moves[at][0] > 1 and moves[at][2] > 0.0:
-                count, step, dc, _, _ = moves[at]
-                base = cash_use(item, point, rate, fixed)
-                units = min(count - 1, math.floor((cash - base) / dc))
+            if use <= cash and after < best:
+                best, holding = after, point
+            if run is not None:
+                count, step, dc = run
+                units = min(count - 1, math.floor((cash - use) / dc))
                 if units > 0:
-                    candidates.append(point + units * step)
-            for holding in candidates:
-                if cash_use(item, holding, rate, fixed) <= cash:
-                    after = error_at(item, holding)
-                    if best is None or after < best[0]:
-                        best = (after, holding)
-        if best is not None and error + best[0] < self.best:
-            self.chosen[k] = best[1]
-            self.best = (error + best[0]) * (1.0 - GAIN_EPS) - GAIN_EPS
+                    top = point + units * step
+                    trade = (top - start) * value
+                    if trade > 0.0:
+                        spent = trade * grow + fixed
+                    elif trade < 0.0:
+                        spent = trade * shrink + fixed
+                    else:
+                        spent = 0.0
+                    if spent <= cash:
+                        reached = abs(top - desired) * value
+                        if reached < best:
+                            best, holding = reached, top
+        if best < math.inf and error + best < self.best:
+            self.chosen[k] = holding
+            self.best = (error + best) * (1.0 - GAIN_EPS) - GAIN_EPS
             self.found = list(self.chosen)
 
-    def _run(self, k: int, at: int, cash: float, error: float, steepest: float) -> Iterator[float]:
-        """Holdings of the run from point ``at`` up (top first, the point itself last)."""
+    def _leaf(self, k: int) -> _Leaf:
+        """The last item's points, with their cash, error and the run above each."""
         item, rate, fixed = self.items[k], self.rate, self.fixed
-        count, step, dc, de, _ = self.moves[k][at]
-        first = self.points[k][at]
-        top = count - 1
-        base = cash_use(item, first, rate, fixed)
-        room = cash - self.base_cash[k + 1]  # what the items left may free counts too
-        if dc > 0.0 and base + top * dc > room:
-            top = min(top, math.floor((room - base) / dc))
-        # Below the target every unit given up frees less than it costs in error.
-        skips = de < 0.0 and steepest * dc <= -de
-        for units in range(top, 0, -1):
-            holding = first + units * step
-            if skips:
-                use = base + units * dc
-                after = error + error_at(item, holding)
-                if after + self.bound(k + 1, cash - use) >= self.best:
-                    break
-            yield holding
-        yield first
+        points, moves = self.points[k], self.moves[k]
+        ends = []
+        for at, point in enumerate(points):
+            run: _Run | None = None
+            if at < len(moves) and moves[at][0] > 1 and moves[at][2] > 0.0:
+                count, step, dc, _, _ = moves[at]
+                run = (count, step, dc)
+            ends.append((point, cash_use(item, point, rate, fixed), error_at(item, point), run))
+        return item.start, item.desired, item.unit_value, 1.0 + rate, 1.0 - rate, fixed, ends
 
 
 def _hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -18,10 +18,11 @@ from ._allocation import water_level
 from ._book import Book
 from ._closest_funding import fund_closest
 from ._config import RebalanceConfig, Rounding
-from ._rounding import UNIT_EPS, Floats, Index, Legs, legs_of, threshold_codes, whole_units
+from ._rounding import Floats, Index, Legs, legs_of, threshold_codes, whole_units
 from ._sizing import Lines, round_trades, set_buys
 from ._snapshot import PendingOrder, Side
 from ._sums import exact_sums
+from ._units import cash_slack
 
 __all__ = [
     "account_cash",
@@ -32,9 +33,6 @@ __all__ = [
     "leg_flows",
     "pending_flows",
 ]
-
-#: Share of equity held back from a binding cash budget so float error never overdraws.
-BUDGET_MARGIN = 1e-10
 
 
 def cash_floor(book: Book, config: RebalanceConfig) -> Floats:
@@ -118,6 +116,8 @@ def fund(
 ) -> tuple[Lines, Legs | None]:
     """Cut buys back so each account's projected cash stays at or above its ``floor``.
 
+    Both modes keep to one budget: the cash above the floor plus its float noise
+    (:func:`~rebalancing._units.cash_slack`), so they agree on what fits.
     Returns the lines, and their legs when funding left them as they were.
     """
     available, legs = funding(book, config, lines)
@@ -136,22 +136,23 @@ def fund(
     count = len(floor)
     owners = book.account[needs]
     total = exact_sums(values + (rate * values + fixed), owners, count)
-    binding = (total > available - floor) & (np.bincount(owners, minlength=count) > 0)
+    slack = cash_slack(book.accounts.cash, book.accounts.equity)
+    spare = available - floor + slack
+    binding = (total > spare) & (np.bincount(owners, minlength=count) > 0)
     if not binding.any():
         return lines, legs
     accounts = np.flatnonzero(binding)
     if config.rounding is Rounding.CLOSEST:
-        spare = available - floor
-        return fund_closest(book, config, lines, legs, budget=spare, accounts=accounts), None
-    margin = BUDGET_MARGIN * np.maximum(book.accounts.equity, 1.0)
+        fund = fund_closest(book, config, lines, legs, budget=spare, slack=slack, accounts=accounts)
+        return fund, None
     bounds = np.searchsorted(owners, np.stack([accounts, accounts + 1]))
     rows, quantities = [], []
     for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
-        budget = float(available[a] - floor[a] - margin[a])
         mine = needs[first:last]
         rows.append(mine)
+        cash = (float(spare[a]), float(slack[a]))
         quantities.append(
-            _water_fill(book, config, lines, mine, values=values[first:last], budget=budget)
+            _water_fill(book, config, lines, mine, values=values[first:last], cash=cash)
         )
     return set_buys(lines, legs, np.concatenate(rows), np.concatenate(quantities)), None
 
@@ -204,8 +205,8 @@ def fundable(book: Book, chosen: Index, amount: Floats) -> Floats:
     step = book.increment[chosen]
     stepped = step > 0.0
     if stepped.any():
-        # Snap float noise (54.999999995 units) up; the budget margin absorbs it.
-        units = np.floor(whole_units(quantity[stepped] / step[stepped], UNIT_EPS))
+        # Snap float noise (2.9999999999999996 units) up: the budget's slack absorbs it.
+        units = np.floor(whole_units(quantity[stepped] / step[stepped]))
         quantity[stepped] = units * step[stepped]
     return np.maximum(quantity, 0.0)
 
@@ -217,11 +218,13 @@ def _water_fill(
     needs: Index,
     *,
     values: Floats,
-    budget: float,
+    cash: tuple[float, float],
 ) -> Floats:
     """One account's buy quantities: every buy is cut by the same amount of value.
 
-    The most under-weight is funded first.
+    The most under-weight is funded first. ``cash``: the cash the buys may use, float
+    slack included, and that slack: whole units may use it, fractional buys are cut to
+    the cash itself (they need no rounding, so no noise).
 
     Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
     end below a threshold or round to nothing, buys that could not be funded even alone
@@ -229,6 +232,7 @@ def _water_fill(
     they free, to be due. Ties are broken by asset name.
     """
     rate, fixed = config.cost_rate, config.cost_per_order
+    budget, slack = cash
     order = np.lexsort((needs, -values))  # largest first, as water_level wants
     needs, values = needs[order], values[order]
     target, equity = lines.target, book.equity
@@ -271,6 +275,10 @@ def _water_fill(
     funded = alive[due(alive, values[alive] - level)]
     wanted = np.zeros(len(needs))
     wanted[funded] = values[funded] - level
+    fractional = funded[book.increment[needs[funded]] <= 0.0]
+    if len(fractional):
+        exact = water_level(values[funded].tolist(), budget - slack, rate, fixed)
+        wanted[fractional] = values[fractional] - exact
     quantity = np.empty(len(needs))
     quantity[order] = fundable(book, needs, wanted)  # back in the caller's order
     return quantity

@@ -41,6 +41,7 @@ from ._config import RebalanceConfig
 from ._milp import Choice, Sized, require_scipy, solve
 from ._result import Action, Adjustment, RebalancePlan, SkipReason
 from ._snapshot import PendingOrder, Side
+from ._units import cash_slack_of
 
 __all__ = [
     "Choice",
@@ -461,7 +462,11 @@ def optimise(book: OptimalBook) -> bool:
         return True
     choices = [free.choice for free in frees]
     config, equity, floor = book.config, book.equity, book.floor
-    spare = math.fsum(fixed_flows) - floor
+    # The budget rule of every mode: whole units may spend the cash's float slack; a
+    # fractional trade would spend all of it, so then there is none.
+    whole = all(c.whole and (c.open_step == 0.0 or c.open_whole) for c in choices)
+    slack = cash_slack_of(book.cash, equity) if whole else 0.0
+    spare = math.fsum(fixed_flows) - floor + slack
     margin = 0.0
     for _ in range(_RETRIES):
         answer = solve(
@@ -469,6 +474,7 @@ def optimise(book: OptimalBook) -> bool:
             spare - margin,
             cost_rate=config.cost_rate,
             cost_per_order=config.cost_per_order,
+            scale=abs(equity),
         )
         if answer is None:
             return False
@@ -486,9 +492,10 @@ def optimise(book: OptimalBook) -> bool:
                     spent.append(-flow)
                 else:
                     flows.append(flow)
-        budget = math.fsum(flows) - floor
+        budget = math.fsum(flows) - floor + slack
         cost = math.fsum(spent)
-        if not spent or cost <= budget or math.fsum([*flows, *(-c for c in spent)]) >= floor:
+        left = math.fsum([*flows, *(-c for c in spent)])
+        if not spent or cost <= budget or left >= floor - slack:
             _commit(frees, plans)
             return True
         # HiGHS's tolerance overdrew the exact sum: ask again for a little less.

@@ -2,18 +2,35 @@
 
 Pure: no I/O, clock or globals. :func:`snap_whole` is the library's one rule for float
 noise in a count of whole units (the planner, ``Rounding.CLOSEST``'s repair and
-``Rounding.OPTIMAL`` all use it); :func:`water_level` is ``Rounding.DOWN``'s even cut of
-buys that overdraw (every buy cut by the same amount of value).
+``Rounding.OPTIMAL`` all use it); :func:`cash_slack` its one rule for float noise in a
+cash budget (``Rounding.DOWN``'s cut and ``Rounding.CLOSEST``'s repair both fit their
+buys within it); :func:`water_level` is ``Rounding.DOWN``'s even cut of buys that
+overdraw (every buy cut by the same amount of value).
 """
 
 from __future__ import annotations
 
-__all__ = ["FLOAT_NOISE", "GAIN_EPS", "UNIT_EPS", "snap_margin", "snap_whole", "water_level"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CASH_NOISE",
+    "FLOAT_NOISE",
+    "GAIN_EPS",
+    "UNIT_EPS",
+    "cash_slack",
+    "cash_slack_of",
+    "snap_margin",
+    "snap_whole",
+    "water_level",
+]
 
 #: Relative float noise of a quantity divided into whole units or lots.
 FLOAT_NOISE = 1e-12
 #: Tolerance when dividing a quantity into whole increments.
 UNIT_EPS = 1e-9
+#: Float noise in a sum of cash, relative to the account's size (see :func:`cash_slack`).
+CASH_NOISE = 1e-12
 #: Relative improvement below which a change of holdings is float noise, not a gain.
 GAIN_EPS = 1e-9
 
@@ -35,6 +52,25 @@ def snap_whole(ratio: float, tolerance: float = FLOAT_NOISE) -> float:
 def snap_margin(ratio: float) -> float:
     """``ratio`` with a budget's float margin (54.999999995) snapped to the whole number."""
     return snap_whole(ratio, UNIT_EPS)
+
+
+def cash_slack(
+    cash: npt.NDArray[np.float64], equity: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """How far buys may overspend the cash above the floor: float noise, no more.
+
+    The one budget rule of ``Rounding.DOWN`` and ``Rounding.CLOSEST``: buys fit when the
+    cash they use, summed exactly, is at most the cash above the floor plus
+    :data:`CASH_NOISE` times the account's size (the larger of its cash and equity, at
+    least 1). 90 units at $1.10 and a $1 fee fit $100, as they do in decimal, though in
+    binary floating point they cost 100.00000000000001. One value per account.
+    """
+    return CASH_NOISE * np.maximum(np.maximum(np.abs(cash), np.abs(equity)), 1.0)
+
+
+def cash_slack_of(cash: float, equity: float) -> float:
+    """:func:`cash_slack` of one account."""
+    return CASH_NOISE * max(abs(cash), abs(equity), 1.0)
 
 
 def water_level(values: list[float], budget: float, rate: float, fixed: float) -> float:
