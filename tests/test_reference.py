@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import reference_planner
@@ -66,6 +66,32 @@ def assert_same_plan(new: RebalancePlan, old: RebalancePlan) -> None:
     assert new.projected_weights.keys() == old.projected_weights.keys()
 
 
+#: Units worth less than this share of the account are below its float noise.
+_FINEST = 1e-13
+
+
+def resolved(snapshot: PortfolioSnapshot) -> bool:
+    """Whether every unit of the book is worth more than float noise of its account.
+
+    Below that (a $0.001 unit of a margin account with $3.6e11 of positions: 3e-15 of it),
+    the two planners' cash floors, summed in different orders, differ by a few ulps and a
+    unit falls either side of the budget: neither plan is wrong, and the comparison says
+    nothing about semantics. (Found by a randomised run: 361,584 against 361,585 units at
+    $0.001, a cash-limited flag set by one planner only.)
+    """
+    gross = abs(snapshot.cash) + sum(
+        abs(quantity) * snapshot.prices[asset] * snapshot.multipliers.get(asset, 1.0)
+        for asset, quantity in snapshot.positions.items()
+        if quantity
+    )
+    for asset, price in snapshot.prices.items():
+        step = 0.0 if snapshot.fractional else snapshot.lot_sizes.get(asset, 1.0)
+        unit = price * snapshot.multipliers.get(asset, 1.0) * (step or 1.0)
+        if unit < _FINEST * gross:
+            return False
+    return True
+
+
 @st.composite
 def books(draw: st.DrawFn) -> tuple[PortfolioSnapshot, dict[str, float], object]:
     snapshot = draw(snapshots(max_assets=8))
@@ -80,6 +106,7 @@ class TestSameAsTheReferencePlanner:
     @settings(max_examples=300)
     def test_the_columnar_core_plans_what_the_reference_did(self, book):
         snapshot, targets, config = book
+        assume(resolved(snapshot))
         try:
             old = reference_planner.compute_trades(snapshot, targets, config)
         except ValueError as error:
