@@ -35,6 +35,12 @@ __all__ = [
 ]
 
 
+#: Share of the account a fractional buy cut by the cash leaves unspent: a broker sums a
+#: fill's value and commission its own way, and the last bits differ (ml4t-backtest ended
+#: a fully spent $100,000 account at -1.5e-11 of cash).
+BROKER_NOISE = 1e-10
+
+
 def cash_floor(book: Book, config: RebalanceConfig) -> Floats:
     """Each account's cash floor: the buys may not take its cash below it.
 
@@ -223,8 +229,9 @@ def _water_fill(
     """One account's buy quantities: every buy is cut by the same amount of value.
 
     The most under-weight is funded first. ``cash``: the cash the buys may use, float
-    slack included, and that slack: whole units may use it, fractional buys are cut to
-    the cash itself (they need no rounding, so no noise).
+    slack included, and that slack: whole units may use it; fractional buys are cut to
+    the cash less :data:`BROKER_NOISE` of the account, so the broker's own arithmetic
+    (a fill's value and commission, summed its way) cannot take the cash below zero.
 
     Minimises the distance to target (L1 and L2) for the cash there is. When cut buys
     end below a threshold or round to nothing, buys that could not be funded even alone
@@ -277,7 +284,8 @@ def _water_fill(
     wanted[funded] = values[funded] - level
     fractional = funded[book.increment[needs[funded]] <= 0.0]
     if len(fractional):
-        exact = water_level(values[funded].tolist(), budget - slack, rate, fixed)
+        reserve = BROKER_NOISE * max(abs(float(equity[needs[0]])), 1.0)
+        exact = water_level(values[funded].tolist(), budget - slack - reserve, rate, fixed)
         wanted[fractional] = values[fractional] - exact
     quantity = np.empty(len(needs))
     quantity[order] = fundable(book, needs, wanted)  # back in the caller's order
