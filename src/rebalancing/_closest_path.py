@@ -95,33 +95,13 @@ def paths(
     convexes: list[bool] = []
     cost_up = 1.0 + rate
     for item in items:
-        start, desired, low, high, _, increment, unit_value, min_value = item
+        start, _, _, _, _, increment, unit_value, min_value = item
         if increment is None or fixed != 0.0:
             path = _item_path(item, rate, fixed)
         else:
             step = increment * unit_value
-            # Most items: a whole buy or sell with no threshold block (the checks and
-            # the arithmetic of :func:`_item_path` and :func:`_snapped`, written out).
-            ratio = (desired - start) / increment
-            below = math.floor(ratio)
-            tolerance = _UNIT_EPS * (ratio if ratio > 1.0 else (-ratio if ratio < -1.0 else 1.0))
-            if ratio - below <= tolerance:
-                gap = float(below)
-            elif below + 1 - ratio <= tolerance:
-                below += 1
-                gap = float(below)
-            else:
-                gap = ratio
-            k_low = round((low - start) / increment) if low < start else 0
-            k_high = round((high - start) / increment) if high > start else 0
-            closes = False
-            if low == 0.0 < start:
-                # Selling it all is exact: from a holding off the grid, 0 is its own point.
-                closes = start * unit_value >= min_value
-                k_low = _snapped(-start / increment)[1] + 1  # the lowest above 0
-                if start + (k_low - 1) * increment >= 0.0:
-                    k_low -= 1  # 0 is on the grid
-                    closes = False
+            # Most items: a whole buy or sell with no threshold block, built directly.
+            gap, below, k_low, k_high, closes = _grid(item)
             if closes or min_value > step or (k_low != 0 and k_high != 0):
                 path = _item_path(item, rate, fixed)
             elif k_low == 0:
@@ -137,7 +117,7 @@ def paths(
 
 def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
     """One item's path, the cash its first point uses and whether it is convex."""
-    start, desired, low, high, _, increment, unit_value, min_value = item
+    start, _, _, _, _, increment, unit_value, min_value = item
     if increment is None:
         points, moves = _fractional_path(item, rate, fixed)
         return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
@@ -145,9 +125,26 @@ def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
     block = 1
     if min_value > step:
         block = math.ceil(snap_margin(min_value / step))
-    # The target in increments from ``start``, and the last step at or below it.
+    gap, below, k_low, k_high, closes = _grid(item)
+    if block > 1 or fixed != 0.0 or closes or (k_low != 0 and k_high != 0):
+        steps = (gap, below, k_low, k_high, block, closes)
+        points, moves = _whole_path(item, rate, fixed, steps)
+        return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
+    if k_low == 0:
+        return _buy_path(start, increment, step, step * (1.0 + rate), gap, below, k_high)
+    return _sell_path(start, increment, unit_value, rate, gap, below, k_low)
+
+
+def _grid(item: HoldingItem) -> tuple[float, int, int, int, bool]:
+    """Where a whole item's target and bounds lie on its grid of increments from ``start``.
+
+    Returns the target in increments (snapped), the last step at or below it, ``low``
+    and ``high`` in whole steps (``low`` 0 when not below ``start``), and whether the
+    item may close from off the grid (0 is then its own point).
+    """
+    start, desired, low, high, _, increment, unit_value, min_value = item
+    assert increment is not None  # noqa: S101 - whole items only
     gap, below = _snapped((desired - start) / increment)
-    # ``low`` and ``high`` are whole steps from ``start``, or ``low`` is 0.
     k_low = round((low - start) / increment) if low < start else 0
     k_high = round((high - start) / increment) if high > start else 0
     closes = False
@@ -158,13 +155,7 @@ def _item_path(item: HoldingItem, rate: float, fixed: float) -> _Path:
         if start + (k_low - 1) * increment >= 0.0:
             k_low -= 1  # 0 is on the grid
             closes = False
-    if block > 1 or fixed != 0.0 or closes or (k_low != 0 and k_high != 0):
-        steps = (gap, below, k_low, k_high, block, closes)
-        points, moves = _whole_path(item, rate, fixed, steps)
-        return points, moves, cash_use(item, points[0], rate, fixed), convex(moves)
-    if k_low == 0:
-        return _buy_path(start, increment, step, step * (1.0 + rate), gap, below, k_high)
-    return _sell_path(start, increment, unit_value, rate, gap, below, k_low)
+    return gap, below, k_low, k_high, closes
 
 
 def _snapped(ratio: float) -> tuple[float, int]:

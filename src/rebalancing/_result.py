@@ -212,17 +212,8 @@ class RebalancePlan:
             object.__setattr__(self, "_decisions", decisions)
 
     def _values(self) -> tuple[object, ...]:
-        return (
-            self.orders,
-            self.cancels,
-            self.decisions,
-            self.equity,
-            self.cash,
-            self.projected_cash,
-            self.cash_floor,
-            self.estimated_costs,
-            self.turnover,
-        )
+        """What equality and hashing compare (the fields of :data:`_PLAN_VALUES`)."""
+        return tuple(getattr(self, name) for name in _PLAN_VALUES)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -240,18 +231,7 @@ class RebalancePlan:
         return _rebuild_plan, (*self._values(), dict(self.projected_weights), self.columns)
 
     def __repr__(self) -> str:
-        names = (
-            "orders",
-            "cancels",
-            "decisions",
-            "equity",
-            "cash",
-            "projected_cash",
-            "cash_floor",
-            "estimated_costs",
-            "turnover",
-            "projected_weights",
-        )
+        names = (*_PLAN_VALUES, "projected_weights")
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"RebalancePlan({fields})"
 
@@ -292,7 +272,7 @@ def _rebuild_plan(*values: Any) -> RebalancePlan:
     return RebalancePlan(**named, projected_weights=MappingProxyType(weights), columns=columns)
 
 
-#: The fields of :meth:`RebalancePlan._values`, in order.
+#: What a plan's equality and hash compare, in order (and its repr shows, with the weights).
 _PLAN_VALUES = (
     "orders",
     "cancels",
