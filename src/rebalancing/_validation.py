@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 
-import numpy as np
-
 from .exceptions import RebalancingError
 
 _E = TypeVar("_E", bound=enum.Enum)
@@ -156,8 +154,7 @@ def plain_numbers(value: object, *, positive: bool) -> dict[str, float] | None:
         return None
     if "" in value or names != list(map(str.strip, names)):
         return None
-    array = np.array(numbers)
-    if not np.isfinite(array).all() or (positive and not (array > 0.0).all()):
+    if not all(map(math.isfinite, numbers)) or (positive and min(numbers) <= 0.0):
         return None
     order = sorted(names)
     return dict(value) if order == names else {name: value[name] for name in order}
