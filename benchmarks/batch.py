@@ -159,8 +159,9 @@ def stages(book: dict[str, Any]) -> dict[str, float]:
     spent.update({"lay out rows": 0.0, "plan (the core)": 0.0, "columns of the tables": 0.0})
     parts = []
     count = len(table.accounts)
-    for first in range(0, count, batch._ROWS_CHUNK):
-        stop = min(first + batch._ROWS_CHUNK, count)
+    step = table.accounts_per(batch._ROWS_CHUNK)
+    for first in range(0, count, step):
+        stop = min(first + step, count)
         start = clock()
         rows, assets = table.rows(first, stop)
         middle = clock()

@@ -13,6 +13,7 @@ from rebalancing import (
     MissingPriceError,
     PortfolioSnapshot,
     RebalanceConfig,
+    _batch,
     compute_trades,
     compute_trades_many,
     plan_table,
@@ -307,8 +308,12 @@ class TestPlanTable:
             none_if_nan(r) for r in decisions["skip_reason"].tolist()
         ]
 
-    def test_more_accounts_than_a_chunk(self):
-        """Accounts planned in several chunks come out whole, in order, each as alone."""
+    @pytest.mark.parametrize("rows_per_chunk", [None, 1, 7, 40])
+    def test_more_accounts_than_a_chunk(self, rows_per_chunk, monkeypatch):
+        """Accounts planned in several chunks come out whole, in order, each as alone
+        (chunks of about 1, 7 and 40 rows: one account, a few, many; and the default)."""
+        if rows_per_chunk is not None:
+            monkeypatch.setattr(_batch, "_ROWS_CHUNK", rows_per_chunk)
         count = 2 * _CHUNK + 3
         rows = [(f"a{i:03d}", "AAA", float(i)) for i in range(count)]
         cash = {f"a{i:03d}": 100.0 * i for i in range(count)}

@@ -71,9 +71,11 @@ DECISION_COLUMNS = (
 #: generation (whose full scans then stay rare): 32 was 20-25% faster than 256 at
 #: 20,000 accounts, and per-chunk numpy overhead is still negligible.
 _CHUNK = 32
-#: Accounts planned together as rows of one book (``plan_table``): large enough that
-#: numpy's per-call cost vanishes, small enough to bound the memory of one batch.
-_ROWS_CHUNK = 20_000
+#: Holdings rows planned together as one book (``plan_table``): enough that numpy's
+#: per-call cost vanishes, few enough that a chunk's columns stay in the processor's
+#: cache (2,500 accounts of 20 assets, about 100,000 rows counting holdings and targets,
+#: were 25% faster than 20,000 accounts on this machine).
+_ROWS_CHUNK = 100_000
 
 
 # -- compute_trades_many ---------------------------------------------------------------
@@ -269,7 +271,7 @@ def plan_table(
     decision_parts: list[dict[str, Any]] = []
     count = len(table.accounts)
     columnar = chosen.rounding is not Rounding.OPTIMAL
-    step = _ROWS_CHUNK if columnar else _CHUNK
+    step = table.accounts_per(_ROWS_CHUNK) if columnar else _CHUNK
     for start in range(0, count, step):
         stop = min(start + step, count)
         chunk = table.rows(start, stop) if columnar else None

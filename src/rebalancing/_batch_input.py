@@ -270,6 +270,16 @@ class Table:
         self.model_code = np.array([self.asset_code[name] for name in self.model], dtype=np.int64)
         self.model_weight = np.array(list(self.model.values()), dtype=np.float64)
 
+    def accounts_per(self, rows: int) -> int:
+        """About how many accounts lay out as ``rows`` planner rows (at least 1).
+
+        Counts their holdings and their targets (the rows are the union of the two).
+        """
+        held = int(self.bounds[-1]) if len(self.bounds) else 0
+        count = len(self.accounts)
+        targeted = len(self.model) * count if self.books is None else sum(map(len, self.books))
+        return max(1, rows * count // max(held + targeted, 1))
+
     def rows(self, start: int, stop: int) -> tuple[Rows, Any] | None:
         """The accounts ``start`` to ``stop`` as the planner's rows, built column-wise.
 
