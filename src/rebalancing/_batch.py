@@ -364,10 +364,13 @@ def _batch_columns(
     price = book.price[row]
     skips = lines.skip.copy()
     skips[row] = _TRADED
+    # Codes as small as they fit: the tables' text is gathered from them at the end.
+    account = (book.account + first).astype(np.int32)
+    asset = asset.astype(np.int32)
     order_columns = {
-        "account": book.account[row] + first,
+        "account": account[row],
         "asset": asset[row],
-        "side": (done.sign > 0.0).astype(np.int64),
+        "side": (done.sign > 0.0).astype(np.int8),
         "quantity": done.quantity,
         "price": price,
         "value": done.quantity * price * book.multiplier[row],
@@ -375,7 +378,7 @@ def _batch_columns(
         "action": done.action,
     }
     decision_columns = {
-        "account": book.account + first,
+        "account": account,
         "asset": asset,
         "price": book.price,
         "current_quantity": book.current,
@@ -385,7 +388,7 @@ def _batch_columns(
         "projected_quantity": done.projected,
         "projected_weight": done.projected_weight,
         "skip_reason": skips,
-        "adjustments": lines.adjust,
+        "adjustments": lines.adjust.astype(np.int8),
     }
     return order_columns, decision_columns
 
