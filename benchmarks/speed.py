@@ -4,7 +4,8 @@ Each book: N assets with prices U(5, 500), half of them held (random weights sum
 0.9), targets over 80% of the names summing to 0.95, thresholds 0, fractional shares, no
 costs. Every timed call gets a freshly built, identical broker (building it is not timed).
 Prints the median of repeated runs per size (garbage collection paused inside each timed
-call, as timeit does), and ours/theirs.
+call, as timeit does), and ours/theirs; then bare ``compute_trades`` per size, and its
+peak memory per asset at the largest size (tracemalloc).
 
     python benchmarks/speed.py            # 10, 100, 1,000 and 5,000 assets
     python benchmarks/speed.py --quick    # a smoke run: small sizes, few repeats
@@ -19,6 +20,7 @@ import gc
 import random
 import statistics
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,6 +131,30 @@ def measure_core(size: int, repeats: int) -> float:
     )
 
 
+def measure_memory(size: int) -> tuple[float, float]:
+    """Bytes per asset of bare compute_trades: (peak while planning, kept by the plan).
+
+    tracemalloc counts Python's allocations and numpy's buffers; the snapshot and targets
+    exist before and are not counted. A warm-up call comes first.
+    """
+    prices, holdings, targets = book(size)
+    data = {asset: {"close": price} for asset, price in prices.items()}
+    snapshot = snapshot_from_broker(broker_for(prices, holdings), data)
+    config = rebalancing.RebalanceConfig(
+        min_trade_value=0.0, min_weight_change=0.0, allow_fractional=True
+    )
+    rebalancing.compute_trades(snapshot, targets, config)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        plan = rebalancing.compute_trades(snapshot, targets, config)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del plan
+    return peak / size, kept / size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -149,6 +175,11 @@ def main() -> None:
     print(f"{'assets':>6}  {'compute_trades ms':>18}")
     for size in sizes:
         print(f"{size:>6}  {measure_core(size, repeats) * 1e3:>18.2f}")
+    size = sizes[-1]
+    peak, kept = measure_memory(size)
+    print()
+    print(f"compute_trades memory at {size:,} assets: peak {peak:,.0f} B an asset, ", end="")
+    print(f"the plan keeps {kept:,.0f} B an asset (orders and decisions not yet read)")
     if 1_000 in incremental and 5_000 in incremental:
         growth = incremental[5_000] / incremental[1_000]
         print()

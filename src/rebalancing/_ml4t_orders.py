@@ -96,7 +96,10 @@ def submit(
 #: into ``ACTIONS``).
 _SIDE_TEXT = (Side.SELL.value, Side.BUY.value)
 _ACTION_TEXT = tuple(action.value for action in ACTIONS)
-_CLOSE = ACTIONS.index(Action.CLOSE)
+#: A single order's preview action by its code: ml4t says "close_position" for a close.
+_PREVIEW_ACTION = tuple(
+    "close_position" if action is Action.CLOSE else action.value for action in ACTIONS
+)
 #: A skip reason's text by its code (an index into ``SKIPS``; 0, none, is "at target").
 _SKIP_BY_CODE = tuple((reason or SkipReason.AT_TARGET).value for reason in SKIPS)
 
@@ -105,7 +108,8 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
     """ml4t-style preview dicts for ``plan``'s decisions (see ``TargetWeightExecutor.preview``).
 
     Read off the plan's columns; each row holds what the plan's :class:`Decision` for the
-    asset says.
+    asset says. Every field is first made a list over the assets, and the dicts are then
+    built in one pass.
 
     Args:
         plan: A plan from :func:`rebalancing.compute_trades`.
@@ -114,66 +118,86 @@ def preview_rows(plan: RebalancePlan) -> list[dict[str, Any]]:
         One dict per decision, sorted by asset.
     """
     columns = _columns(plan)
-    legs, shares, codes = _legs(columns)
-    price = columns.price.tolist()
+    count = len(columns.assets)
+    price = [None if math.isnan(p) else p for p in columns.price.tolist()]
+    requested = [None if math.isnan(r) else r for r in columns.requested.tolist()]
+    current, target = columns.current_weight, columns.target
+    delta = [t - c for t, c in zip(target, current, strict=True)]
+    # Untraded rows: no shares, no action, the skip reason; traded ones are set below.
+    shares: list[float] = [0] * count
+    value = [0.0] * count
+    action: list[str | None] = [None] * count
+    reason: list[str | None] = [_SKIP_BY_CODE[skip] for skip in columns.skip.tolist()]
+    legs: list[list[dict[str, Any]]] = [[] for _ in range(count)]
     multiplier = columns.multiplier.tolist()
-    current, pending, cancels = columns.current, columns.pending, columns.cancels
-    adjusted = _adjustment_texts(columns.adjust.tolist())
-    only_held = plan.equity <= 0.0
-    rows: list[dict[str, Any]] = []
-    for i, (asset, current_weight, target, requested, projected, skip, adjust) in enumerate(
-        zip(
+    for i, own, net, code in _legs(columns):
+        legs[i], shares[i], reason[i] = own, net, None
+        value[i] = net * (price[i] or 0.0) * multiplier[i]
+        action[i] = "reverse" if len(own) > 1 else _PREVIEW_ACTION[code]
+    cancels: list[list[str]] = [[] for _ in range(count)]
+    for i, ids in columns.cancels.items():
+        cancels[i] = list(ids)
+    adjust = columns.adjust.tolist()
+    texts = _adjustment_texts(adjust)
+    adjustments = [list(texts[code]) if code else [] for code in adjust]
+    rows = [
+        {
+            "asset": asset,
+            "current_weight": current_weight,
+            "target_weight": target_weight,
+            "weight_delta": weight_delta,
+            "shares": net,
+            "value": notional,
+            "skip_reason": skip,
+            "action": act,
+            "requested_weight": wanted,
+            "projected_weight": projected,
+            "price": known,
+            "orders": own,
+            "cancels": ids,
+            "adjustments": adjusted,
+        }
+        for (
+            asset,
+            current_weight,
+            target_weight,
+            weight_delta,
+            net,
+            notional,
+            skip,
+            act,
+            wanted,
+            projected,
+            known,
+            own,
+            ids,
+            adjusted,
+        ) in zip(
             columns.assets,
-            columns.current_weight,
-            columns.target,
-            columns.requested.tolist(),
+            current,
+            target,
+            delta,
+            shares,
+            value,
+            reason,
+            action,
+            requested,
             columns.projected_weight,
-            columns.skip.tolist(),
-            columns.adjust.tolist(),
+            price,
+            legs,
+            cancels,
+            adjustments,
             strict=True,
         )
-    ):
-        own = legs.get(i)
-        if only_held and not (current[i] or pending[i] or own or cancels.get(i)):
-            continue
-        known = None if math.isnan(price[i]) else price[i]
-        if own:
-            net = shares[i]
-            value = net * (known or 0.0) * multiplier[i]
-            if len(own) > 1:
-                action: str | None = "reverse"
-            elif codes[i] == _CLOSE:
-                action = "close_position"
-            else:
-                action = own[0]["action"]
-            reason = None
-        else:
-            own, net, value, action, reason = [], 0, 0.0, None, _SKIP_BY_CODE[skip]
-        rows.append(
-            {
-                "asset": asset,
-                "current_weight": current_weight,
-                "target_weight": target,
-                "weight_delta": target - current_weight,
-                "shares": net,
-                "value": value,
-                "skip_reason": reason,
-                "action": action,
-                "requested_weight": None if math.isnan(requested) else requested,
-                "projected_weight": projected,
-                "price": known,
-                "orders": own,
-                "cancels": list(cancels.get(i, ())),
-                "adjustments": list(adjusted[adjust]) if adjust else [],
-            }
-        )
+    ]
+    if plan.equity <= 0.0:  # weights mean nothing: only what can still be closed
+        held, pending = columns.current, columns.pending
+        rows = [row for i, row in enumerate(rows) if held[i] or pending[i] or legs[i] or cancels[i]]
     return rows
 
 
-def _legs(
-    columns: PlanColumns,
-) -> tuple[dict[int, list[dict[str, Any]]], dict[int, float], dict[int, int]]:
-    """Each traded asset's preview legs, net shares and last action code, by asset index."""
+def _legs(columns: PlanColumns) -> list[tuple[int, list[dict[str, Any]], float, int]]:
+    """``(asset index, preview legs, net shares, last action code)`` of each traded asset."""
     legs: dict[int, list[dict[str, Any]]] = {}
     shares: dict[int, float] = {}
     codes: dict[int, int] = {}
@@ -200,7 +224,7 @@ def _legs(
             own.append(leg)
         shares[i] = shares.get(i, 0) + (quantity if buy else -quantity)
         codes[i] = code
-    return legs, shares, codes
+    return [(i, own, shares[i], codes[i]) for i, own in legs.items()]
 
 
 def _adjustment_texts(codes: list[int]) -> dict[int, tuple[str, ...]]:
