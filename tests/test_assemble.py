@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
+from rebalancing import PortfolioSnapshot, RebalanceConfig, RebalancePlan, compute_trades
 from rebalancing._assemble import PlanColumns
 from rebalancing.testing import asset_names, rebalance_configs, snapshots, target_weights
 
@@ -59,3 +59,37 @@ class TestPlanColumns:
         config = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0)
         plan = compute_trades(snapshot, {"A": 0.5, "B": 0.3}, config)
         assert [int, int] == [type(q) for q in columns_of(plan).sent_quantities()]
+
+
+class TestPlanValues:
+    @given(plans())
+    def test_a_plan_from_columns_reads_as_the_plan_from_its_values(self, plan):
+        """repr, equality and hash of a columns plan are those of the same plan given as values."""
+        values = RebalancePlan(
+            orders=plan.orders,
+            cancels=plan.cancels,
+            decisions=plan.decisions,
+            equity=plan.equity,
+            cash=plan.cash,
+            projected_cash=plan.projected_cash,
+            cash_floor=plan.cash_floor,
+            estimated_costs=plan.estimated_costs,
+            turnover=plan.turnover,
+            projected_weights=plan.projected_weights,
+        )
+        assert values.columns is None
+        assert repr(values) == repr(plan)
+        assert values == plan
+        assert hash(values) == hash(plan)
+
+    def test_the_repr_names_every_figure_with_its_value(self):
+        """repr shows each field by name, in order, as attrs would, orders first."""
+        snapshot = PortfolioSnapshot(1_000.0, {}, {"A": 10.0})
+        plan = compute_trades(snapshot, {"A": 0.5}, RebalanceConfig(min_trade_value=0.0))
+        text = repr(plan)
+        assert text.startswith(f"RebalancePlan(orders={plan.orders!r}, cancels=(), decisions=")
+        assert text.endswith(
+            f"equity=1000.0, cash=1000.0, projected_cash={plan.projected_cash!r}, "
+            f"cash_floor=0.0, estimated_costs=0.0, turnover={plan.turnover!r}, "
+            f"projected_weights={plan.projected_weights!r})"
+        )

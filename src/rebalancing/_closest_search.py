@@ -99,21 +99,6 @@ class JointSearch:
         self.nodes = 0
         self.leaf: _Leaf | None = None
 
-    def bound(self, k: int, cash: float) -> float:
-        """Least error items ``k..`` can reach with ``cash``, in the relaxation."""
-        spare = cash - self.base_cash[k]
-        if spare < 0.0:
-            return math.inf
-        costs = self.cum_cost[k]
-        position = bisect.bisect_left(costs, spare)
-        if position >= len(costs):
-            return self.base_error[k] - (self.cum_gain[k][-1] if costs else 0.0)
-        gains = self.cum_gain[k]
-        before_cost = costs[position - 1] if position else 0.0
-        before_gain = gains[position - 1] if position else 0.0
-        share = (spare - before_cost) / (costs[position] - before_cost)
-        return self.base_error[k] - before_gain - share * (gains[position] - before_gain)
-
     def run(self, budget: float, error: float, held: list[float]) -> list[float] | None:
         """Holdings better than ``held`` (with ``error``) within ``budget``; None if none."""
         self.best = error * (1.0 - GAIN_EPS) - GAIN_EPS
@@ -131,8 +116,11 @@ class JointSearch:
     def search(self, k: int, cash: float, error: float) -> None:  # noqa: PLR0915 - hot loop, inline
         """Try every holding of item ``k`` that may lead below the best error.
 
-        The hot loop of the search: :func:`cash_use`, :func:`error_at` and
-        :meth:`bound` are written out inline (the same arithmetic, so the same answers).
+        The hot loop of the search: :func:`cash_use` and :func:`error_at` are written out
+        inline (the same arithmetic, so the same answers). The bound that prunes a holding
+        is the relaxation of the items after it: the least error they reach with the cash
+        left, each taking its moves in order of error saved per dollar and the last move
+        a fraction (``cum_cost`` and ``cum_gain`` hold the running sums).
         """
         chosen = self.chosen
         # The last item's best holding is found directly; the leaf is there.
