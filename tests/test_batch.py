@@ -53,6 +53,17 @@ def none_if_nan(value):
 
 
 class TestComputeTradesMany:
+    def test_a_series_is_one_model_for_every_snapshot(self):
+        """A pandas Series of weights is one model, as the dict is."""
+        accounts = [
+            PortfolioSnapshot(10_000.0, {}, PRICES),
+            PortfolioSnapshot(0.0, {"AAA": 100}, PRICES),
+        ]
+
+        assert compute_trades_many(accounts, MODEL) == compute_trades_many(
+            accounts, pd.Series(MODEL)
+        )
+
     def test_one_model_for_every_snapshot(self):
         """One mapping is the model for every account; each plan is compute_trades alone."""
         accounts = [
@@ -214,6 +225,18 @@ class TestPlanTable:
             "requested_weight", "target_weight", "projected_quantity", "projected_weight",
             "skip_reason", "adjustments",
         ] == list(decisions.columns)  # fmt: skip
+
+    def test_series_are_mappings(self):
+        """A pandas Series (asset -> weight or price, account -> cash) is read as the dict."""
+        table = holdings(("a", "AAA", 10), ("b", "BBB", 4))
+        cash = {"a": 1_000.0, "b": 250.0}
+
+        expected = plan_table(table, MODEL, prices=PRICES, cash=cash)
+        actual = plan_table(table, pd.Series(MODEL), prices=pd.Series(PRICES), cash=pd.Series(cash))
+
+        assert order_rows(expected[0]) == order_rows(actual[0])
+        assert expected[1].equals(actual[1])
+        assert len(expected[0]) > 0
 
     @needs_polars
     def test_polars_in_polars_out(self):

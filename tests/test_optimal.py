@@ -165,6 +165,16 @@ class TestOptimalChoices:
         assert SkipReason.CASH_LIMITED == plan.decision("C").skip_reason
         check_plan(snap, targets, EXACT, plan)
 
+    @pytest.mark.parametrize(("cash", "bought"), [(100.0, 90), (99.9999, 89)])
+    def test_a_buy_that_fits_in_decimal_fits(self, cash, bought):
+        """The budget rule of every mode: 90 x $1.10 + $1 fits $100 (in binary floating
+        point it costs 100.00000000000001); a real shortfall does not."""
+        snap = PortfolioSnapshot(cash, {}, {"AAA": 1.1})
+        config = attrs.evolve(EXACT, cost_per_order=1.0)
+        plan = compute_trades(snap, {"AAA": 1.0}, config)
+        check_plan(snap, {"AAA": 1.0}, config, plan)
+        assert [bought] == [o.quantity for o in plan.orders]
+
     def test_costs_are_paid_from_the_budget(self):
         """Per-order and rate costs count against the cash: no buy is left unfunded."""
         snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0, "B": 50.0})
