@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
 from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._config import Rounding, TradeDirection
 from rebalancing._plan import round_holding, round_nearest
+from rebalancing._units import cash_slack, cash_slack_of
 from rebalancing.testing import check_plan
 
 # -- compute_trades-level properties (issue 6) -------------------------------------------------
@@ -140,6 +142,12 @@ class TestIssue6Properties:
             snapshot, {"AAA": 1.0}, RebalanceConfig(rounding=Rounding.CLOSEST, **options)
         )
         assert [o.quantity for o in down.orders] == [o.quantity for o in closest.orders]
+
+    @given(st.floats(allow_nan=False), st.floats(allow_nan=False))
+    def test_one_account_s_slack_is_the_batch_rule(self, cash, equity):
+        """OPTIMAL's budget slack for one account is the same rule DOWN and CLOSEST use."""
+        batch = cash_slack(np.array([cash]), np.array([equity]))
+        assert batch.tolist() == [cash_slack_of(cash, equity)]
 
     @pytest.mark.parametrize("rounding", [Rounding.DOWN, Rounding.CLOSEST])
     @pytest.mark.parametrize(
@@ -517,3 +525,56 @@ class TestIssue12Properties:
             start = snapshot.positions.get(d.asset, 0.0)
             expected = round_nearest(start, desired, 1.0) if desired else 0.0
             assert expected == d.projected_quantity
+
+
+#: Thresholds off: every step toward the target counts.
+NO_THRESHOLDS = {"min_trade_value": 0.0, "min_weight_change": 0.0}
+
+
+class TestHeldBooksSellToFund:
+    """Regressions (found against OPTIMAL on 4-6 name held books): CLOSEST was 1.3-1.6x
+    the optimum when the cash to fund a buy had to come from a long it did not sell."""
+
+    def plan(self, snapshot, weights, **options):
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, **NO_THRESHOLDS, **options)
+        plan = compute_trades(snapshot, weights, config)
+        check_plan(snapshot, weights, config, plan)
+        return plan
+
+    def test_a_long_held_at_its_nearest_sells_a_unit_for_a_buy(self):
+        """C's 2 units are nearest its 2.1; selling one ($13 of error) lets A round up to 4
+        (saving $23). CLOSEST left C alone and bought 3 A: $10 further from target."""
+        snapshot = PortfolioSnapshot(
+            78.0, {"C": 2, "Z": 5}, {"A": 23.0, "B": 67.0, "C": 13.0, "Z": 29.0}
+        )
+        weights = {"A": 0.38, "B": 0.51, "C": 0.11}
+
+        plan = self.plan(snapshot, weights)
+
+        assert [("C", 1), ("Z", 5), ("A", 4), ("B", 2)] == [(o.asset, o.quantity) for o in plan]
+        assert pytest.approx(24.02) == l1(snapshot, weights, plan)
+
+    def test_a_buy_may_become_a_sell_that_pays_for_a_dearer_unit(self):
+        """B wants 2 more units at $13, C one more at $97, and the cash buys only one: B
+        gives up one unit instead (+$13 of error) so that C's unit ($97 closer) fits."""
+        snapshot = PortfolioSnapshot(
+            75.0, {"A": 4, "B": 2, "C": 1, "Z": 6}, {"A": 97.0, "B": 13.0, "C": 97.0, "Z": 19.0}
+        )
+        weights = {"A": 0.6913, "B": 0.0666, "C": 0.242}
+
+        plan = self.plan(snapshot, weights)
+
+        orders = [(o.asset, o.side.value, o.quantity) for o in plan]
+        assert [("B", "sell", 1), ("Z", "sell", 6), ("A", "buy", 1), ("C", "buy", 1)] == orders
+        assert pytest.approx(59.31) == l1(snapshot, weights, plan)
+
+    def test_a_buy_only_plan_never_sells_to_fund_a_buy(self):
+        """The same book with BUY_ONLY: B is bought, never sold, and Z is kept."""
+        snapshot = PortfolioSnapshot(
+            75.0, {"A": 4, "B": 2, "C": 1, "Z": 6}, {"A": 97.0, "B": 13.0, "C": 97.0, "Z": 19.0}
+        )
+        weights = {"A": 0.6913, "B": 0.0666, "C": 0.242, "Z": 0.0}
+
+        plan = self.plan(snapshot, weights, direction=TradeDirection.BUY_ONLY)
+
+        assert {"buy"} == {o.side.value for o in plan}

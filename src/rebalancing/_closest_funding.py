@@ -99,7 +99,7 @@ def _items(
 
     Buys (from the holding, or from 0 after a reversal's close) may be cut back to their
     holding; longs selling or held at their nearest may sell down to where DOWN would
-    (and :func:`_deepen_sells` lets them go further) unless the plan may not sell.
+    unless the plan may not sell. :func:`_deepen_sells` lets both go further down.
     Shorts, closes and blocked or untargeted assets keep their legs.
     """
     chosen = np.flatnonzero(lines.active & lines.sized & binding[book.account])
@@ -113,7 +113,8 @@ def _items(
     if config.direction is TradeDirection.BUY_ONLY:
         selling &= count > 0  # the plan may not sell
     low = np.minimum(final, down)
-    selling &= low < start
+    # A long held at its nearest is an item too: selling it deeper may fund a buy.
+    selling &= (low < start) | (count == 0)
     minimum = _min_buy_value(config, lines.target[chosen], book.equity[chosen])
     picked = buying | selling
     items = []
@@ -141,17 +142,22 @@ def _items(
 def _deepen_sells(
     book: Book, config: RebalanceConfig, lines: Lines, chosen: Index, items: list[HoldingItem]
 ) -> list[HoldingItem]:
-    """Let each sell go below its target by as much value as the dearest step.
+    """Let each long sell below its target by as much value as the dearest step.
 
     Selling below target adds error dollar for dollar, but it can pay for a step that
     saves more and does not fit in the cash left (keeping one unit of a $900 holding that
-    is 0.75 units over target, say): no more than the dearest step.
+    is 0.75 units over target, say): no more than the dearest step. Longs that sell or
+    hold go deeper, and so do held longs the plan buys more of, unless it may not sell
+    (``BUY_ONLY``): selling 1 of 2 units of $13 that want 4 pays for a $97 unit that
+    saves more.
     """
     dearest = max(((item.increment or 0.0) * item.unit_value for item in items), default=0.0)
+    may_sell = config.direction is not TradeDirection.BUY_ONLY
     deeper = []
     for i, item in zip(chosen.tolist(), items, strict=True):
         increment = item.increment
-        if item.high == item.start and increment is not None:
+        # A buy may be cut below its holding too (a sell), where the plan may sell.
+        if increment is not None and item.start > 0.0 and (item.high == item.start or may_sell):
             steps = math.ceil(dearest / (increment * item.unit_value))
             low = max(item.low - steps * increment, 0.0)
             if low == 0.0:
@@ -178,7 +184,7 @@ def _set_holdings(
     """Give each asset the legs that reach its holding (from its item's start)."""
     buys, bought, moved, at_down = [], [], [], []
     for i, item, holding in zip(chosen.tolist(), items, holdings, strict=True):
-        if item.high > item.start:  # a buy, maybe cut back
+        if item.high > item.start and holding >= item.start:  # a buy, maybe cut back
             buys.append(i)
             bought.append(max(holding - item.start, 0.0))
         elif holding == lines.final[i]:
