@@ -38,6 +38,7 @@ import functools
 import math
 from collections.abc import Sequence
 
+from ._closest_columns import Columns
 from ._closest_path import HoldingItem, cash_use, error_at
 from ._closest_repair import Joint
 from ._closest_search import EXACT_ITEMS
@@ -136,7 +137,10 @@ def closest_holdings(
     rate, fixed = cost_rate, cost_per_order
     joint = Joint(items, budget, rate, fixed, slack)
     if joint.left < 0.0:
-        return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed, slack=slack)
+        no_buys = _no_buys(joint)
+        return _at_least_down(
+            items, budget, no_buys, rate=rate, fixed=fixed, slack=slack, columns=joint.columns
+        )
     nearest = _nearest(joint)
     if joint.cash(nearest) <= budget:
         return nearest
@@ -153,7 +157,9 @@ def closest_holdings(
         joint.left = budget - joint.spent()  # the running cash may drift: sum it exactly
         joint.trim()
     result = joint.holdings() if joint.left >= 0.0 else _no_buys(joint)
-    return _at_least_down(items, budget, result, rate=rate, fixed=fixed, slack=slack)
+    return _at_least_down(
+        items, budget, result, rate=rate, fixed=fixed, slack=slack, columns=joint.columns
+    )
 
 
 def _at_least_down(
@@ -164,6 +170,7 @@ def _at_least_down(
     rate: float,
     fixed: float,
     slack: float = 0.0,
+    columns: Columns | None = None,
 ) -> list[float]:
     """``result``, or DOWN's holdings if they are at least as close to target.
 
@@ -171,7 +178,9 @@ def _at_least_down(
     squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
     must fit the budget by an exact sum.
     """
-    if all(
+    if columns is not None and columns.no_closer(result):
+        return result
+    if columns is None and all(
         abs(h - desired) <= abs(down - desired)
         for (_, desired, _, _, down, _, _, _), h in zip(items, result, strict=True)
     ):
@@ -195,6 +204,9 @@ def _closeness(item: HoldingItem, holding: float) -> tuple[float, float]:
 
 def _nearest(joint: Joint) -> list[float]:
     """Each item at the point of its path closest to target (the cheaper on a tie)."""
+    if joint.columns is not None:
+        nearest: list[float] = joint.columns.nearest().tolist()
+        return nearest
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
         # The points rise, so the distance to target falls, then rises: look either side.

@@ -10,10 +10,14 @@ single units while float drift overdraws.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from ._closest_path import HoldingItem, paths
+import numpy as np
+
+from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, State, column_paths
+from ._closest_path import HoldingItem, Move, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 from ._units import GAIN_EPS, snap_margin
 from ._units import UNIT_EPS as _UNIT_EPS
@@ -26,8 +30,13 @@ __all__ = ["Joint"]
 _WANTED = 16
 _WANTED_LARGE = 4
 #: A move an item can give up: (error added per dollar freed, item, move, units, cash
-#: freed per unit, error added per unit).
-_Release = tuple[float, int, int, float, float, float]
+#: freed per unit, error added per unit, divisible).
+_Release = tuple[float, int, int, float, float, float, bool]
+#: Every move's count, cash and error per unit, and whether it is divisible, item after
+#: item (:meth:`Joint.fields`).
+_Fields = tuple[list[int], list[float], list[float], list[bool]]
+#: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
+_Given = tuple[int, int, float, float, bool]
 
 
 class Joint:
@@ -35,14 +44,19 @@ class Joint:
 
     Item ``i`` holds ``points[i][at[i]] + part[i] * step`` of its move ``at[i]``: every
     earlier move is taken in full, ``part[i]`` units (a fraction if divisible) of this one.
+    The steps that visit a few items read the moves' fields from flat lists, item after
+    item (:meth:`fields`): move ``j`` of item ``i`` is at ``first[i] + j``.
     """
 
     __slots__ = (
         "at",
         "blocked",
         "budget",
+        "columns",
         "convex",
+        "first",
         "fixed",
+        "flat",
         "fresh",
         "items",
         "left",
@@ -52,6 +66,7 @@ class Joint:
         "rate",
         "scale",
         "settled",
+        "sizes",
         "slack",
     )
 
@@ -71,7 +86,29 @@ class Joint:
         #: Per item: the points and moves of its path, and whether its moves that lower
         #: the error come first, each saving no more per dollar than the one before
         #: (then its next moves are simply its next one).
-        self.points, self.moves, base, self.convex = paths(items, rate, fixed)
+        self.points: list[list[float]] | Lazy[list[float]]
+        self.moves: list[list[Move]] | Lazy[list[Move]]
+        #: A large book's paths as arrays, for the passes over every item (None when
+        #: the book is small: numpy's cost per call outweighs what it saves there).
+        self.columns: Columns | None = None
+        self.flat: _Fields | None
+        if len(items) >= COLUMN_ITEMS:
+            self.columns, base, self.convex = column_paths(items, rate, fixed)
+            self.sizes, self.first = self.columns.layout()
+            self.flat = None  # made when first needed (often never)
+            self.points = Lazy(len(items), self._points)
+            self.moves = Lazy(len(items), self._moves)
+        else:
+            self.points, self.moves, base, self.convex = paths(items, rate, fixed)
+            self.sizes = [len(moves) for moves in self.moves]
+            self.first = list(itertools.accumulate(self.sizes, initial=0))
+            every = [move for moves in self.moves for move in moves]
+            self.flat = (
+                [move[0] for move in every],
+                [move[2] for move in every],
+                [move[3] for move in every],
+                [move[4] for move in every],
+            )
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
@@ -85,6 +122,40 @@ class Joint:
         #: Whether every item is at the start of its path (the greedy has not run).
         self.fresh = True
 
+    def _points(self, index: int) -> list[float]:
+        """A large book's item's points (from :meth:`Columns.holdings`' arrays)."""
+        assert self.columns is not None  # noqa: S101 - large books only
+        points: list[float] = self.columns.points[index, : self.sizes[index] + 1].tolist()
+        return points
+
+    def _moves(self, index: int) -> list[Move]:
+        """A large book's item's moves (from :meth:`fields` and the step of each)."""
+        counts, costs, errors, divisible = self.fields()
+        first = self.first[index]
+        last = first + self.sizes[index]
+        assert self.columns is not None  # noqa: S101 - large books only
+        steps = self.columns.step[index].tolist()
+        return list(
+            zip(
+                counts[first:last],
+                steps[: last - first],
+                costs[first:last],
+                errors[first:last],
+                divisible[first:last],
+                strict=True,
+            )
+        )
+
+    def fields(self) -> _Fields:
+        """Every move's count, cash and error per unit, and whether it is divisible.
+
+        Flat lists, item after item; a large book makes them when first asked for.
+        """
+        if self.flat is None:
+            assert self.columns is not None  # noqa: S101 - made for small books at once
+            self.flat = self.columns.fields()
+        return self.flat
+
     def holding(self, index: int) -> float:
         at, part = self.at[index], self.part[index]
         points = self.points[index]
@@ -94,6 +165,9 @@ class Joint:
 
     def holdings(self) -> list[float]:
         """Every item's holding (:meth:`holding`, in one pass)."""
+        if self.columns is not None:
+            holdings: list[float] = self.columns.holdings(self.state()).tolist()
+            return holdings
         return [
             points[at] if part == 0.0 else points[at] + part * moves[at][1]
             for points, moves, at, part in zip(
@@ -110,12 +184,13 @@ class Joint:
             (error saved per dollar, last move, cash, error change), or None if no
             further move lowers the error.
         """
-        moves = self.moves[index]
+        counts, costs, errors, _ = self.fields()
+        first, size = self.first[index], self.sizes[index]
         at = self.at[index]
         if self.convex[index]:
-            if at >= len(moves):
+            if at >= size:
                 return None
-            count, _, dc, de, _ = moves[at]
+            count, dc, de = counts[first + at], costs[first + at], errors[first + at]
             if de >= 0.0:
                 return None
             units = count - self.part[index]
@@ -123,8 +198,9 @@ class Joint:
         cash = error = 0.0
         best: tuple[float, int, float, float] | None = None
         part = self.part[index]
-        for position in range(at, len(moves)):
-            count, _, dc, de, _ = moves[position]
+        for position in range(at, size):
+            move = first + position
+            count, dc, de = counts[move], costs[move], errors[move]
             units = count - part if position == at else count
             cash += units * dc
             error += units * de
@@ -134,22 +210,40 @@ class Joint:
                     best = (ratio, position, cash, error)
         return best
 
-    def settle(self) -> None:
+    def settle(self) -> State | None:
         """Undo every move that added error without saving cash (the search may leave one).
 
         One pass over the items, giving back what :meth:`release` would.
+
+        Returns:
+            On a large book where nothing was undone, :meth:`state` (still current).
         """
         all_at, all_part = self.at, self.part
-        for index, moves in enumerate(self.moves):
+        indices: Iterable[int] = range(len(all_at))
+        if self.columns is not None:  # only the items whose last move must be undone
+            state = self.state()
+            indices = self.columns.unsettled(state)
+            if not indices:
+                return state
+        counts, costs, errors, _ = self.fields()
+        all_first = self.first
+        for index in indices:
+            first = all_first[index]
             at, part = all_at[index], all_part[index]
             while part > 0.0 or at > 0:
                 move = at if part > 0.0 else at - 1
-                count, _, dc, de, _ = moves[move]
+                count, dc, de = counts[first + move], costs[first + move], errors[first + move]
                 if de <= 0.0 or dc < 0.0:
                     break
                 self.left += (part if part > 0.0 else count) * dc
                 at, part = move, 0.0
             all_at[index], all_part[index] = at, part
+        return None
+
+    def state(self) -> State:
+        """Where each item stands, as arrays (a large book's passes over every item)."""
+        assert self.columns is not None  # noqa: S101 - large books only
+        return self.columns.state(self.at, self.part)
 
     def greedy(self) -> None:
         """Take moves in order of error saved per dollar while the cash lasts.
@@ -158,8 +252,9 @@ class Joint:
         not one unit of it fits the item is blocked as it stands (taking part of it
         would change nothing).
         """
+        state = None
         if not self.settled:
-            self.settle()
+            state = self.settle()
         self.settled = False
         if self.fresh and all(self.convex):
             self.fresh = False
@@ -168,9 +263,10 @@ class Joint:
         self.fresh = False
         blocked: list[int] = []
         self.blocked = blocked
-        heap = self._next_moves()
+        heap = self._next_moves(state)
         heapq.heapify(heap)
-        at, part, all_moves, convex = self.at, self.part, self.moves, self.convex
+        at, part, convex = self.at, self.part, self.convex
+        first, sizes = self.first, self.sizes
         left = self.left
         while heap:
             _, index, last, cash = heapq.heappop(heap)
@@ -178,19 +274,21 @@ class Joint:
                 left -= cash
                 at[index] = last + 1
                 part[index] = 0.0
-                moves = all_moves[index]
                 if not convex[index]:
                     self.left = left
                     found = self.prefix(index)
                     if found is not None:
                         heapq.heappush(heap, (-found[0], index, found[1], found[2]))
-                elif last + 1 < len(moves):
-                    count, _, dc, de, _ = moves[last + 1]
+                elif last + 1 < sizes[index]:
+                    move = first[index] + last + 1
+                    counts, costs, errors, _ = self.fields()
+                    count, dc, de = counts[move], costs[move], errors[move]
                     if de < 0.0:
                         heapq.heappush(heap, (de / dc, index, last + 1, count * dc))
                 continue
             if convex[index]:
-                _, _, dc, _, divisible = all_moves[index][last]
+                _, costs, _, every = self.fields()
+                dc, divisible = costs[first[index] + last], every[first[index] + last]
                 if dc > left and not divisible:
                     blocked.append(index)
                     continue
@@ -200,14 +298,24 @@ class Joint:
             blocked.append(index)
         self.left = left
 
-    def _next_moves(self) -> list[tuple[float, int, int, float]]:
+    def _next_moves(self, state: State | None = None) -> list[tuple[float, int, int, float]]:
         """Every item's next moves (:meth:`prefix`) as the greedy orders them.
+
+        Args:
+            state: A large book's :meth:`state`, if known to be current.
 
         Returns:
             (-error saved per dollar, item, last move, cash) per item that has any.
         """
-        entries: list[tuple[float, int, int, float]] = []
         at, part, convex = self.at, self.part, self.convex
+        if self.columns is not None:
+            entries = self.columns.next_moves(self.state() if state is None else state)
+            for index in self.columns.bent:
+                found = self.prefix(index)
+                if found is not None:
+                    entries.append((-found[0], index, found[1], found[2]))
+            return entries
+        entries = []
         for index, moves in enumerate(self.moves):
             if not convex[index]:
                 found = self.prefix(index)
@@ -232,10 +340,40 @@ class Joint:
         error, the last moves in the order given back until the rest fits. The greedy
         then goes on through the moves given back, in order, as it would have.
         """
-        at, all_moves = self.at, self.moves
+        if self.columns is not None:
+            left, given = self._given_back(self.columns)
+        else:
+            left, given = self._given_back_one_by_one()
+        at = self.at
+        blocked: list[int] = []
+        self.blocked = blocked
+        stopped: set[int] = set()
+        for index, move, use, dc, divisible in reversed(given):
+            if index in stopped:
+                continue
+            if use <= left:
+                left -= use
+                at[index] = move + 1
+                continue
+            stopped.add(index)
+            blocked.append(index)
+            if dc <= left or divisible:
+                self.left = left
+                self.partial(index, move)
+                left = self.left
+        self.left = left
+
+    def _given_back_one_by_one(self) -> tuple[float, list[_Given]]:
+        """Every item at its top, the last moves given back until the rest fits.
+
+        Returns:
+            The cash left and the moves given back, in order.
+        """
+        at, first = self.at, self.first
+        counts, costs, errors, every = self.fields()
         cash: list[float] = []
         heap: list[tuple[float, int, int, float]] = []
-        for index, moves in enumerate(all_moves):
+        for index, moves in enumerate(self.moves):
             top = 0
             for count, _, dc, de, _ in moves:
                 if de >= 0.0:
@@ -249,47 +387,66 @@ class Joint:
                 heap.append((-(de / dc), -index, 1 - top, count * dc))
         heapq.heapify(heap)
         left = self.left - math.fsum(cash)
-        given: list[tuple[int, int, float]] = []
+        given: list[_Given] = []
         while left < 0.0 and heap:
             _, negative, back, use = heapq.heappop(heap)
             index, move = -negative, -back
             left += use
-            given.append((index, move, use))
+            given.append((index, move, use, costs[first[index] + move], every[first[index] + move]))
             at[index] = move
             if move:
-                count, _, dc, de, _ = all_moves[index][move - 1]
+                before = first[index] + move - 1
+                count, dc, de = counts[before], costs[before], errors[before]
                 heapq.heappush(heap, (-(de / dc), negative, back + 1, count * dc))
             if left >= 0.0:
                 # The running sum drifts: what is kept must fit by an exact sum (a move
                 # given back too many is taken again below, as the greedy would).
-                left = self.left - math.fsum([*cash, *(-use for _, _, use in given)])
-        blocked: list[int] = []
-        self.blocked = blocked
-        stopped: set[int] = set()
-        for index, move, use in reversed(given):
-            if index in stopped:
-                continue
-            if use <= left:
-                left -= use
-                at[index] = move + 1
-                continue
-            stopped.add(index)
-            blocked.append(index)
-            _, _, dc, _, divisible = all_moves[index][move]
-            if dc <= left or divisible:
-                self.left = left
-                self.partial(index, move)
-                left = self.left
-        self.left = left
+                left = self.left - math.fsum([*cash, *(-given_back[2] for given_back in given)])
+        return left, given
+
+    def _given_back(self, columns: Columns) -> tuple[float, list[_Given]]:
+        """:meth:`_given_back_one_by_one` on a large book, in arrays.
+
+        The convex paths give each item's moves back last first, so the heap's order is
+        simply every move that lowers the error sorted (:meth:`Columns.falling`), and
+        the running cash its cumulative sum (numpy's is sequential, as the loop's).
+        """
+        tops, uses, rows, moves, ordered, costs, every = columns.falling()
+        cash = uses.tolist()
+        left = self.left - math.fsum(cash)
+        taken = 0
+        while left < 0.0 and taken < len(ordered):
+            running = np.cumsum(np.concatenate(([left], ordered[taken:])))[1:]
+            fits = np.flatnonzero(running >= 0.0)
+            if not fits.size:
+                left, taken = float(running[-1]), len(ordered)
+                break
+            taken += int(fits[0]) + 1
+            # The running sum drifts: an exact sum, as above.
+            left = self.left - math.fsum([*cash, *(-ordered[:taken]).tolist()])
+        rows, moves, ordered = rows[:taken], moves[:taken], ordered[:taken]
+        np.minimum.at(tops, rows, moves)  # each item's last move given back
+        self.at = tops.tolist()
+        given = zip(
+            rows.tolist(),
+            moves.tolist(),
+            ordered.tolist(),
+            costs[:taken].tolist(),
+            every[:taken].tolist(),
+            strict=True,
+        )
+        return left, list(given)
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
-        moves = self.moves[index]
+        counts, costs, errors, every = self.fields()
+        first, size = self.first[index], self.sizes[index]
         at, part, left = self.at[index], self.part[index], self.left
         saved = (at, part, left)
         error = 0.0
         for position in range(at, last + 1):
-            count, _, dc, de, divisible = moves[position]
+            move = first + position
+            count, dc, de, divisible = counts[move], costs[move], errors[move], every[move]
             units = count - part
             if dc > 0.0 and units * dc > left:
                 if divisible:
@@ -308,7 +465,7 @@ class Joint:
             error += units * de
             at, part = position + 1, 0.0
         if error < 0.0 and (at, part) != saved[:2]:
-            if at < len(moves) and part >= moves[at][0]:
+            if at < size and part >= counts[first + at]:
                 at, part = at + 1, 0.0
             self.at[index], self.part[index], self.left = at, part, left
 
@@ -316,13 +473,13 @@ class Joint:
 
     def release(self, index: int, at: int, part: float) -> tuple[int, float, float, float] | None:
         """The move an item gives up next from (at, part): (move, units, cash, error)."""
-        moves = self.moves[index]
+        counts, costs, errors, _ = self.fields()
+        move = self.first[index] + at
         if part > 0.0:
-            _, _, dc, de, _ = moves[at]
-            return at, part, dc, de
+            return at, part, costs[move], errors[move]
         if at == 0:
             return None
-        count, _, dc, de, _ = moves[at - 1]
+        count, dc, de = counts[move - 1], costs[move - 1], errors[move - 1]
         return at - 1, float(count), dc, de
 
     def exchange(self) -> bool:
@@ -342,24 +499,30 @@ class Joint:
         wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
         # Releases in order of error added per dollar freed, each item's last move first.
         chunks: list[_Release] = []
-        for index, (moves, at, part) in enumerate(zip(self.moves, self.at, self.part, strict=True)):
+        state = None
+        if self.columns is not None:
+            state = self.state()
+            chunks = self.columns.releases(state)
+        every = zip(self.moves, self.at, self.part, strict=True) if self.columns is None else ()
+        for index, (moves, at, part) in enumerate(every):
             if part > 0.0:  # the move it stands inside: the units of it taken
-                _, _, dc, de, _ = moves[at]
+                _, _, dc, de, divisible = moves[at]
                 units = part
             elif at > 0:  # the last move taken in full
                 at -= 1  # noqa: PLW2901 - the move given up
-                count, _, dc, de, _ = moves[at]
+                count, _, dc, de, divisible = moves[at]
                 units = float(count)
             else:
                 continue
             if dc > 0.0:  # undoing it frees cash
-                chunks.append((-de / dc, index, at, units, dc, -de))
-        heapq.heapify(chunks)
+                chunks.append((-de / dc, index, at, units, dc, -de, divisible))
+        if self.columns is None:
+            chunks.sort()
         best: tuple[float, int, int, float, dict[int, tuple[int, float]]] | None = None
         for gain, target, last, cost in wanted:
             if best is not None and gain <= best[0]:
                 break
-            walked = self._walk(list(chunks), cost - self.left, target, gain)
+            walked = self._walk(chunks, cost - self.left, target, gain)
             if walked is None:
                 continue
             loss, levels, freed = walked
@@ -369,17 +532,29 @@ class Joint:
         if best is None:
             return False
         _, target, last, _, levels = best
-        before = (list(self.at), list(self.part), self.left, self.error())
+        before = (list(self.at), list(self.part), self.left, self.error(state))
         for index, (at, part) in levels.items():
             self.at[index], self.part[index] = at, part
         self.at[target], self.part[target] = last + 1, 0.0
-        self.left = self.budget - self.spent()
-        self.trim()
-        if self.left < 0.0 or self.error() >= before[3]:
+        error = self._fit()
+        if self.left < 0.0 or error >= before[3]:
             # Float noise left it over budget, and what it gave back lost the gain.
             self.at, self.part, self.left = before[0], before[1], before[2]
             return False
         return True
+
+    def _fit(self) -> float:
+        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then."""
+        if self.columns is None:
+            self.left = self.budget - self.spent()
+            self.trim()
+            return self.error()
+        holdings = self.columns.holdings(self.state())
+        self.left = self.budget - self.columns.cash_of(holdings, self.rate, self.fixed)
+        if self.left >= 0.0:  # nothing to trim: the holdings stand
+            return self.columns.error_of(holdings)
+        self.trim()
+        return self.error()
 
     def trim(self) -> None:
         """Give back single units while the exact sum overdraws.
@@ -424,15 +599,22 @@ class Joint:
         Moves are undone in order of error added per dollar freed; the last one is the
         one that completes the need for the least error (a big cheap move can free far
         more than is missing, a dearer small one just enough). None when no way of
-        freeing ``need`` adds less error than ``gain``.
+        freeing ``need`` adds less error than ``gain``. ``chunks``: the releases, sorted
+        (each item's last move taken); the moves before are merged in as they come.
         """
         freed = loss = 0.0
         levels: dict[int, tuple[int, float]] = {}
-        all_moves = self.moves
+        all_first = self.first
         best: tuple[float, dict[int, tuple[int, float]], float] | None = None
-        pop, push = heapq.heappop, heapq.heappush
-        while chunks:
-            key, index, move, units, dc, added = pop(chunks)
+        # The moves given up next, merged into the sorted releases as a heap would.
+        pushed: list[_Release] = []
+        position, end = 0, len(chunks)
+        while position < end or pushed:
+            if pushed and (position == end or pushed[0] < chunks[position]):
+                key, index, move, units, dc, added, divisible = heapq.heappop(pushed)
+            else:
+                key, index, move, units, dc, added, divisible = chunks[position]
+                position += 1
             if index == skip:
                 continue
             lack = need - freed
@@ -440,7 +622,7 @@ class Joint:
                 break  # every later chunk adds at least this much per dollar: no better
             if units * dc >= lack:
                 take = lack / dc
-                if not all_moves[index][move][4]:  # whole units: as many as cover the lack
+                if not divisible:  # whole units: as many as cover the lack
                     # snap_margin() written out (take > 0): this loop is hot.
                     whole = round(take)
                     if abs(take - whole) <= _UNIT_EPS * (max(1.0, take)):
@@ -461,17 +643,26 @@ class Joint:
             if loss >= gain:
                 break
             if move > 0:  # the move before, given up next (if undoing it frees cash)
-                count, _, dc, de, _ = all_moves[index][move - 1]
+                counts, costs, errors, every = self.fields()
+                before = all_first[index] + move - 1
+                count, dc, de = counts[before], costs[before], errors[before]
                 if dc > 0.0:
-                    push(chunks, (-de / dc, index, move - 1, float(count), dc, -de))
+                    release = (-de / dc, index, move - 1, float(count), dc, -de, every[before])
+                    heapq.heappush(pushed, release)
         return best
 
     def spent(self) -> float:
         """Cash the current holdings use, summed exactly."""
+        if self.columns is not None:
+            holdings = self.columns.holdings(self.state())
+            return self.columns.cash_of(holdings, self.rate, self.fixed)
         return self.cash(self.holdings())
 
     def cash(self, holdings: list[float]) -> float:
         """Cash the trades to ``holdings`` use (as :func:`cash_use` finds it), summed exactly."""
+        if self.columns is not None:
+            held = np.fromiter(holdings, np.float64, len(holdings))
+            return self.columns.cash_of(held, self.rate, self.fixed)
         grow, shrink, fixed = 1.0 + self.rate, 1.0 - self.rate, self.fixed
         trades = [
             (holding - item[0]) * item[6]  # (holding - start) * unit_value
@@ -485,8 +676,15 @@ class Joint:
             ]
         )
 
-    def error(self) -> float:
-        """Distance to target of the current holdings (as :func:`error_at` finds it)."""
+    def error(self, state: State | None = None) -> float:
+        """Distance to target of the current holdings (as :func:`error_at` finds it).
+
+        Args:
+            state: A large book's :meth:`state`, if known to be current.
+        """
+        if self.columns is not None:
+            holdings = self.columns.holdings(self.state() if state is None else state)
+            return self.columns.error_of(holdings)
         return math.fsum(
             [
                 abs(holding - item[1]) * item[6]  # |holding - desired| * unit_value
