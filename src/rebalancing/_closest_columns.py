@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,7 @@ import numpy.typing as npt
 from ._closest_path import HoldingItem, Move, _item_path
 from ._units import UNIT_EPS as _UNIT_EPS
 
-__all__ = ["COLUMN_ITEMS", "Columns", "Lazy", "State", "column_paths"]
+__all__ = ["COLUMN_ITEMS", "Columns", "Lazy", "Releases", "State", "column_paths"]
 
 #: Books of at least this many items keep their paths in arrays too: on fewer, numpy's
 #: cost per call outweighs the per-item loops it saves.
@@ -190,11 +190,39 @@ class Columns:
         saved = (error[rows] / cash).tolist()
         return list(zip(saved, rows.tolist(), at_.tolist(), uses.tolist(), strict=True))
 
-    def releases(self, state: State) -> list[tuple[float, int, int, float, float, float, bool]]:
+    def wanted(
+        self, state: State, blocked: list[int], left: float
+    ) -> tuple[list[tuple[float, int, int, float]], list[int]]:
+        """``Joint.exchange``'s wanted moves of the blocked convex items; the other items.
+
+        A convex item's next moves are its next one (``Joint.prefix``): wanted when it
+        lowers the error and costs more than ``left``, as (error saved, item, move,
+        cash).
+        """
+        rows = np.array(blocked)
+        bent = ~self.convex[rows]
+        rows = rows[~bent]
+        at_, part_ = state[0][rows], state[1][rows]
+        inside = at_ < self.sizes[rows]
+        at_ = np.where(inside, at_, 0)
+        error = self.error[rows, at_]
+        units = self.count[rows, at_] - part_
+        cash, saved = units * self.cash[rows, at_], -(units * error)
+        keep = inside & (error < 0.0) & (cash > left)
+        wanted = zip(
+            saved[keep].tolist(),
+            rows[keep].tolist(),
+            at_[keep].tolist(),
+            cash[keep].tolist(),
+            strict=True,
+        )
+        others: list[int] = np.array(blocked)[bent].tolist()
+        return list(wanted), others
+
+    def releases(self, state: State) -> Releases:
         """``Joint.exchange``'s releases: each item's last move taken, if undoing it frees cash.
 
-        (error added per dollar freed, item, move, units, cash per unit, error added per
-        unit, divisible), sorted.
+        Sorted as their tuples sort (:class:`Releases`).
         """
         at_, part_ = state
         inside = part_ > 0.0
@@ -207,17 +235,32 @@ class Columns:
         order = np.lexsort((rows, key))  # as the tuples sort: each item has one
         rows, move, cash, added = rows[order], move[order], cash[order], added[order]
         units = np.where(inside[rows], part_[rows], self.count[rows, move])
-        releases = zip(
-            key[order].tolist(),
-            rows.tolist(),
-            move.tolist(),
-            units.tolist(),
-            cash.tolist(),
-            added.tolist(),
-            self.divisible[rows, move].tolist(),
-            strict=True,
-        )
-        return list(releases)
+        every = self.divisible[rows, move]
+        return Releases((key[order], rows, move, units, cash, added, every))
+
+
+class Releases:
+    """A large book's releases, sorted, made into tuples a block at a time (:meth:`more`).
+
+    Each is (error added per dollar freed, item, move, units, cash per unit, error added
+    per unit, divisible), as ``Joint.exchange`` makes them; the walks read the first few
+    in order (often a dozen of hundreds), so most are never made.
+    """
+
+    __slots__ = ("chunks", "fields", "made")
+
+    def __init__(self, fields: tuple[npt.NDArray[Any], ...]) -> None:
+        self.fields = fields
+        #: The releases made so far, in order.
+        self.chunks: list[tuple[float, int, int, float, float, float, bool]] = []
+        self.made = 0
+
+    def more(self) -> None:
+        """Make the next block of releases (as many as are made already, at least 16)."""
+        made = self.made
+        end = made + max(made, 16)
+        self.chunks += zip(*(field[made:end].tolist() for field in self.fields), strict=True)
+        self.made = min(end, len(self.fields[0]))
 
 
 class Lazy(Generic[_T]):

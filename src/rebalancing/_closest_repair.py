@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, State, column_paths
+from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, Releases, State, column_paths
 from ._closest_path import HoldingItem, Move, paths
 from ._closest_search import EXACT_ITEMS, JointSearch
 from ._units import GAIN_EPS, snap_margin
@@ -32,9 +32,6 @@ _WANTED_LARGE = 4
 #: A move an item can give up: (error added per dollar freed, item, move, units, cash
 #: freed per unit, error added per unit, divisible).
 _Release = tuple[float, int, int, float, float, float, bool]
-#: Every move's count, cash and error per unit, and whether it is divisible, item after
-#: item (:meth:`Joint.fields`).
-_Fields = tuple[list[int], list[float], list[float], list[bool]]
 #: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
 _Given = tuple[int, int, float, float, bool]
 
@@ -45,7 +42,7 @@ class Joint:
     Item ``i`` holds ``points[i][at[i]] + part[i] * step`` of its move ``at[i]``: every
     earlier move is taken in full, ``part[i]`` units (a fraction if divisible) of this one.
     The steps that visit a few items read the moves' fields from flat lists, item after
-    item (:meth:`fields`): move ``j`` of item ``i`` is at ``first[i] + j``.
+    item: move ``j`` of item ``i`` is at ``first[i] + j``.
     """
 
     __slots__ = (
@@ -54,9 +51,12 @@ class Joint:
         "budget",
         "columns",
         "convex",
+        "costs",
+        "counts",
+        "divisible",
+        "errors",
         "first",
         "fixed",
-        "flat",
         "fresh",
         "items",
         "left",
@@ -91,24 +91,24 @@ class Joint:
         #: A large book's paths as arrays, for the passes over every item (None when
         #: the book is small: numpy's cost per call outweighs what it saves there).
         self.columns: Columns | None = None
-        self.flat: _Fields | None
+        #: Every move's count, cash and error per unit and whether it is divisible.
+        self.counts: Sequence[int]
+        self.costs: Sequence[float]
+        self.errors: Sequence[float]
+        self.divisible: Sequence[bool]
         if len(items) >= COLUMN_ITEMS:
             self.columns, base, self.convex = column_paths(items, rate, fixed)
             self.sizes, self.first = self.columns.layout()
-            self.flat = None  # made when first needed (often never)
+            self.counts, self.costs, self.errors, self.divisible = self.columns.fields()
             self.points = Lazy(len(items), self._points)
             self.moves = Lazy(len(items), self._moves)
         else:
             self.points, self.moves, base, self.convex = paths(items, rate, fixed)
-            self.sizes = [len(moves) for moves in self.moves]
+            self.sizes = list(map(len, self.moves))
             self.first = list(itertools.accumulate(self.sizes, initial=0))
-            every = [move for moves in self.moves for move in moves]
-            self.flat = (
-                [move[0] for move in every],
-                [move[2] for move in every],
-                [move[3] for move in every],
-                [move[4] for move in every],
-            )
+            every = itertools.chain.from_iterable(self.moves)
+            fields = tuple(zip(*every, strict=True)) or ((), (), (), (), ())
+            self.counts, _, self.costs, self.errors, self.divisible = fields
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
@@ -129,8 +129,8 @@ class Joint:
         return points
 
     def _moves(self, index: int) -> list[Move]:
-        """A large book's item's moves (from :meth:`fields` and the step of each)."""
-        counts, costs, errors, divisible = self.fields()
+        """A large book's item's moves (from the flat lists and the step of each)."""
+        counts, costs, errors, divisible = self.counts, self.costs, self.errors, self.divisible
         first = self.first[index]
         last = first + self.sizes[index]
         assert self.columns is not None  # noqa: S101 - large books only
@@ -145,16 +145,6 @@ class Joint:
                 strict=True,
             )
         )
-
-    def fields(self) -> _Fields:
-        """Every move's count, cash and error per unit, and whether it is divisible.
-
-        Flat lists, item after item; a large book makes them when first asked for.
-        """
-        if self.flat is None:
-            assert self.columns is not None  # noqa: S101 - made for small books at once
-            self.flat = self.columns.fields()
-        return self.flat
 
     def holding(self, index: int) -> float:
         at, part = self.at[index], self.part[index]
@@ -184,7 +174,7 @@ class Joint:
             (error saved per dollar, last move, cash, error change), or None if no
             further move lowers the error.
         """
-        counts, costs, errors, _ = self.fields()
+        counts, costs, errors = self.counts, self.costs, self.errors
         first, size = self.first[index], self.sizes[index]
         at = self.at[index]
         if self.convex[index]:
@@ -225,7 +215,7 @@ class Joint:
             indices = self.columns.unsettled(state)
             if not indices:
                 return state
-        counts, costs, errors, _ = self.fields()
+        counts, costs, errors = self.counts, self.costs, self.errors
         all_first = self.first
         for index in indices:
             first = all_first[index]
@@ -281,13 +271,13 @@ class Joint:
                         heapq.heappush(heap, (-found[0], index, found[1], found[2]))
                 elif last + 1 < sizes[index]:
                     move = first[index] + last + 1
-                    counts, costs, errors, _ = self.fields()
+                    counts, costs, errors = self.counts, self.costs, self.errors
                     count, dc, de = counts[move], costs[move], errors[move]
                     if de < 0.0:
                         heapq.heappush(heap, (de / dc, index, last + 1, count * dc))
                 continue
             if convex[index]:
-                _, costs, _, every = self.fields()
+                costs, every = self.costs, self.divisible
                 dc, divisible = costs[first[index] + last], every[first[index] + last]
                 if dc > left and not divisible:
                     blocked.append(index)
@@ -370,7 +360,7 @@ class Joint:
             The cash left and the moves given back, in order.
         """
         at, first = self.at, self.first
-        counts, costs, errors, every = self.fields()
+        counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
         cash: list[float] = []
         heap: list[tuple[float, int, int, float]] = []
         for index, moves in enumerate(self.moves):
@@ -439,7 +429,7 @@ class Joint:
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
-        counts, costs, errors, every = self.fields()
+        counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
         first, size = self.first[index], self.sizes[index]
         at, part, left = self.at[index], self.part[index], self.left
         saved = (at, part, left)
@@ -473,7 +463,7 @@ class Joint:
 
     def release(self, index: int, at: int, part: float) -> tuple[int, float, float, float] | None:
         """The move an item gives up next from (at, part): (move, units, cash, error)."""
-        counts, costs, errors, _ = self.fields()
+        counts, costs, errors = self.counts, self.costs, self.errors
         move = self.first[index] + at
         if part > 0.0:
             return at, part, costs[move], errors[move]
@@ -488,8 +478,15 @@ class Joint:
         Returns:
             Whether an exchange was made.
         """
-        wanted = []
-        for index in self.blocked:
+        if not self.blocked:
+            return False
+        blocked: Iterable[int] = self.blocked
+        wanted: list[tuple[float, int, int, float]] = []
+        state = None
+        if self.columns is not None:  # the convex items' next moves at once
+            state = self.state()
+            wanted, blocked = self.columns.wanted(state, self.blocked, self.left)
+        for index in blocked:
             found = self.prefix(index)
             if found is not None and found[2] > self.left:
                 wanted.append((-found[3], index, found[1], found[2]))
@@ -497,32 +494,18 @@ class Joint:
             return False
         large = len(self.items) > EXACT_ITEMS
         wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
-        # Releases in order of error added per dollar freed, each item's last move first.
-        chunks: list[_Release] = []
-        state = None
-        if self.columns is not None:
-            state = self.state()
-            chunks = self.columns.releases(state)
-        every = zip(self.moves, self.at, self.part, strict=True) if self.columns is None else ()
-        for index, (moves, at, part) in enumerate(every):
-            if part > 0.0:  # the move it stands inside: the units of it taken
-                _, _, dc, de, divisible = moves[at]
-                units = part
-            elif at > 0:  # the last move taken in full
-                at -= 1  # noqa: PLW2901 - the move given up
-                count, _, dc, de, divisible = moves[at]
-                units = float(count)
-            else:
-                continue
-            if dc > 0.0:  # undoing it frees cash
-                chunks.append((-de / dc, index, at, units, dc, -de, divisible))
-        if self.columns is None:
-            chunks.sort()
+        # Releases in order of error added per dollar freed, each item's last move first:
+        # a large book's sorted in arrays, a small book's a heap (copied for each walk).
+        releases, heap = None, []
+        if self.columns is not None and state is not None:
+            releases = self.columns.releases(state)
+        else:
+            heap = self._release_heap()
         best: tuple[float, int, int, float, dict[int, tuple[int, float]]] | None = None
         for gain, target, last, cost in wanted:
             if best is not None and gain <= best[0]:
                 break
-            walked = self._walk(chunks, cost - self.left, target, gain)
+            walked = self._walk(releases, list(heap), cost - self.left, target, gain)
             if walked is None:
                 continue
             loss, levels, freed = walked
@@ -542,6 +525,24 @@ class Joint:
             self.at, self.part, self.left = before[0], before[1], before[2]
             return False
         return True
+
+    def _release_heap(self) -> list[_Release]:
+        """Every item's last move taken, if undoing it frees cash, as a heap."""
+        chunks: list[_Release] = []
+        for index, (moves, at, part) in enumerate(zip(self.moves, self.at, self.part, strict=True)):
+            if part > 0.0:  # the move it stands inside: the units of it taken
+                _, _, dc, de, divisible = moves[at]
+                units = part
+            elif at > 0:  # the last move taken in full
+                at -= 1  # noqa: PLW2901 - the move given up
+                count, _, dc, de, divisible = moves[at]
+                units = float(count)
+            else:
+                continue
+            if dc > 0.0:  # undoing it frees cash
+                chunks.append((-de / dc, index, at, units, dc, -de, divisible))
+        heapq.heapify(chunks)
+        return chunks
 
     def _fit(self) -> float:
         """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then."""
@@ -587,9 +588,10 @@ class Joint:
             self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
 
-    def _walk(
+    def _walk(  # noqa: PLR0915 - the exchanges' hot loop, written out
         self,
-        chunks: list[_Release],
+        releases: Releases | None,
+        pushed: list[_Release],
         need: float,
         skip: int,
         gain: float,
@@ -599,22 +601,27 @@ class Joint:
         Moves are undone in order of error added per dollar freed; the last one is the
         one that completes the need for the least error (a big cheap move can free far
         more than is missing, a dearer small one just enough). None when no way of
-        freeing ``need`` adds less error than ``gain``. ``chunks``: the releases, sorted
-        (each item's last move taken); the moves before are merged in as they come.
+        freeing ``need`` adds less error than ``gain``. The releases (each item's last
+        move taken) are a large book's sorted ``releases`` or a small book's heap
+        ``pushed``, which the moves before join as they come.
         """
         freed = loss = 0.0
         levels: dict[int, tuple[int, float]] = {}
         all_first = self.first
         best: tuple[float, dict[int, tuple[int, float]], float] | None = None
-        # The moves given up next, merged into the sorted releases as a heap would.
-        pushed: list[_Release] = []
-        position, end = 0, len(chunks)
-        while position < end or pushed:
+        chunks: list[_Release] = [] if releases is None else releases.chunks
+        position = 0
+        while True:
+            if position == len(chunks) and releases is not None:
+                releases.more()
+            end = len(chunks)
             if pushed and (position == end or pushed[0] < chunks[position]):
                 key, index, move, units, dc, added, divisible = heapq.heappop(pushed)
-            else:
+            elif position < end:
                 key, index, move, units, dc, added, divisible = chunks[position]
                 position += 1
+            else:
+                break
             if index == skip:
                 continue
             lack = need - freed
@@ -643,7 +650,7 @@ class Joint:
             if loss >= gain:
                 break
             if move > 0:  # the move before, given up next (if undoing it frees cash)
-                counts, costs, errors, every = self.fields()
+                counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
                 before = all_first[index] + move - 1
                 count, dc, de = counts[before], costs[before], errors[before]
                 if dc > 0.0:
