@@ -38,7 +38,6 @@ import functools
 import math
 from collections.abc import Sequence
 
-from ._closest_columns import Columns
 from ._closest_path import HoldingItem, cash_use, error_at
 from ._closest_repair import Joint
 from ._closest_search import EXACT_ITEMS
@@ -137,13 +136,17 @@ def closest_holdings(
     rate, fixed = cost_rate, cost_per_order
     joint = Joint(items, budget, rate, fixed, slack)
     if joint.left < 0.0:
-        no_buys = _no_buys(joint)
-        return _at_least_down(
-            items, budget, no_buys, rate=rate, fixed=fixed, slack=slack, columns=joint.columns
-        )
-    nearest = _nearest(joint)
-    if joint.cash(nearest) <= budget:
-        return nearest
+        return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed, slack=slack)
+    columns = joint.columns
+    if columns is not None:  # a large book: in arrays
+        near = columns.nearest()
+        if columns.cash_of(near, rate, fixed) <= budget:
+            nearest: list[float] = near.tolist()
+            return nearest
+    else:
+        nearest = _nearest(joint)
+        if joint.cash(nearest) <= budget:
+            return nearest
     joint.greedy()
     for _ in range(_EXCHANGES):
         if not joint.exchange():
@@ -156,9 +159,16 @@ def closest_holdings(
     if joint.left <= _DRIFT * joint.scale:
         joint.left = budget - joint.spent()  # the running cash may drift: sum it exactly
         joint.trim()
-    result = joint.holdings() if joint.left >= 0.0 else _no_buys(joint)
+    no_closer = None
+    if joint.left < 0.0:
+        result = _no_buys(joint)
+    elif columns is not None:
+        held = columns.holdings(joint.state())
+        result, no_closer = held.tolist(), columns.no_closer(held)
+    else:
+        result = joint.holdings()
     return _at_least_down(
-        items, budget, result, rate=rate, fixed=fixed, slack=slack, columns=joint.columns
+        items, budget, result, rate=rate, fixed=fixed, slack=slack, no_closer=no_closer
     )
 
 
@@ -170,17 +180,18 @@ def _at_least_down(
     rate: float,
     fixed: float,
     slack: float = 0.0,
-    columns: Columns | None = None,
+    no_closer: bool | None = None,
 ) -> list[float]:
     """``result``, or DOWN's holdings if they are at least as close to target.
 
     On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest in
     squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
-    must fit the budget by an exact sum.
+    must fit the budget by an exact sum. ``no_closer``: whether no item of ``result``
+    is closer to target than DOWN's holding, if known (a large book finds it in arrays).
     """
-    if columns is not None and columns.no_closer(result):
+    if no_closer:
         return result
-    if columns is None and all(
+    if no_closer is None and all(
         abs(h - desired) <= abs(down - desired)
         for (_, desired, _, _, down, _, _, _), h in zip(items, result, strict=True)
     ):
@@ -204,9 +215,6 @@ def _closeness(item: HoldingItem, holding: float) -> tuple[float, float]:
 
 def _nearest(joint: Joint) -> list[float]:
     """Each item at the point of its path closest to target (the cheaper on a tie)."""
-    if joint.columns is not None:
-        nearest: list[float] = joint.columns.nearest().tolist()
-        return nearest
     holdings = []
     for item, points in zip(joint.items, joint.points, strict=True):
         # The points rise, so the distance to target falls, then rises: look either side.

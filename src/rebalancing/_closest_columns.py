@@ -146,11 +146,10 @@ class Columns:
         cheaper = (above > 0) & (desired - lower <= upper - desired)
         return np.where(above > top, points[rows, top], np.where(cheaper, lower, upper))
 
-    def no_closer(self, holdings: list[float]) -> bool:
+    def no_closer(self, holdings: _Floats) -> bool:
         """Whether no item of ``holdings`` is closer to target than DOWN's holding."""
         desired = self.desired
-        held = np.fromiter(holdings, np.float64, len(holdings))
-        return bool(np.all(np.abs(held - desired) <= np.abs(self.down - desired)))
+        return bool(np.all(np.abs(holdings - desired) <= np.abs(self.down - desired)))
 
     def falling(self) -> tuple[_Ints, _Floats, _Ints, _Ints, _Floats, _Floats, _Mask]:
         """Every move at the start of a path that lowers the error, for the first greedy.
@@ -295,28 +294,36 @@ def column_paths(
         The paths, the cash each first point uses and whether each path is convex.
     """
     count = len(items)
+    whole = None
     try:
         flat = np.fromiter(itertools.chain.from_iterable(items), np.float64, 8 * count)
     except TypeError:  # a fractional item's increment is None: NaN
         every = itertools.chain.from_iterable(items)
         flat = np.fromiter((math.nan if v is None else v for v in every), np.float64, 8 * count)
+        whole = ~np.isnan(flat[5::8])
     table = flat.reshape(count, 8)
     start, desired, low, high, _, increment, unit_value, min_value = table.T
-    whole = ~np.isnan(increment)
-    increment = np.where(whole, increment, 1.0)
+    if whole is not None:
+        increment = np.where(whole, increment, 1.0)
     # _grid(), every item at once.
     gap, below = _snapped((desired - start) / increment)
     k_low = np.where(low < start, np.rint((low - start) / increment), 0.0)
     k_high = np.where(high > start, np.rint((high - start) / increment), 0.0)
-    sells_all = (low == 0.0) & (start > 0.0)
-    k_all = _snapped(-start / increment)[1] + 1.0
-    on_grid = start + (k_all - 1.0) * increment >= 0.0
-    k_low = np.where(sells_all, np.where(on_grid, k_all - 1.0, k_all), k_low)
-    closes = sells_all & (start * unit_value >= min_value) & ~on_grid
     step = increment * unit_value
-    simple = whole & (fixed == 0.0) & ~closes & (min_value <= step)
-    simple &= (k_low == 0.0) | (k_high == 0.0)
-    simple &= np.maximum(np.abs(gap), np.maximum(-k_low, k_high)) < _COLUMN_STEPS
+    simple = (min_value <= step) & ((k_low == 0.0) | (k_high == 0.0))
+    sells_all = (low == 0.0) & (start > 0.0)
+    if sells_all.any():
+        k_all = _snapped(-start / increment)[1] + 1.0
+        on_grid = start + (k_all - 1.0) * increment >= 0.0
+        k_low = np.where(sells_all, np.where(on_grid, k_all - 1.0, k_all), k_low)
+        closes = sells_all & (start * unit_value >= min_value) & ~on_grid
+        simple = (min_value <= step) & ~closes & ((k_low == 0.0) | (k_high == 0.0))
+    if whole is not None:
+        simple &= whole
+    if fixed != 0.0:
+        simple[:] = False
+    if count and max(np.abs(gap).max(), -k_low.min(), k_high.max()) >= _COLUMN_STEPS:
+        simple &= np.maximum(np.abs(gap), np.maximum(-k_low, k_high)) < _COLUMN_STEPS
     buys = np.flatnonzero(simple & (k_low == 0.0))
     sells = np.flatnonzero(simple & (k_low != 0.0))
     others = np.flatnonzero(~simple).tolist()
@@ -326,8 +333,10 @@ def column_paths(
     bases = np.zeros(count)
     convexes = np.ones(count, dtype=np.bool_)
     fields = np.stack((start, increment, step, gap, below, k_high, k_low, unit_value))
-    convexes[buys] = _buys(columns, buys, fields[:, buys], rate)
-    bases[sells], convexes[sells] = _sells(columns, sells, fields[:, sells], rate)
+    if buys.size:
+        convexes[buys] = _buys(columns, buys, fields[:, buys], rate)
+    if sells.size:
+        bases[sells], convexes[sells] = _sells(columns, sells, fields[:, sells], rate)
     for row, path in built.items():
         columns.fill(row, path[0], path[1])
         bases[row], convexes[row] = path[2], path[3]
@@ -339,7 +348,8 @@ def column_paths(
 def _snapped(ratio: _Floats) -> tuple[_Floats, _Floats]:
     """``_closest_path._snapped`` of every ratio: the ratios snapped, and their floors."""
     below = np.floor(ratio)
-    tolerance = _UNIT_EPS * np.where(ratio > 1.0, ratio, np.where(ratio < -1.0, -ratio, 1.0))
+    # As the scalar code: the ratio's size above 1 or below -1, else 1.
+    tolerance = _UNIT_EPS * np.maximum(np.abs(ratio), 1.0)
     down = ratio - below <= tolerance
     up = ~down & (below + 1.0 - ratio <= tolerance)
     below += up

@@ -412,8 +412,9 @@ class Joint:
                 left, taken = float(running[-1]), len(ordered)
                 break
             taken += int(fits[0]) + 1
-            # The running sum drifts: an exact sum, as above.
-            left = self.left - math.fsum([*cash, *(-ordered[:taken]).tolist()])
+            # The running sum drifts: an exact sum, as above (of the moves kept: the
+            # same sum as of all less those given back, exactly).
+            left = self.left - math.fsum(ordered[taken:].tolist())
         rows, moves, ordered = rows[:taken], moves[:taken], ordered[:taken]
         np.minimum.at(tops, rows, moves)  # each item's last move given back
         self.at = tops.tolist()
