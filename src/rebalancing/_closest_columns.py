@@ -107,11 +107,13 @@ class Columns:
         Flat lists, item after item (as ``Joint.fields`` keeps them).
         """
         moves = np.arange(self.points.shape[1]) < self.sizes[:, None]
+        counts: list[int] = self.count[moves].astype(np.int64).tolist()
+        divisible = self.divisible[moves].tolist() if self.divisible.any() else None
         return (
-            self.count[moves].astype(np.int64).tolist(),
+            counts,
             self.cash[moves].tolist(),
             self.error[moves].tolist(),
-            self.divisible[moves].tolist(),
+            [False] * len(counts) if divisible is None else divisible,
         )
 
     # -- passes over every item -----------------------------------------------------------
@@ -163,9 +165,11 @@ class Columns:
         """
         leading = np.logical_and.accumulate(self.error < 0.0, axis=1)
         rows, moves = np.nonzero(leading)
+        # Reversed, ties stay the later item first, its later move first: a stable sort.
+        rows, moves = rows[::-1], moves[::-1]
         cash = self.cash[rows, moves]
         uses = self.count[rows, moves] * cash
-        order = np.lexsort((-moves, -rows, -(self.error[rows, moves] / cash)))
+        order = np.argsort(-(self.error[rows, moves] / cash), kind="stable")
         rows, moves = rows[order], moves[order]
         every = self.divisible[rows, moves]
         return leading.sum(axis=1), uses, rows, moves, uses[order], cash[order], every

@@ -49,6 +49,7 @@ class Joint:
         "at",
         "blocked",
         "budget",
+        "cached",
         "columns",
         "convex",
         "costs",
@@ -91,6 +92,8 @@ class Joint:
         #: A large book's paths as arrays, for the passes over every item (None when
         #: the book is small: numpy's cost per call outweighs what it saves there).
         self.columns: Columns | None = None
+        #: :meth:`state` as an exchange left it, current until anything moves.
+        self.cached: State | None = None
         #: Every move's count, cash and error per unit and whether it is divisible.
         self.counts: Sequence[int]
         self.costs: Sequence[float]
@@ -231,8 +234,15 @@ class Joint:
         return None
 
     def state(self) -> State:
-        """Where each item stands, as arrays (a large book's passes over every item)."""
+        """Where each item stands, as arrays (a large book's passes over every item).
+
+        An exchange leaves the arrays it made when it moved nothing after making them
+        (``cached``): the next pass takes them instead of making them again.
+        """
         assert self.columns is not None  # noqa: S101 - large books only
+        if self.cached is not None:
+            state, self.cached = self.cached, None
+            return state
         return self.columns.state(self.at, self.part)
 
     def greedy(self) -> None:
@@ -492,6 +502,7 @@ class Joint:
             if found is not None and found[2] > self.left:
                 wanted.append((-found[3], index, found[1], found[2]))
         if not wanted:
+            self.cached = state
             return False
         large = len(self.items) > EXACT_ITEMS
         wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
@@ -514,16 +525,18 @@ class Joint:
             if net > GAIN_EPS * max(gain, 1.0) and (best is None or net > best[0]):
                 best = (net, target, last, cost - freed, levels)
         if best is None:
+            self.cached = state
             return False
         _, target, last, _, levels = best
         before = (list(self.at), list(self.part), self.left, self.error(state))
+        levels[target] = (last + 1, 0.0)
         for index, (at, part) in levels.items():
             self.at[index], self.part[index] = at, part
-        self.at[target], self.part[target] = last + 1, 0.0
-        error = self._fit()
+        error = self._fit(state, levels)
         if self.left < 0.0 or error >= before[3]:
             # Float noise left it over budget, and what it gave back lost the gain.
             self.at, self.part, self.left = before[0], before[1], before[2]
+            self.cached = state
             return False
         return True
 
@@ -545,15 +558,25 @@ class Joint:
         heapq.heapify(chunks)
         return chunks
 
-    def _fit(self) -> float:
-        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then."""
-        if self.columns is None:
+    def _fit(self, state: State | None, moved: dict[int, tuple[int, float]]) -> float:
+        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then.
+
+        Args:
+            state: A large book's :meth:`state` before the items ``moved`` moved.
+            moved: The items an exchange moved, and where to.
+        """
+        if self.columns is None or state is None:
             self.left = self.budget - self.spent()
             self.trim()
             return self.error()
-        holdings = self.columns.holdings(self.state())
+        at, part = state[0].copy(), state[1].copy()
+        rows = list(moved)
+        at[rows] = [moved[row][0] for row in rows]
+        part[rows] = [moved[row][1] for row in rows]
+        holdings = self.columns.holdings((at, part))
         self.left = self.budget - self.columns.cash_of(holdings, self.rate, self.fixed)
         if self.left >= 0.0:  # nothing to trim: the holdings stand
+            self.cached = (at, part)
             return self.columns.error_of(holdings)
         self.trim()
         return self.error()
@@ -565,6 +588,8 @@ class Joint:
         does, the dearest). The running cash drifts by float noise; an exchange or the
         greedy can end a few 1e-11 over the budget, which one cheap unit covers.
         """
+        if self.left < 0.0:
+            self.cached = None  # units move
         while self.left < 0.0:
             best: tuple[bool, float, int, int, float] | None = None
             for index in range(len(self.items)):
