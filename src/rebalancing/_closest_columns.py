@@ -27,8 +27,9 @@ from ._units import UNIT_EPS as _UNIT_EPS
 __all__ = ["COLUMN_ITEMS", "Columns", "Lazy", "Releases", "State", "column_paths"]
 
 #: Books of at least this many items keep their paths in arrays too: on fewer, numpy's
-#: cost per call outweighs the per-item loops it saves.
-COLUMN_ITEMS = 64
+#: cost per call outweighs the per-item loops it saves (benchmarks/closest_speed.py's
+#: books: the arrays win on all of them at 200 items, on few at 150).
+COLUMN_ITEMS = 200
 #: Steps from ``start`` beyond which an item is left to the per-item code (numpy counts
 #: in int64, Python's integers have no bound).
 _COLUMN_STEPS = 2.0**52
@@ -47,7 +48,7 @@ class Columns:
     ``points[i, :sizes[i] + 1]`` are its points (padded with ``inf``); ``count``,
     ``step``, ``cash`` and ``error`` its moves' fields (padded with 0, one column more
     than the longest path has moves, so a holding at the top of its path reads 0).
-    :meth:`flat` gives them as the repair keeps them.
+    :meth:`moves_of` and :meth:`points_of` give one item's as the per-item code has them.
     """
 
     __slots__ = (
@@ -59,6 +60,8 @@ class Columns:
         "divisible",
         "down",
         "error",
+        "made_moves",
+        "made_points",
         "points",
         "rows",
         "sizes",
@@ -80,6 +83,9 @@ class Columns:
         self.error: _Floats = np.zeros((count, width + 1))
         self.divisible: _Mask = np.zeros((count, width + 1), dtype=np.bool_)
         self.convex: _Mask = np.ones(count, dtype=np.bool_)
+        #: The items' moves and points made so far (:meth:`moves_of`, :meth:`points_of`).
+        self.made_moves: dict[int, list[Move]] = {}
+        self.made_points: dict[int, list[float]] = {}
         #: The items whose paths are not convex.
         self.bent: list[int] = []
 
@@ -97,24 +103,31 @@ class Columns:
             self.cash[row, slot], self.error[row, slot] = cash, error
             self.divisible[row, slot] = divisible
 
-    def layout(self) -> tuple[list[int], list[int]]:
-        """Every item's number of moves and where its first is in :meth:`fields`' lists."""
-        return self.sizes.tolist(), (np.cumsum(self.sizes) - self.sizes).tolist()
+    def moves_of(self, row: int) -> list[Move]:
+        """One item's moves, as :func:`._closest_path.paths` gives them (made once)."""
+        moves = self.made_moves.get(row)
+        if moves is None:
+            size = int(self.sizes[row])
+            moves = list(
+                zip(
+                    self.count[row, :size].astype(np.int64).tolist(),
+                    self.step[row, :size].tolist(),
+                    self.cash[row, :size].tolist(),
+                    self.error[row, :size].tolist(),
+                    self.divisible[row, :size].tolist(),
+                    strict=True,
+                )
+            )
+            self.made_moves[row] = moves
+        return moves
 
-    def fields(self) -> tuple[list[int], list[float], list[float], list[bool]]:
-        """Every move's count, cash and error per unit, and whether it is divisible.
-
-        Flat lists, item after item (as ``Joint.fields`` keeps them).
-        """
-        moves = np.arange(self.points.shape[1]) < self.sizes[:, None]
-        counts: list[int] = self.count[moves].astype(np.int64).tolist()
-        divisible = self.divisible[moves].tolist() if self.divisible.any() else None
-        return (
-            counts,
-            self.cash[moves].tolist(),
-            self.error[moves].tolist(),
-            [False] * len(counts) if divisible is None else divisible,
-        )
+    def points_of(self, row: int) -> list[float]:
+        """One item's points, as :func:`._closest_path.paths` gives them (made once)."""
+        points = self.made_points.get(row)
+        if points is None:
+            points = self.points[row, : int(self.sizes[row]) + 1].tolist()
+            self.made_points[row] = points
+        return points
 
     # -- passes over every item -----------------------------------------------------------
 
@@ -258,12 +271,19 @@ class Releases:
         self.chunks: list[tuple[float, int, int, float, float, float, bool]] = []
         self.made = 0
 
-    def more(self) -> None:
-        """Make the next block of releases (as many as are made already, at least 16)."""
+    def more(self) -> bool:
+        """Make the next block of releases (as many as are made already, at least 16).
+
+        Returns:
+            Whether there were any left to make.
+        """
         made = self.made
+        if made == len(self.fields[0]):
+            return False
         end = made + max(made, 16)
         self.chunks += zip(*(field[made:end].tolist() for field in self.fields), strict=True)
         self.made = min(end, len(self.fields[0]))
+        return True
 
 
 class Lazy(Generic[_T]):
@@ -343,6 +363,7 @@ def column_paths(
         bases[sells], convexes[sells] = _sells(columns, sells, fields[:, sells], rate)
     for row, path in built.items():
         columns.fill(row, path[0], path[1])
+        columns.made_points[row], columns.made_moves[row] = path[0], path[1]
         bases[row], convexes[row] = path[2], path[3]
     columns.convex = convexes
     columns.bent = np.flatnonzero(~convexes).tolist()

@@ -5,12 +5,18 @@ Pure: no I/O, clock or globals. :class:`Joint` holds every item's position on it
 a greedy by error saved per dollar, exchanges that give up moves elsewhere to afford one
 that saves more, the exact search (:mod:`._closest_search`) on small books, and a trim of
 single units while float drift overdraws.
+
+A book of at least :data:`~._closest_columns.COLUMN_ITEMS` items keeps its paths in
+arrays too (:class:`~._closest_columns.Columns`): the passes over every item (where the
+items stand, the cash and error of that, the first greedy, the next moves, the wanted
+moves and the releases of an exchange) are numpy expressions of the same arithmetic, so
+the answers are the same to the last bit, and an item's moves are made into tuples only
+when a step visits it.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -41,8 +47,6 @@ class Joint:
 
     Item ``i`` holds ``points[i][at[i]] + part[i] * step`` of its move ``at[i]``: every
     earlier move is taken in full, ``part[i]`` units (a fraction if divisible) of this one.
-    The steps that visit a few items read the moves' fields from flat lists, item after
-    item: move ``j`` of item ``i`` is at ``first[i] + j``.
     """
 
     __slots__ = (
@@ -52,11 +56,6 @@ class Joint:
         "cached",
         "columns",
         "convex",
-        "costs",
-        "counts",
-        "divisible",
-        "errors",
-        "first",
         "fixed",
         "fresh",
         "items",
@@ -67,7 +66,6 @@ class Joint:
         "rate",
         "scale",
         "settled",
-        "sizes",
         "slack",
     )
 
@@ -94,24 +92,12 @@ class Joint:
         self.columns: Columns | None = None
         #: :meth:`state` as an exchange left it, current until anything moves.
         self.cached: State | None = None
-        #: Every move's count, cash and error per unit and whether it is divisible.
-        self.counts: Sequence[int]
-        self.costs: Sequence[float]
-        self.errors: Sequence[float]
-        self.divisible: Sequence[bool]
         if len(items) >= COLUMN_ITEMS:
             self.columns, base, self.convex = column_paths(items, rate, fixed)
-            self.sizes, self.first = self.columns.layout()
-            self.counts, self.costs, self.errors, self.divisible = self.columns.fields()
-            self.points = Lazy(len(items), self._points)
-            self.moves = Lazy(len(items), self._moves)
+            self.points = Lazy(len(items), self.columns.points_of)
+            self.moves = Lazy(len(items), self.columns.moves_of)
         else:
             self.points, self.moves, base, self.convex = paths(items, rate, fixed)
-            self.sizes = list(map(len, self.moves))
-            self.first = list(itertools.accumulate(self.sizes, initial=0))
-            every = itertools.chain.from_iterable(self.moves)
-            fields = tuple(zip(*every, strict=True)) or ((), (), (), (), ())
-            self.counts, _, self.costs, self.errors, self.divisible = fields
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
@@ -124,30 +110,6 @@ class Joint:
         self.settled = True
         #: Whether every item is at the start of its path (the greedy has not run).
         self.fresh = True
-
-    def _points(self, index: int) -> list[float]:
-        """A large book's item's points (from :meth:`Columns.holdings`' arrays)."""
-        assert self.columns is not None  # noqa: S101 - large books only
-        points: list[float] = self.columns.points[index, : self.sizes[index] + 1].tolist()
-        return points
-
-    def _moves(self, index: int) -> list[Move]:
-        """A large book's item's moves (from the flat lists and the step of each)."""
-        counts, costs, errors, divisible = self.counts, self.costs, self.errors, self.divisible
-        first = self.first[index]
-        last = first + self.sizes[index]
-        assert self.columns is not None  # noqa: S101 - large books only
-        steps = self.columns.step[index].tolist()
-        return list(
-            zip(
-                counts[first:last],
-                steps[: last - first],
-                costs[first:last],
-                errors[first:last],
-                divisible[first:last],
-                strict=True,
-            )
-        )
 
     def holding(self, index: int) -> float:
         at, part = self.at[index], self.part[index]
@@ -177,13 +139,12 @@ class Joint:
             (error saved per dollar, last move, cash, error change), or None if no
             further move lowers the error.
         """
-        counts, costs, errors = self.counts, self.costs, self.errors
-        first, size = self.first[index], self.sizes[index]
+        moves = self.moves[index]
         at = self.at[index]
         if self.convex[index]:
-            if at >= size:
+            if at >= len(moves):
                 return None
-            count, dc, de = counts[first + at], costs[first + at], errors[first + at]
+            count, _, dc, de, _ = moves[at]
             if de >= 0.0:
                 return None
             units = count - self.part[index]
@@ -191,9 +152,8 @@ class Joint:
         cash = error = 0.0
         best: tuple[float, int, float, float] | None = None
         part = self.part[index]
-        for position in range(at, size):
-            move = first + position
-            count, dc, de = counts[move], costs[move], errors[move]
+        for position in range(at, len(moves)):
+            count, _, dc, de, _ = moves[position]
             units = count - part if position == at else count
             cash += units * dc
             error += units * de
@@ -218,14 +178,12 @@ class Joint:
             indices = self.columns.unsettled(state)
             if not indices:
                 return state
-        counts, costs, errors = self.counts, self.costs, self.errors
-        all_first = self.first
         for index in indices:
-            first = all_first[index]
+            moves = self.moves[index]
             at, part = all_at[index], all_part[index]
             while part > 0.0 or at > 0:
                 move = at if part > 0.0 else at - 1
-                count, dc, de = counts[first + move], costs[first + move], errors[first + move]
+                count, _, dc, de, _ = moves[move]
                 if de <= 0.0 or dc < 0.0:
                     break
                 self.left += (part if part > 0.0 else count) * dc
@@ -265,8 +223,7 @@ class Joint:
         self.blocked = blocked
         heap = self._next_moves(state)
         heapq.heapify(heap)
-        at, part, convex = self.at, self.part, self.convex
-        first, sizes = self.first, self.sizes
+        at, part, all_moves, convex = self.at, self.part, self.moves, self.convex
         left = self.left
         while heap:
             _, index, last, cash = heapq.heappop(heap)
@@ -274,21 +231,19 @@ class Joint:
                 left -= cash
                 at[index] = last + 1
                 part[index] = 0.0
+                moves = all_moves[index]
                 if not convex[index]:
                     self.left = left
                     found = self.prefix(index)
                     if found is not None:
                         heapq.heappush(heap, (-found[0], index, found[1], found[2]))
-                elif last + 1 < sizes[index]:
-                    move = first[index] + last + 1
-                    counts, costs, errors = self.counts, self.costs, self.errors
-                    count, dc, de = counts[move], costs[move], errors[move]
+                elif last + 1 < len(moves):
+                    count, _, dc, de, _ = moves[last + 1]
                     if de < 0.0:
                         heapq.heappush(heap, (de / dc, index, last + 1, count * dc))
                 continue
             if convex[index]:
-                costs, every = self.costs, self.divisible
-                dc, divisible = costs[first[index] + last], every[first[index] + last]
+                _, _, dc, _, divisible = all_moves[index][last]
                 if dc > left and not divisible:
                     blocked.append(index)
                     continue
@@ -369,11 +324,10 @@ class Joint:
         Returns:
             The cash left and the moves given back, in order.
         """
-        at, first = self.at, self.first
-        counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
+        at, all_moves = self.at, self.moves
         cash: list[float] = []
         heap: list[tuple[float, int, int, float]] = []
-        for index, moves in enumerate(self.moves):
+        for index, moves in enumerate(all_moves):
             top = 0
             for count, _, dc, de, _ in moves:
                 if de >= 0.0:
@@ -392,16 +346,16 @@ class Joint:
             _, negative, back, use = heapq.heappop(heap)
             index, move = -negative, -back
             left += use
-            given.append((index, move, use, costs[first[index] + move], every[first[index] + move]))
+            moves = all_moves[index]
+            given.append((index, move, use, moves[move][2], moves[move][4]))
             at[index] = move
             if move:
-                before = first[index] + move - 1
-                count, dc, de = counts[before], costs[before], errors[before]
+                count, _, dc, de, _ = moves[move - 1]
                 heapq.heappush(heap, (-(de / dc), negative, back + 1, count * dc))
             if left >= 0.0:
                 # The running sum drifts: what is kept must fit by an exact sum (a move
                 # given back too many is taken again below, as the greedy would).
-                left = self.left - math.fsum([*cash, *(-given_back[2] for given_back in given)])
+                left = self.left - math.fsum([*cash, *(-move[2] for move in given)])
         return left, given
 
     def _given_back(self, columns: Columns) -> tuple[float, list[_Given]]:
@@ -440,14 +394,12 @@ class Joint:
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
-        counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
-        first, size = self.first[index], self.sizes[index]
+        moves = self.moves[index]
         at, part, left = self.at[index], self.part[index], self.left
         saved = (at, part, left)
         error = 0.0
         for position in range(at, last + 1):
-            move = first + position
-            count, dc, de, divisible = counts[move], costs[move], errors[move], every[move]
+            count, _, dc, de, divisible = moves[position]
             units = count - part
             if dc > 0.0 and units * dc > left:
                 if divisible:
@@ -466,7 +418,7 @@ class Joint:
             error += units * de
             at, part = position + 1, 0.0
         if error < 0.0 and (at, part) != saved[:2]:
-            if at < size and part >= counts[first + at]:
+            if at < len(moves) and part >= moves[at][0]:
                 at, part = at + 1, 0.0
             self.at[index], self.part[index], self.left = at, part, left
 
@@ -474,13 +426,13 @@ class Joint:
 
     def release(self, index: int, at: int, part: float) -> tuple[int, float, float, float] | None:
         """The move an item gives up next from (at, part): (move, units, cash, error)."""
-        counts, costs, errors = self.counts, self.costs, self.errors
-        move = self.first[index] + at
+        moves = self.moves[index]
         if part > 0.0:
-            return at, part, costs[move], errors[move]
+            _, _, dc, de, _ = moves[at]
+            return at, part, dc, de
         if at == 0:
             return None
-        count, dc, de = counts[move - 1], costs[move - 1], errors[move - 1]
+        count, _, dc, de, _ = moves[at - 1]
         return at - 1, float(count), dc, de
 
     def exchange(self) -> bool:
@@ -614,7 +566,7 @@ class Joint:
             self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
 
-    def _walk(  # noqa: PLR0915 - the exchanges' hot loop, written out
+    def _walk(
         self,
         releases: Releases | None,
         pushed: list[_Release],
@@ -633,14 +585,13 @@ class Joint:
         """
         freed = loss = 0.0
         levels: dict[int, tuple[int, float]] = {}
-        all_first = self.first
+        all_moves = self.moves
         best: tuple[float, dict[int, tuple[int, float]], float] | None = None
         chunks: list[_Release] = [] if releases is None else releases.chunks
-        position = 0
+        position, end = 0, len(chunks)
         while True:
-            if position == len(chunks) and releases is not None:
-                releases.more()
-            end = len(chunks)
+            if position == end and releases is not None and releases.more():
+                end = len(chunks)
             if pushed and (position == end or pushed[0] < chunks[position]):
                 key, index, move, units, dc, added, divisible = heapq.heappop(pushed)
             elif position < end:
@@ -676,11 +627,9 @@ class Joint:
             if loss >= gain:
                 break
             if move > 0:  # the move before, given up next (if undoing it frees cash)
-                counts, costs, errors, every = self.counts, self.costs, self.errors, self.divisible
-                before = all_first[index] + move - 1
-                count, dc, de = counts[before], costs[before], errors[before]
+                count, _, dc, de, divisible = all_moves[index][move - 1]
                 if dc > 0.0:
-                    release = (-de / dc, index, move - 1, float(count), dc, -de, every[before])
+                    release = (-de / dc, index, move - 1, float(count), dc, -de, divisible)
                     heapq.heappush(pushed, release)
         return best
 
