@@ -106,18 +106,17 @@ class Columns:
     def moves_of(self, row: int) -> list[Move]:
         """One item's moves, as :func:`._closest_path.paths` gives them (made once)."""
         moves = self.made_moves.get(row)
-        if moves is None:
-            size = int(self.sizes[row])
-            moves = list(
-                zip(
-                    self.count[row, :size].astype(np.int64).tolist(),
-                    self.step[row, :size].tolist(),
-                    self.cash[row, :size].tolist(),
-                    self.error[row, :size].tolist(),
-                    self.divisible[row, :size].tolist(),
-                    strict=True,
-                )
+        if moves is None:  # (the items built one by one, divisible or not, are made)
+            count, step, cash, error = (
+                self.count.item,
+                self.step.item,
+                self.cash.item,
+                self.error.item,
             )
+            moves = [
+                (int(count(row, j)), step(row, j), cash(row, j), error(row, j), False)
+                for j in range(self.sizes.item(row))
+            ]
             self.made_moves[row] = moves
         return moves
 
@@ -215,9 +214,9 @@ class Columns:
         lowers the error and costs more than ``left``, as (error saved, item, move,
         cash).
         """
-        rows = np.array(blocked)
-        bent = ~self.convex[rows]
-        rows = rows[~bent]
+        every = np.array(blocked)
+        bent = ~self.convex[every]
+        rows = every[~bent] if self.bent else every
         at_, part_ = state[0][rows], state[1][rows]
         inside = at_ < self.sizes[rows]
         at_ = np.where(inside, at_, 0)
@@ -232,7 +231,7 @@ class Columns:
             cash[keep].tolist(),
             strict=True,
         )
-        others: list[int] = np.array(blocked)[bent].tolist()
+        others: list[int] = every[bent].tolist() if self.bent else []
         return list(wanted), others
 
     def releases(self, state: State) -> Releases:
@@ -248,7 +247,7 @@ class Columns:
         move, cash = move[rows], cash[rows]
         added = -self.error[rows, move]
         key = added / cash
-        order = np.lexsort((rows, key))  # as the tuples sort: each item has one
+        order = np.argsort(key, kind="stable")  # as the tuples sort: the items rise
         rows, move, cash, added = rows[order], move[order], cash[order], added[order]
         units = np.where(inside[rows], part_[rows], self.count[rows, move])
         every = self.divisible[rows, move]

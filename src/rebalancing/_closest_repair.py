@@ -566,7 +566,7 @@ class Joint:
             self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
 
-    def _walk(
+    def _walk(  # noqa: PLR0915 - the exchanges' hot loop, written out
         self,
         releases: Releases | None,
         pushed: list[_Release],
@@ -589,6 +589,8 @@ class Joint:
         best: tuple[float, dict[int, tuple[int, float]], float] | None = None
         chunks: list[_Release] = [] if releases is None else releases.chunks
         position, end = 0, len(chunks)
+        lack = need  # need - freed
+        bound = gain  # the error to beat: gain, then the best total found
         while True:
             if position == end and releases is not None and releases.more():
                 end = len(chunks)
@@ -601,8 +603,7 @@ class Joint:
                 break
             if index == skip:
                 continue
-            lack = need - freed
-            if loss + lack * key >= (gain if best is None else best[0]):
+            if loss + lack * key >= bound:
                 break  # every later chunk adds at least this much per dollar: no better
             if units * dc >= lack:
                 take = lack / dc
@@ -616,12 +617,14 @@ class Joint:
                 if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
                     take = units
                 total = loss + take * added
-                if total < gain and (best is None or total < best[0]):
+                if total < bound:
                     completed = dict(levels)
                     completed[index] = (move, units - take)
                     best = (total, completed, freed + take * dc)
+                    bound = total
                 continue
             freed += units * dc
+            lack = need - freed
             loss += units * added
             levels[index] = (move, 0.0)
             if loss >= gain:
