@@ -140,7 +140,7 @@ def closest_holdings(
     columns = joint.columns
     if columns is not None:  # a large book: in arrays
         near = columns.nearest()
-        if columns.cash_of(near, rate, fixed) <= budget:
+        if columns.fits(near, rate, fixed, budget):
             nearest: list[float] = near.tolist()
             return nearest
     else:

@@ -33,6 +33,8 @@ COLUMN_ITEMS = 200
 #: Steps from ``start`` beyond which an item is left to the per-item code (numpy counts
 #: in int64, Python's integers have no bound).
 _COLUMN_STEPS = 2.0**52
+#: The float spacing at 1 (twice the unit roundoff).
+_EPS = 2.0**-52
 
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.int64]
@@ -65,6 +67,7 @@ class Columns:
         "points",
         "rows",
         "sizes",
+        "split",
         "start",
         "step",
         "unit_value",
@@ -82,6 +85,8 @@ class Columns:
         self.cash: _Floats = np.zeros((count, width + 1))
         self.error: _Floats = np.zeros((count, width + 1))
         self.divisible: _Mask = np.zeros((count, width + 1), dtype=np.bool_)
+        #: Whether any move is divisible (of a fractional item).
+        self.split = False
         self.convex: _Mask = np.ones(count, dtype=np.bool_)
         #: The items' moves and points made so far (:meth:`moves_of`, :meth:`points_of`).
         self.made_moves: dict[int, list[Move]] = {}
@@ -102,6 +107,7 @@ class Columns:
             self.count[row, slot], self.step[row, slot] = count, step
             self.cash[row, slot], self.error[row, slot] = cash, error
             self.divisible[row, slot] = divisible
+            self.split |= divisible
 
     def moves_of(self, row: int) -> list[Move]:
         """One item's moves, as :func:`._closest_path.paths` gives them (made once)."""
@@ -143,9 +149,33 @@ class Columns:
 
     def cash_of(self, holdings: _Floats, rate: float, fixed: float) -> float:
         """Cash the trades to ``holdings`` use, summed exactly: ``Joint.cash``."""
-        trades = (holdings - self.start) * self.unit_value
-        uses = np.where(trades > 0.0, trades * (1.0 + rate) + fixed, trades * (1.0 - rate) + fixed)
-        return math.fsum(uses[trades != 0.0].tolist())
+        return math.fsum(self._uses(holdings, rate, fixed).tolist())
+
+    def fits(self, holdings: _Floats, rate: float, fixed: float, budget: float) -> bool:
+        """Whether :meth:`cash_of` ``holdings`` is within ``budget``.
+
+        Summed exactly only near the budget: numpy's sum is off by less than ``margin``
+        (the size of the sum times the unit roundoff times the number of terms), so past
+        it the exact sum is on the same side of the budget by more than its float
+        spacing, and rounds there too.
+        """
+        uses = self._uses(holdings, rate, fixed)
+        total = float(uses.sum())
+        margin = (len(uses) + 2) * _EPS * (float(np.abs(uses).sum()) + abs(budget))
+        if abs(total - budget) > margin:
+            return total < budget
+        return math.fsum(uses.tolist()) <= budget
+
+    def _uses(self, holdings: _Floats, rate: float, fixed: float) -> _Floats:
+        """The cash each trade to ``holdings`` uses (``cash_use``), the trades made only."""
+        trades: _Floats = (holdings - self.start) * self.unit_value
+        trades = trades[trades != 0.0]
+        if rate == 0.0 and fixed == 0.0:  # each use is its trade, exactly
+            return trades
+        uses: _Floats = np.where(
+            trades > 0.0, trades * (1.0 + rate) + fixed, trades * (1.0 - rate) + fixed
+        )
+        return uses
 
     def error_of(self, holdings: _Floats) -> float:
         """Distance to target of ``holdings``, summed exactly: ``Joint.error``."""
@@ -183,7 +213,7 @@ class Columns:
         uses = self.count[rows, moves] * cash
         order = np.argsort(-(self.error[rows, moves] / cash), kind="stable")
         rows, moves = rows[order], moves[order]
-        every = self.divisible[rows, moves]
+        every = self.divisible[rows, moves] if self.split else np.zeros(len(rows), np.bool_)
         return leading.sum(axis=1), uses, rows, moves, uses[order], cash[order], every
 
     def unsettled(self, state: State) -> list[int]:
@@ -250,7 +280,7 @@ class Columns:
         order = np.argsort(key, kind="stable")  # as the tuples sort: the items rise
         rows, move, cash, added = rows[order], move[order], cash[order], added[order]
         units = np.where(inside[rows], part_[rows], self.count[rows, move])
-        every = self.divisible[rows, move]
+        every = self.divisible[rows, move] if self.split else np.zeros(len(rows), np.bool_)
         return Releases((key[order], rows, move, units, cash, added, every))
 
 
@@ -307,7 +337,7 @@ class Lazy(Generic[_T]):
 
 def column_paths(
     items: Sequence[HoldingItem], rate: float, fixed: float
-) -> tuple[Columns, list[float], list[bool]]:
+) -> tuple[Columns, _Floats, list[bool]]:
     """:func:`._closest_path.paths` of a large book as :class:`Columns`.
 
     The simple items (see the module docstring) are built column by column, in the
@@ -366,7 +396,7 @@ def column_paths(
         bases[row], convexes[row] = path[2], path[3]
     columns.convex = convexes
     columns.bent = np.flatnonzero(~convexes).tolist()
-    return columns, bases.tolist(), convexes.tolist()
+    return columns, bases, convexes.tolist()
 
 
 def _snapped(ratio: _Floats) -> tuple[_Floats, _Floats]:

@@ -93,7 +93,8 @@ class Joint:
         #: :meth:`state` as an exchange left it, current until anything moves.
         self.cached: State | None = None
         if len(items) >= COLUMN_ITEMS:
-            self.columns, base, self.convex = column_paths(items, rate, fixed)
+            self.columns, bases, self.convex = column_paths(items, rate, fixed)
+            base = bases[bases != 0.0].tolist()  # the sums below need no zeros
             self.points = Lazy(len(items), self.columns.points_of)
             self.moves = Lazy(len(items), self.columns.moves_of)
         else:
