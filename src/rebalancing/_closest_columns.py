@@ -179,7 +179,25 @@ class Columns:
 
     def error_of(self, holdings: _Floats) -> float:
         """Distance to target of ``holdings``, summed exactly: ``Joint.error``."""
-        return math.fsum((np.abs(holdings - self.desired) * self.unit_value).tolist())
+        return math.fsum(self.errors(holdings).tolist())
+
+    def errors(self, holdings: _Floats) -> _Floats:
+        """Each item's distance to target (``error_at``) at ``holdings``."""
+        errors: _Floats = np.abs(holdings - self.desired) * self.unit_value
+        return errors
+
+    @staticmethod
+    def no_less(errors: _Floats, than: _Floats) -> bool:
+        """Whether ``errors`` sum, exactly, to at least what ``than`` sum to.
+
+        Summed exactly only when the two are close: numpy's sums are off by less than
+        ``margin`` (as in :meth:`fits`; the errors are not negative).
+        """
+        total, other = float(errors.sum()), float(than.sum())
+        margin = (len(errors) + 2) * _EPS * (total + other)
+        if abs(total - other) > margin:
+            return total > other
+        return math.fsum(errors.tolist()) >= math.fsum(than.tolist())
 
     def nearest(self) -> _Floats:
         """Each item at the point of its path closest to target (the cheaper on a tie)."""

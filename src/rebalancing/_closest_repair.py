@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, Releases, State, column_paths
 from ._closest_path import HoldingItem, Move, paths
@@ -40,6 +41,7 @@ _WANTED_LARGE = 4
 _Release = tuple[float, int, int, float, float, float, bool]
 #: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
 _Given = tuple[int, int, float, float, bool]
+_Floats = npt.NDArray[np.float64]
 
 
 class Joint:
@@ -481,12 +483,19 @@ class Joint:
             self.cached = state
             return False
         _, target, last, _, levels = best
-        before = (list(self.at), list(self.part), self.left, self.error(state))
+        before = (list(self.at), list(self.part), self.left)
+        if self.columns is not None and state is not None:
+            errors = self.columns.errors(self.columns.holdings(state))
+        else:
+            error = self.error()
         levels[target] = (last + 1, 0.0)
         for index, (at, part) in levels.items():
             self.at[index], self.part[index] = at, part
-        error = self._fit(state, levels)
-        if self.left < 0.0 or error >= before[3]:
+        if self.columns is not None and state is not None:
+            worse = self.columns.no_less(self._fit_columns(state, levels), errors)
+        else:
+            worse = self._fit() >= error
+        if self.left < 0.0 or worse:
             # Float noise left it over budget, and what it gave back lost the gain.
             self.at, self.part, self.left = before[0], before[1], before[2]
             self.cached = state
@@ -511,17 +520,20 @@ class Joint:
         heapq.heapify(chunks)
         return chunks
 
-    def _fit(self, state: State | None, moved: dict[int, tuple[int, float]]) -> float:
-        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then.
+    def _fit(self) -> float:
+        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then."""
+        self.left = self.budget - self.spent()
+        self.trim()
+        return self.error()
+
+    def _fit_columns(self, state: State, moved: dict[int, tuple[int, float]]) -> _Floats:
+        """:meth:`_fit` of a large book: each item's error then.
 
         Args:
-            state: A large book's :meth:`state` before the items ``moved`` moved.
+            state: :meth:`state` before the items ``moved`` moved.
             moved: The items an exchange moved, and where to.
         """
-        if self.columns is None or state is None:
-            self.left = self.budget - self.spent()
-            self.trim()
-            return self.error()
+        assert self.columns is not None  # noqa: S101 - large books only
         at, part = state[0].copy(), state[1].copy()
         rows = list(moved)
         at[rows] = [moved[row][0] for row in rows]
@@ -530,9 +542,9 @@ class Joint:
         self.left = self.budget - self.columns.cash_of(holdings, self.rate, self.fixed)
         if self.left >= 0.0:  # nothing to trim: the holdings stand
             self.cached = (at, part)
-            return self.columns.error_of(holdings)
+            return self.columns.errors(holdings)
         self.trim()
-        return self.error()
+        return self.columns.errors(self.columns.holdings(self.state()))
 
     def trim(self) -> None:
         """Give back single units while the exact sum overdraws.
