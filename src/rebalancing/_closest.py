@@ -3,7 +3,9 @@
 Pure: no I/O, clock or globals. The planner calls :func:`closest_holdings` when the
 holdings nearest the targets do not fit the cash it may spend: it repairs sells and buys
 together. The steps live beside it: paths in :mod:`._closest_path`, the greedy and
-exchanges in :mod:`._closest_repair`, the exact search in :mod:`._closest_search`.
+exchanges in :mod:`._closest_repair`, the exact search in :mod:`._closest_search`; a
+large book (:data:`~._closest_columns.COLUMN_ITEMS` items or more) also keeps its paths in
+arrays (:mod:`._closest_columns`) for the passes over every item, with the same answers.
 
 The problem, per item ``i`` (final holding ``h_i``: ``start_i`` plus whole increments
 between ``low_i`` and ``high_i``, or 0, any amount if fractional)::

@@ -365,15 +365,12 @@ def column_paths(
         The paths, the cash each first point uses and whether each path is convex.
     """
     count = len(items)
-    whole = None
-    try:
-        flat = np.fromiter(itertools.chain.from_iterable(items), np.float64, 8 * count)
-    except TypeError:  # a fractional item's increment is None: NaN
-        every = itertools.chain.from_iterable(items)
-        flat = np.fromiter((math.nan if v is None else v for v in every), np.float64, 8 * count)
-        whole = ~np.isnan(flat[5::8])
+    # A fractional item's increment, None, reads NaN.
+    flat = np.fromiter(itertools.chain.from_iterable(items), np.float64, 8 * count)
     table = flat.reshape(count, 8)
     start, desired, low, high, _, increment, unit_value, min_value = table.T
+    fractional = np.isnan(increment)
+    whole = ~fractional if fractional.any() else None
     if whole is not None:
         increment = np.where(whole, increment, 1.0)
     # _grid(), every item at once.

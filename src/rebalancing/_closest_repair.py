@@ -658,9 +658,6 @@ class Joint:
 
     def cash(self, holdings: list[float]) -> float:
         """Cash the trades to ``holdings`` use (as :func:`cash_use` finds it), summed exactly."""
-        if self.columns is not None:
-            held = np.fromiter(holdings, np.float64, len(holdings))
-            return self.columns.cash_of(held, self.rate, self.fixed)
         grow, shrink, fixed = 1.0 + self.rate, 1.0 - self.rate, self.fixed
         trades = [
             (holding - item[0]) * item[6]  # (holding - start) * unit_value
