@@ -3,8 +3,8 @@
 Pure: no I/O, clock or globals. :class:`Joint` holds every item's position on its path
 (:mod:`._closest_path`) and the cash left; :func:`._closest.closest_holdings` drives it:
 a greedy by error saved per dollar, exchanges that give up moves elsewhere to afford one
-that saves more, the exact search (:mod:`._closest_search`) on small books, and a trim of
-single units while float drift overdraws.
+that saves more (:mod:`._closest_exchange`), the exact search (:mod:`._closest_search`) on
+small books, and a trim of single units while float drift overdraws.
 
 A book of at least :data:`~._closest_columns.COLUMN_ITEMS` items keeps its paths in
 arrays too (:class:`~._closest_columns.Columns`): the passes over every item (where the
@@ -23,22 +23,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, Releases, State, column_paths
+from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, State, column_paths
+from ._closest_exchange import exchange
 from ._closest_path import HoldingItem, Move, paths
-from ._closest_search import EXACT_ITEMS, JointSearch
-from ._units import GAIN_EPS, snap_margin
-from ._units import UNIT_EPS as _UNIT_EPS
+from ._closest_search import JointSearch
+from ._units import snap_margin
 
 __all__ = ["Joint"]
 
-#: How many of the most valuable moves that do not fit an exchange tries to afford:
-#: on small books, and past :data:`EXACT_ITEMS` items (where every walk costs
-#: a pass over them, and cheap units leave little cash idle).
-_WANTED = 16
-_WANTED_LARGE = 4
-#: A move an item can give up: (error added per dollar freed, item, move, units, cash
-#: freed per unit, error added per unit, divisible).
-_Release = tuple[float, int, int, float, float, float, bool]
 #: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
 _Given = tuple[int, int, float, float, bool]
 _Floats = npt.NDArray[np.float64]
@@ -441,110 +433,12 @@ class Joint:
     def exchange(self) -> bool:
         """Give up moves elsewhere to afford one that lowers the error more.
 
+        See :func:`._closest_exchange.exchange`.
+
         Returns:
             Whether an exchange was made.
         """
-        if not self.blocked:
-            return False
-        blocked: Iterable[int] = self.blocked
-        wanted: list[tuple[float, int, int, float]] = []
-        state = None
-        if self.columns is not None:  # the convex items' next moves at once
-            state = self.state()
-            wanted, blocked = self.columns.wanted(state, self.blocked, self.left)
-        for index in blocked:
-            found = self.prefix(index)
-            if found is not None and found[2] > self.left:
-                wanted.append((-found[3], index, found[1], found[2]))
-        if not wanted:
-            self.cached = state
-            return False
-        large = len(self.items) > EXACT_ITEMS
-        wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
-        # Releases in order of error added per dollar freed, each item's last move first:
-        # a large book's sorted in arrays, a small book's a heap (copied for each walk).
-        releases, heap = None, []
-        if self.columns is not None and state is not None:
-            releases = self.columns.releases(state)
-        else:
-            heap = self._release_heap()
-        best: tuple[float, int, int, float, dict[int, tuple[int, float]]] | None = None
-        for gain, target, last, cost in wanted:
-            if best is not None and gain <= best[0]:
-                break
-            walked = self._walk(releases, list(heap), cost - self.left, target, gain)
-            if walked is None:
-                continue
-            loss, levels, freed = walked
-            net = gain - loss
-            if net > GAIN_EPS * max(gain, 1.0) and (best is None or net > best[0]):
-                best = (net, target, last, cost - freed, levels)
-        if best is None:
-            self.cached = state
-            return False
-        _, target, last, _, levels = best
-        before = (list(self.at), list(self.part), self.left)
-        if self.columns is not None and state is not None:
-            errors = self.columns.errors(self.columns.holdings(state))
-        else:
-            error = self.error()
-        levels[target] = (last + 1, 0.0)
-        for index, (at, part) in levels.items():
-            self.at[index], self.part[index] = at, part
-        if self.columns is not None and state is not None:
-            worse = self.columns.no_less(self._fit_columns(state, levels), errors)
-        else:
-            worse = self._fit() >= error
-        if self.left < 0.0 or worse:
-            # Float noise left it over budget, and what it gave back lost the gain.
-            self.at, self.part, self.left = before[0], before[1], before[2]
-            self.cached = state
-            return False
-        return True
-
-    def _release_heap(self) -> list[_Release]:
-        """Every item's last move taken, if undoing it frees cash, as a heap."""
-        chunks: list[_Release] = []
-        for index, (moves, at, part) in enumerate(zip(self.moves, self.at, self.part, strict=True)):
-            if part > 0.0:  # the move it stands inside: the units of it taken
-                _, _, dc, de, divisible = moves[at]
-                units = part
-            elif at > 0:  # the last move taken in full
-                at -= 1  # noqa: PLW2901 - the move given up
-                count, _, dc, de, divisible = moves[at]
-                units = float(count)
-            else:
-                continue
-            if dc > 0.0:  # undoing it frees cash
-                chunks.append((-de / dc, index, at, units, dc, -de, divisible))
-        heapq.heapify(chunks)
-        return chunks
-
-    def _fit(self) -> float:
-        """Sum the cash left exactly and :meth:`trim` while it overdraws: the error then."""
-        self.left = self.budget - self.spent()
-        self.trim()
-        return self.error()
-
-    def _fit_columns(self, state: State, moved: dict[int, tuple[int, float]]) -> _Floats:
-        """:meth:`_fit` of a large book: each item's error then.
-
-        Args:
-            state: :meth:`state` before the items ``moved`` moved.
-            moved: The items an exchange moved, and where to.
-        """
-        assert self.columns is not None  # noqa: S101 - large books only
-        at, part = state[0].copy(), state[1].copy()
-        rows = list(moved)
-        at[rows] = [moved[row][0] for row in rows]
-        part[rows] = [moved[row][1] for row in rows]
-        holdings = self.columns.holdings((at, part))
-        self.left = self.budget - self.columns.cash_of(holdings, self.rate, self.fixed)
-        if self.left >= 0.0:  # nothing to trim: the holdings stand
-            self.cached = (at, part)
-            return self.columns.errors(holdings)
-        self.trim()
-        return self.columns.errors(self.columns.holdings(self.state()))
+        return exchange(self)
 
     def trim(self) -> None:
         """Give back single units while the exact sum overdraws.
@@ -578,76 +472,6 @@ class Joint:
                 given = max(min(math.ceil(-self.left / cash) - 1.0, units), 1.0)
             self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
-
-    def _walk(  # noqa: PLR0915 - the exchanges' hot loop, written out
-        self,
-        releases: Releases | None,
-        pushed: list[_Release],
-        need: float,
-        skip: int,
-        gain: float,
-    ) -> tuple[float, dict[int, tuple[int, float]], float] | None:
-        """Free ``need`` for the least error: (error added, new states, cash freed).
-
-        Moves are undone in order of error added per dollar freed; the last one is the
-        one that completes the need for the least error (a big cheap move can free far
-        more than is missing, a dearer small one just enough). None when no way of
-        freeing ``need`` adds less error than ``gain``. The releases (each item's last
-        move taken) are a large book's sorted ``releases`` or a small book's heap
-        ``pushed``, which the moves before join as they come.
-        """
-        freed = loss = 0.0
-        levels: dict[int, tuple[int, float]] = {}
-        all_moves = self.moves
-        best: tuple[float, dict[int, tuple[int, float]], float] | None = None
-        chunks: list[_Release] = [] if releases is None else releases.chunks
-        position, end = 0, len(chunks)
-        lack = need  # need - freed
-        bound = gain  # the error to beat: gain, then the best total found
-        while True:
-            if position == end and releases is not None and releases.more():
-                end = len(chunks)
-            if pushed and (position == end or pushed[0] < chunks[position]):
-                key, index, move, units, dc, added, divisible = heapq.heappop(pushed)
-            elif position < end:
-                key, index, move, units, dc, added, divisible = chunks[position]
-                position += 1
-            else:
-                break
-            if index == skip:
-                continue
-            if loss + lack * key >= bound:
-                break  # every later chunk adds at least this much per dollar: no better
-            if units * dc >= lack:
-                take = lack / dc
-                if not divisible:  # whole units: as many as cover the lack
-                    # snap_margin() written out (take > 0): this loop is hot.
-                    whole = round(take)
-                    if abs(take - whole) <= _UNIT_EPS * (max(1.0, take)):
-                        take = float(whole)
-                    else:
-                        take = float(math.ceil(take))
-                if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
-                    take = units
-                total = loss + take * added
-                if total < bound:
-                    completed = dict(levels)
-                    completed[index] = (move, units - take)
-                    best = (total, completed, freed + take * dc)
-                    bound = total
-                continue
-            freed += units * dc
-            lack = need - freed
-            loss += units * added
-            levels[index] = (move, 0.0)
-            if loss >= gain:
-                break
-            if move > 0:  # the move before, given up next (if undoing it frees cash)
-                count, _, dc, de, divisible = all_moves[index][move - 1]
-                if dc > 0.0:
-                    release = (-de / dc, index, move - 1, float(count), dc, -de, divisible)
-                    heapq.heappush(pushed, release)
-        return best
 
     def spent(self) -> float:
         """Cash the current holdings use, summed exactly."""
