@@ -49,7 +49,8 @@ class Columns:
 
     ``points[i, :sizes[i] + 1]`` are its points (padded with ``inf``); ``count``,
     ``step``, ``cash`` and ``error`` its moves' fields (padded with 0, one column more
-    than the longest path has moves, so a holding at the top of its path reads 0).
+    than the longest path has moves, so a holding at the top of its path, and the move
+    before the first, index -1, read 0).
     :meth:`moves_of` and :meth:`points_of` give one item's as the per-item code has them.
     """
 
@@ -80,10 +81,7 @@ class Columns:
         self.rows = np.arange(count)
         self.sizes: _Ints = np.zeros(count, dtype=np.int64)
         self.points: _Floats = np.full((count, width + 1), math.inf)
-        self.count: _Floats = np.zeros((count, width + 1))
-        self.step: _Floats = np.zeros((count, width + 1))
-        self.cash: _Floats = np.zeros((count, width + 1))
-        self.error: _Floats = np.zeros((count, width + 1))
+        self.count, self.step, self.cash, self.error = np.zeros((4, count, width + 1))
         self.divisible: _Mask = np.zeros((count, width + 1), dtype=np.bool_)
         #: Whether any move is divisible (of a fractional item).
         self.split = False
@@ -239,8 +237,9 @@ class Columns:
         at_, part_ = state
         inside = part_ > 0.0
         move = np.where(inside, at_, at_ - 1)
+        # An item at the start of its path reads the padding (move -1): no error, passed.
         cash, error = self.cash[self.rows, move], self.error[self.rows, move]
-        return np.flatnonzero((inside | (at_ > 0)) & (error > 0.0) & (cash >= 0.0)).tolist()
+        return np.flatnonzero((error > 0.0) & (cash >= 0.0)).tolist()
 
     def next_moves(self, state: State) -> list[tuple[float, int, int, float]]:
         """``Joint._next_moves`` of the convex items: each one's next move, if it saves."""
@@ -291,7 +290,7 @@ class Columns:
         inside = part_ > 0.0
         move = np.where(inside, at_, at_ - 1)
         cash = self.cash[self.rows, move]
-        rows = np.flatnonzero((inside | (at_ > 0)) & (cash > 0.0))
+        rows = np.flatnonzero(cash > 0.0)  # (the start of a path reads the padding: no cash)
         move, cash = move[rows], cash[rows]
         added = -self.error[rows, move]
         key = added / cash
@@ -400,7 +399,7 @@ def column_paths(
     columns = Columns(table, width)
     bases = np.zeros(count)
     convexes = np.ones(count, dtype=np.bool_)
-    fields = np.stack((start, increment, step, gap, below, k_high, k_low, unit_value))
+    fields = np.array((start, increment, step, gap, below, k_high, k_low, unit_value))
     if buys.size:
         convexes[buys] = _buys(columns, buys, fields[:, buys], rate)
     if sells.size:
