@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing import _closest_repair
+from rebalancing import _closest_exchange, _closest_repair
 from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._closest_columns import COLUMN_ITEMS, Columns, Lazy, column_paths
 from rebalancing._closest_path import paths
@@ -39,10 +39,10 @@ def in_arrays(large):
 
 
 def both_ways(items, budget, rate, fixed):
-    """``closest_holdings`` of a book per item and in arrays."""
+    """``closest_holdings`` of a book per item, in arrays, and with every pass in arrays."""
     answers = []
-    for large in (False, True):
-        with in_arrays(large):
+    for large, many in ((False, 32), (True, 32), (True, 1)):
+        with in_arrays(large), mock.patch.object(_closest_exchange, "_MANY_BLOCKED", many):
             answers.append(closest_holdings(items, budget, cost_rate=rate, cost_per_order=fixed))
     return answers
 
@@ -82,8 +82,8 @@ class TestRepairInArrays:
         fixed = data.draw(st.sampled_from([0.0, 0.0, 1.0]))
         high = sum(abs(i.high - i.start) * i.unit_value for i in items)
         budget = data.draw(st.floats(-0.5, 1.2)) * high
-        per_item, arrays = both_ways(items, budget, rate, fixed)
-        assert per_item == arrays
+        per_item, arrays, all_arrays = both_ways(items, budget, rate, fixed)
+        assert per_item == arrays == all_arrays
 
     @settings(max_examples=50)
     @given(items=books(min_size=41, max_size=60), data=st.data())
@@ -94,8 +94,8 @@ class TestRepairInArrays:
         high = sum(max(i.high - i.start, 0.0) * i.unit_value for i in items)
         sells = sum((i.start - i.low) * i.unit_value for i in items)
         budget = data.draw(st.floats(0.0, 1.05)) * high - data.draw(st.floats(0.0, 0.5)) * sells
-        per_item, arrays = both_ways(items, budget, rate, fixed)
-        assert per_item == arrays
+        per_item, arrays, all_arrays = both_ways(items, budget, rate, fixed)
+        assert per_item == arrays == all_arrays
 
     def test_the_threshold_sends_a_large_book_to_the_arrays(self):
         """A book of COLUMN_ITEMS items keeps arrays; one item fewer does not."""

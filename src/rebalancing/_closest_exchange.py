@@ -33,6 +33,9 @@ __all__ = ["exchange"]
 #: a pass over them, and cheap units leave little cash idle).
 _WANTED = 16
 _WANTED_LARGE = 4
+#: Blocked items from which a large book finds their next moves in arrays (on fewer,
+#: numpy's cost per call outweighs the per-item code).
+_MANY_BLOCKED = 32
 #: A move an item can give up: (error added per dollar freed, item, move, units, cash
 #: freed per unit, error added per unit, divisible).
 _Release = tuple[float, int, int, float, float, float, bool]
@@ -53,9 +56,10 @@ def exchange(joint: Joint) -> bool:
     blocked: Iterable[int] = joint.blocked
     wanted: list[tuple[float, int, int, float]] = []
     state = None
-    if joint.columns is not None:  # the convex items' next moves at once
+    if joint.columns is not None:
         state = joint.state()
-        wanted, blocked = joint.columns.wanted(state, joint.blocked, joint.left)
+        if len(joint.blocked) >= _MANY_BLOCKED:  # the convex items' next moves at once
+            wanted, blocked = joint.columns.wanted(state, joint.blocked, joint.left)
     for index in blocked:
         found = joint.prefix(index)
         if found is not None and found[2] > joint.left:
