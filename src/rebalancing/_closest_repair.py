@@ -21,7 +21,6 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, State, column_paths
 from ._closest_exchange import exchange
@@ -33,7 +32,6 @@ __all__ = ["Joint"]
 
 #: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
 _Given = tuple[int, int, float, float, bool]
-_Floats = npt.NDArray[np.float64]
 
 
 class Joint:
