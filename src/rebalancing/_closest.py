@@ -3,7 +3,9 @@
 Pure: no I/O, clock or globals. The planner calls :func:`closest_holdings` when the
 holdings nearest the targets do not fit the cash it may spend: it repairs sells and buys
 together. The steps live beside it: paths in :mod:`._closest_path`, the greedy and
-exchanges in :mod:`._closest_repair`, the exact search in :mod:`._closest_search`.
+exchanges in :mod:`._closest_repair`, the exact search in :mod:`._closest_search`; a
+large book (:data:`~._closest_columns.COLUMN_ITEMS` items or more) also keeps its paths in
+arrays (:mod:`._closest_columns`) for the passes over every item, with the same answers.
 
 The problem, per item ``i`` (final holding ``h_i``: ``start_i`` plus whole increments
 between ``low_i`` and ``high_i``, or 0, any amount if fractional)::
@@ -137,9 +139,16 @@ def closest_holdings(
     joint = Joint(items, budget, rate, fixed, slack)
     if joint.left < 0.0:
         return _at_least_down(items, budget, _no_buys(joint), rate=rate, fixed=fixed, slack=slack)
-    nearest = _nearest(joint)
-    if joint.cash(nearest) <= budget:
-        return nearest
+    columns = joint.columns
+    if columns is not None:  # a large book: in arrays
+        near = columns.nearest()
+        if columns.fits(near, rate, fixed, budget):
+            nearest: list[float] = near.tolist()
+            return nearest
+    else:
+        nearest = _nearest(joint)
+        if joint.cash(nearest) <= budget:
+            return nearest
     joint.greedy()
     for _ in range(_EXCHANGES):
         if not joint.exchange():
@@ -152,8 +161,17 @@ def closest_holdings(
     if joint.left <= _DRIFT * joint.scale:
         joint.left = budget - joint.spent()  # the running cash may drift: sum it exactly
         joint.trim()
-    result = joint.holdings() if joint.left >= 0.0 else _no_buys(joint)
-    return _at_least_down(items, budget, result, rate=rate, fixed=fixed, slack=slack)
+    no_closer = None
+    if joint.left < 0.0:
+        result = _no_buys(joint)
+    elif columns is not None:
+        held = columns.holdings(joint.state())
+        result, no_closer = held.tolist(), columns.no_closer(held)
+    else:
+        result = joint.holdings()
+    return _at_least_down(
+        items, budget, result, rate=rate, fixed=fixed, slack=slack, no_closer=no_closer
+    )
 
 
 def _at_least_down(
@@ -164,14 +182,18 @@ def _at_least_down(
     rate: float,
     fixed: float,
     slack: float = 0.0,
+    no_closer: bool | None = None,
 ) -> list[float]:
     """``result``, or DOWN's holdings if they are at least as close to target.
 
     On a tie DOWN's answer wins: its buys are cut evenly (water-filled), also closest in
     squared error. Like DOWN, its sells are sent whatever cash they bring, but its buys
-    must fit the budget by an exact sum.
+    must fit the budget by an exact sum. ``no_closer``: whether no item of ``result``
+    is closer to target than DOWN's holding, if known (a large book finds it in arrays).
     """
-    if all(
+    if no_closer:
+        return result
+    if no_closer is None and all(
         abs(h - desired) <= abs(down - desired)
         for (_, desired, _, _, down, _, _, _), h in zip(items, result, strict=True)
     ):

@@ -3,31 +3,35 @@
 Pure: no I/O, clock or globals. :class:`Joint` holds every item's position on its path
 (:mod:`._closest_path`) and the cash left; :func:`._closest.closest_holdings` drives it:
 a greedy by error saved per dollar, exchanges that give up moves elsewhere to afford one
-that saves more, the exact search (:mod:`._closest_search`) on small books, and a trim of
-single units while float drift overdraws.
+that saves more (:mod:`._closest_exchange`), the exact search (:mod:`._closest_search`) on
+small books, and a trim of single units while float drift overdraws.
+
+A book of at least :data:`~._closest_columns.COLUMN_ITEMS` items keeps its paths in
+arrays too (:class:`~._closest_columns.Columns`): the passes over every item (where the
+items stand, the cash and error of that, the first greedy, the next moves, the wanted
+moves and the releases of an exchange) are numpy expressions of the same arithmetic, so
+the answers are the same to the last bit, and an item's moves are made into tuples only
+when a step visits it.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from ._closest_path import HoldingItem, paths
-from ._closest_search import EXACT_ITEMS, JointSearch
-from ._units import GAIN_EPS, snap_margin
-from ._units import UNIT_EPS as _UNIT_EPS
+import numpy as np
+
+from ._closest_columns import COLUMN_ITEMS, Columns, Lazy, State, column_paths
+from ._closest_exchange import exchange
+from ._closest_path import HoldingItem, Move, paths
+from ._closest_search import JointSearch
+from ._units import snap_margin
 
 __all__ = ["Joint"]
 
-#: How many of the most valuable moves that do not fit an exchange tries to afford:
-#: on small books, and past :data:`EXACT_ITEMS` items (where every walk costs
-#: a pass over them, and cheap units leave little cash idle).
-_WANTED = 16
-_WANTED_LARGE = 4
-#: A move an item can give up: (error added per dollar freed, item, move, units, cash
-#: freed per unit, error added per unit).
-_Release = tuple[float, int, int, float, float, float]
+#: A move the first greedy gives back: item, move, cash, cash per unit, divisible.
+_Given = tuple[int, int, float, float, bool]
 
 
 class Joint:
@@ -41,6 +45,8 @@ class Joint:
         "at",
         "blocked",
         "budget",
+        "cached",
+        "columns",
         "convex",
         "fixed",
         "fresh",
@@ -71,7 +77,20 @@ class Joint:
         #: Per item: the points and moves of its path, and whether its moves that lower
         #: the error come first, each saving no more per dollar than the one before
         #: (then its next moves are simply its next one).
-        self.points, self.moves, base, self.convex = paths(items, rate, fixed)
+        self.points: list[list[float]] | Lazy[list[float]]
+        self.moves: list[list[Move]] | Lazy[list[Move]]
+        #: A large book's paths as arrays, for the passes over every item (None when
+        #: the book is small: numpy's cost per call outweighs what it saves there).
+        self.columns: Columns | None = None
+        #: :meth:`state` as an exchange left it, current until anything moves.
+        self.cached: State | None = None
+        if len(items) >= COLUMN_ITEMS:
+            self.columns, bases, self.convex = column_paths(items, rate, fixed)
+            base = bases[bases != 0.0].tolist()  # the sums below need no zeros
+            self.points = Lazy(len(items), self.columns.points_of)
+            self.moves = Lazy(len(items), self.columns.moves_of)
+        else:
+            self.points, self.moves, base, self.convex = paths(items, rate, fixed)
         self.at = [0] * len(items)
         self.part: list[float] = [0.0] * len(items)
         self.left = budget - math.fsum(base)
@@ -94,6 +113,9 @@ class Joint:
 
     def holdings(self) -> list[float]:
         """Every item's holding (:meth:`holding`, in one pass)."""
+        if self.columns is not None:
+            holdings: list[float] = self.columns.holdings(self.state()).tolist()
+            return holdings
         return [
             points[at] if part == 0.0 else points[at] + part * moves[at][1]
             for points, moves, at, part in zip(
@@ -134,13 +156,23 @@ class Joint:
                     best = (ratio, position, cash, error)
         return best
 
-    def settle(self) -> None:
+    def settle(self) -> State | None:
         """Undo every move that added error without saving cash (the search may leave one).
 
         One pass over the items, giving back what :meth:`release` would.
+
+        Returns:
+            On a large book where nothing was undone, :meth:`state` (still current).
         """
         all_at, all_part = self.at, self.part
-        for index, moves in enumerate(self.moves):
+        indices: Iterable[int] = range(len(all_at))
+        if self.columns is not None:  # only the items whose last move must be undone
+            state = self.state()
+            indices = self.columns.unsettled(state)
+            if not indices:
+                return state
+        for index in indices:
+            moves = self.moves[index]
             at, part = all_at[index], all_part[index]
             while part > 0.0 or at > 0:
                 move = at if part > 0.0 else at - 1
@@ -150,6 +182,19 @@ class Joint:
                 self.left += (part if part > 0.0 else count) * dc
                 at, part = move, 0.0
             all_at[index], all_part[index] = at, part
+        return None
+
+    def state(self) -> State:
+        """Where each item stands, as arrays (a large book's passes over every item).
+
+        An exchange leaves the arrays it made when it moved nothing after making them
+        (``cached``): the next pass takes them instead of making them again.
+        """
+        assert self.columns is not None  # noqa: S101 - large books only
+        if self.cached is not None:
+            state, self.cached = self.cached, None
+            return state
+        return self.columns.state(self.at, self.part)
 
     def greedy(self) -> None:
         """Take moves in order of error saved per dollar while the cash lasts.
@@ -158,8 +203,9 @@ class Joint:
         not one unit of it fits the item is blocked as it stands (taking part of it
         would change nothing).
         """
+        state = None
         if not self.settled:
-            self.settle()
+            state = self.settle()
         self.settled = False
         if self.fresh and all(self.convex):
             self.fresh = False
@@ -168,7 +214,7 @@ class Joint:
         self.fresh = False
         blocked: list[int] = []
         self.blocked = blocked
-        heap = self._next_moves()
+        heap = self._next_moves(state)
         heapq.heapify(heap)
         at, part, all_moves, convex = self.at, self.part, self.moves, self.convex
         left = self.left
@@ -200,14 +246,24 @@ class Joint:
             blocked.append(index)
         self.left = left
 
-    def _next_moves(self) -> list[tuple[float, int, int, float]]:
+    def _next_moves(self, state: State | None = None) -> list[tuple[float, int, int, float]]:
         """Every item's next moves (:meth:`prefix`) as the greedy orders them.
+
+        Args:
+            state: A large book's :meth:`state`, if known to be current.
 
         Returns:
             (-error saved per dollar, item, last move, cash) per item that has any.
         """
-        entries: list[tuple[float, int, int, float]] = []
         at, part, convex = self.at, self.part, self.convex
+        if self.columns is not None:
+            entries = self.columns.next_moves(self.state() if state is None else state)
+            for index in self.columns.bent:
+                found = self.prefix(index)
+                if found is not None:
+                    entries.append((-found[0], index, found[1], found[2]))
+            return entries
+        entries = []
         for index, moves in enumerate(self.moves):
             if not convex[index]:
                 found = self.prefix(index)
@@ -232,6 +288,35 @@ class Joint:
         error, the last moves in the order given back until the rest fits. The greedy
         then goes on through the moves given back, in order, as it would have.
         """
+        if self.columns is not None:
+            left, given = self._given_back(self.columns)
+        else:
+            left, given = self._given_back_one_by_one()
+        at = self.at
+        blocked: list[int] = []
+        self.blocked = blocked
+        stopped: set[int] = set()
+        for index, move, use, dc, divisible in reversed(given):
+            if index in stopped:
+                continue
+            if use <= left:
+                left -= use
+                at[index] = move + 1
+                continue
+            stopped.add(index)
+            blocked.append(index)
+            if dc <= left or divisible:
+                self.left = left
+                self.partial(index, move)
+                left = self.left
+        self.left = left
+
+    def _given_back_one_by_one(self) -> tuple[float, list[_Given]]:
+        """Every item at its top, the last moves given back until the rest fits.
+
+        Returns:
+            The cash left and the moves given back, in order.
+        """
         at, all_moves = self.at, self.moves
         cash: list[float] = []
         heap: list[tuple[float, int, int, float]] = []
@@ -249,38 +334,56 @@ class Joint:
                 heap.append((-(de / dc), -index, 1 - top, count * dc))
         heapq.heapify(heap)
         left = self.left - math.fsum(cash)
-        given: list[tuple[int, int, float]] = []
+        given: list[_Given] = []
         while left < 0.0 and heap:
             _, negative, back, use = heapq.heappop(heap)
             index, move = -negative, -back
             left += use
-            given.append((index, move, use))
+            moves = all_moves[index]
+            given.append((index, move, use, moves[move][2], moves[move][4]))
             at[index] = move
             if move:
-                count, _, dc, de, _ = all_moves[index][move - 1]
+                count, _, dc, de, _ = moves[move - 1]
                 heapq.heappush(heap, (-(de / dc), negative, back + 1, count * dc))
             if left >= 0.0:
                 # The running sum drifts: what is kept must fit by an exact sum (a move
                 # given back too many is taken again below, as the greedy would).
-                left = self.left - math.fsum([*cash, *(-use for _, _, use in given)])
-        blocked: list[int] = []
-        self.blocked = blocked
-        stopped: set[int] = set()
-        for index, move, use in reversed(given):
-            if index in stopped:
-                continue
-            if use <= left:
-                left -= use
-                at[index] = move + 1
-                continue
-            stopped.add(index)
-            blocked.append(index)
-            _, _, dc, _, divisible = all_moves[index][move]
-            if dc <= left or divisible:
-                self.left = left
-                self.partial(index, move)
-                left = self.left
-        self.left = left
+                left = self.left - math.fsum([*cash, *(-move[2] for move in given)])
+        return left, given
+
+    def _given_back(self, columns: Columns) -> tuple[float, list[_Given]]:
+        """:meth:`_given_back_one_by_one` on a large book, in arrays.
+
+        The convex paths give each item's moves back last first, so the heap's order is
+        simply every move that lowers the error sorted (:meth:`Columns.falling`), and
+        the running cash its cumulative sum (numpy's is sequential, as the loop's).
+        """
+        tops, uses, rows, moves, ordered, costs, every = columns.falling()
+        cash = uses.tolist()
+        left = self.left - math.fsum(cash)
+        taken = 0
+        while left < 0.0 and taken < len(ordered):
+            running = np.cumsum(np.concatenate(([left], ordered[taken:])))[1:]
+            fits = np.flatnonzero(running >= 0.0)
+            if not fits.size:
+                left, taken = float(running[-1]), len(ordered)
+                break
+            taken += int(fits[0]) + 1
+            # The running sum drifts: an exact sum, as above (of the moves kept: the
+            # same sum as of all less those given back, exactly).
+            left = self.left - math.fsum(ordered[taken:].tolist())
+        rows, moves, ordered = rows[:taken], moves[:taken], ordered[:taken]
+        np.minimum.at(tops, rows, moves)  # each item's last move given back
+        self.at = tops.tolist()
+        given = zip(
+            rows.tolist(),
+            moves.tolist(),
+            ordered.tolist(),
+            costs[:taken].tolist(),
+            every[:taken].tolist(),
+            strict=True,
+        )
+        return left, list(given)
 
     def partial(self, index: int, last: int) -> None:
         """Take what fits of an item's next moves, if that lowers the error."""
@@ -328,58 +431,12 @@ class Joint:
     def exchange(self) -> bool:
         """Give up moves elsewhere to afford one that lowers the error more.
 
+        See :func:`._closest_exchange.exchange`.
+
         Returns:
             Whether an exchange was made.
         """
-        wanted = []
-        for index in self.blocked:
-            found = self.prefix(index)
-            if found is not None and found[2] > self.left:
-                wanted.append((-found[3], index, found[1], found[2]))
-        if not wanted:
-            return False
-        large = len(self.items) > EXACT_ITEMS
-        wanted = heapq.nlargest(_WANTED_LARGE if large else _WANTED, wanted)
-        # Releases in order of error added per dollar freed, each item's last move first.
-        chunks: list[_Release] = []
-        for index, (moves, at, part) in enumerate(zip(self.moves, self.at, self.part, strict=True)):
-            if part > 0.0:  # the move it stands inside: the units of it taken
-                _, _, dc, de, _ = moves[at]
-                units = part
-            elif at > 0:  # the last move taken in full
-                at -= 1  # noqa: PLW2901 - the move given up
-                count, _, dc, de, _ = moves[at]
-                units = float(count)
-            else:
-                continue
-            if dc > 0.0:  # undoing it frees cash
-                chunks.append((-de / dc, index, at, units, dc, -de))
-        heapq.heapify(chunks)
-        best: tuple[float, int, int, float, dict[int, tuple[int, float]]] | None = None
-        for gain, target, last, cost in wanted:
-            if best is not None and gain <= best[0]:
-                break
-            walked = self._walk(list(chunks), cost - self.left, target, gain)
-            if walked is None:
-                continue
-            loss, levels, freed = walked
-            net = gain - loss
-            if net > GAIN_EPS * max(gain, 1.0) and (best is None or net > best[0]):
-                best = (net, target, last, cost - freed, levels)
-        if best is None:
-            return False
-        _, target, last, _, levels = best
-        before = (list(self.at), list(self.part), self.left, self.error())
-        for index, (at, part) in levels.items():
-            self.at[index], self.part[index] = at, part
-        self.at[target], self.part[target] = last + 1, 0.0
-        self.left = self.budget - self.spent()
-        self.trim()
-        if self.left < 0.0 or self.error() >= before[3]:
-            # Float noise left it over budget, and what it gave back lost the gain.
-            self.at, self.part, self.left = before[0], before[1], before[2]
-            return False
-        return True
+        return exchange(self)
 
     def trim(self) -> None:
         """Give back single units while the exact sum overdraws.
@@ -388,6 +445,8 @@ class Joint:
         does, the dearest). The running cash drifts by float noise; an exchange or the
         greedy can end a few 1e-11 over the budget, which one cheap unit covers.
         """
+        if self.left < 0.0:
+            self.cached = None  # units move
         while self.left < 0.0:
             best: tuple[bool, float, int, int, float] | None = None
             for index in range(len(self.items)):
@@ -412,62 +471,11 @@ class Joint:
             self.at[index], self.part[index] = move, max(units - given, 0.0)
             self.left = self.budget - self.spent()
 
-    def _walk(
-        self,
-        chunks: list[_Release],
-        need: float,
-        skip: int,
-        gain: float,
-    ) -> tuple[float, dict[int, tuple[int, float]], float] | None:
-        """Free ``need`` for the least error: (error added, new states, cash freed).
-
-        Moves are undone in order of error added per dollar freed; the last one is the
-        one that completes the need for the least error (a big cheap move can free far
-        more than is missing, a dearer small one just enough). None when no way of
-        freeing ``need`` adds less error than ``gain``.
-        """
-        freed = loss = 0.0
-        levels: dict[int, tuple[int, float]] = {}
-        all_moves = self.moves
-        best: tuple[float, dict[int, tuple[int, float]], float] | None = None
-        pop, push = heapq.heappop, heapq.heappush
-        while chunks:
-            key, index, move, units, dc, added = pop(chunks)
-            if index == skip:
-                continue
-            lack = need - freed
-            if loss + lack * key >= (gain if best is None else best[0]):
-                break  # every later chunk adds at least this much per dollar: no better
-            if units * dc >= lack:
-                take = lack / dc
-                if not all_moves[index][move][4]:  # whole units: as many as cover the lack
-                    # snap_margin() written out (take > 0): this loop is hot.
-                    whole = round(take)
-                    if abs(take - whole) <= _UNIT_EPS * (max(1.0, take)):
-                        take = float(whole)
-                    else:
-                        take = float(math.ceil(take))
-                if take > units:  # noqa: PLR1730 - cheaper than min() in this loop
-                    take = units
-                total = loss + take * added
-                if total < gain and (best is None or total < best[0]):
-                    completed = dict(levels)
-                    completed[index] = (move, units - take)
-                    best = (total, completed, freed + take * dc)
-                continue
-            freed += units * dc
-            loss += units * added
-            levels[index] = (move, 0.0)
-            if loss >= gain:
-                break
-            if move > 0:  # the move before, given up next (if undoing it frees cash)
-                count, _, dc, de, _ = all_moves[index][move - 1]
-                if dc > 0.0:
-                    push(chunks, (-de / dc, index, move - 1, float(count), dc, -de))
-        return best
-
     def spent(self) -> float:
         """Cash the current holdings use, summed exactly."""
+        if self.columns is not None:
+            holdings = self.columns.holdings(self.state())
+            return self.columns.cash_of(holdings, self.rate, self.fixed)
         return self.cash(self.holdings())
 
     def cash(self, holdings: list[float]) -> float:
@@ -485,8 +493,15 @@ class Joint:
             ]
         )
 
-    def error(self) -> float:
-        """Distance to target of the current holdings (as :func:`error_at` finds it)."""
+    def error(self, state: State | None = None) -> float:
+        """Distance to target of the current holdings (as :func:`error_at` finds it).
+
+        Args:
+            state: A large book's :meth:`state`, if known to be current.
+        """
+        if self.columns is not None:
+            holdings = self.columns.holdings(self.state() if state is None else state)
+            return self.columns.error_of(holdings)
         return math.fsum(
             [
                 abs(holding - item[1]) * item[6]  # |holding - desired| * unit_value
