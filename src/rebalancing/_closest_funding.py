@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from ._allocation import HoldingItem, closest_holdings
 from ._book import Book
+from ._closest_search import EXACT_ITEMS
 from ._config import RebalanceConfig, TradeDirection
 from ._rounding import NOISE, Floats, Index, Legs, holding_down, threshold_codes, whole_units
 from ._sizing import Lines, round_trades, set_buys
@@ -148,11 +149,14 @@ def _deepen_sells(
     saves more and does not fit in the cash left (keeping one unit of a $900 holding that
     is 0.75 units over target, say): no more than the dearest step. Longs that sell or
     hold go deeper, and so do held longs the plan buys more of, unless it may not sell
-    (``BUY_ONLY``): selling 1 of 2 units of $13 that want 4 pays for a $97 unit that
-    saves more.
+    (``BUY_ONLY``) or the account has more items than the exact search takes
+    (:data:`~._closest_search.EXACT_ITEMS`): selling 1 of 2 units of $13 that want 4
+    pays for a $97 unit that saves more.
     """
     dearest = max(((item.increment or 0.0) * item.unit_value for item in items), default=0.0)
-    may_sell = config.direction is not TradeDirection.BUY_ONLY
+    # Buys too in books the exact search covers; on larger ones cheap units leave little
+    # cash idle, and a release from every buy would double the repair's time.
+    may_sell = config.direction is not TradeDirection.BUY_ONLY and len(items) <= EXACT_ITEMS
     deeper = []
     for i, item in zip(chosen.tolist(), items, strict=True):
         increment = item.increment
