@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing import PortfolioSnapshot, RebalanceConfig, compute_trades
+from rebalancing import PendingOrder, PortfolioSnapshot, RebalanceConfig, Side, compute_trades
 from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._config import Rounding, TradeDirection
 from rebalancing._plan import round_holding, round_nearest
@@ -567,6 +567,25 @@ class TestHeldBooksSellToFund:
         orders = [(o.asset, o.side.value, o.quantity) for o in plan]
         assert [("B", "sell", 1), ("Z", "sell", 6), ("A", "buy", 1), ("C", "buy", 1)] == orders
         assert pytest.approx(59.31) == l1(snapshot, weights, plan)
+
+    @pytest.mark.parametrize("counted", [True, False])
+    def test_a_long_with_a_kept_pending_buy_is_not_sold_to_fund_a_buy(self, counted):
+        """Regression: with B's pending buy kept (not cancelled first), selling B would
+        cross it; B is then left out of the sale, and the plan passes check_plan."""
+        snapshot = PortfolioSnapshot(
+            75.0,
+            {"A": 4, "B": 2, "C": 1, "Z": 6},
+            {"A": 97.0, "B": 13.0, "C": 97.0, "Z": 19.0},
+            pending_orders=[PendingOrder("p1", "B", Side.BUY, 1.0)],
+        )
+        weights = {"A": 0.6913, "B": 0.0666, "C": 0.242}
+
+        plan = self.plan(
+            snapshot, weights, cancel_before_rebalance=False, account_for_pending=counted
+        )
+
+        assert not any(o.asset == "B" and o.side.value == "sell" for o in plan)
+        assert () == plan.cancels
 
     def test_a_buy_only_plan_never_sells_to_fund_a_buy(self):
         """The same book with BUY_ONLY: B is bought, never sold, and Z is kept."""

@@ -114,8 +114,10 @@ def _items(
     if config.direction is TradeDirection.BUY_ONLY:
         selling &= count > 0  # the plan may not sell
     low = np.minimum(final, down)
-    # A long held at its nearest is an item too: selling it deeper may fund a buy.
-    selling &= (low < start) | (count == 0)
+    # A long held at its nearest is an item too: selling it deeper may fund a buy (not
+    # with orders kept working: a sell would cross a kept pending buy).
+    kept = np.isin(chosen, [i for i, orders in lines.kept.items() if orders])
+    selling &= (low < start) | ((count == 0) & ~kept)
     minimum = _min_buy_value(config, lines.target[chosen], book.equity[chosen])
     picked = buying | selling
     items = []
@@ -160,8 +162,10 @@ def _deepen_sells(
     deeper = []
     for i, item in zip(chosen.tolist(), items, strict=True):
         increment = item.increment
-        # A buy may be cut below its holding too (a sell), where the plan may sell.
-        if increment is not None and item.start > 0.0 and (item.high == item.start or may_sell):
+        # A buy may be cut below its holding too (a sell), where the plan may sell and
+        # no order is kept working (a sell would cross a kept pending buy).
+        buy_may_sell = may_sell and not lines.kept.get(i)
+        if increment is not None and item.start > 0.0 and (item.high == item.start or buy_may_sell):
             steps = math.ceil(dearest / (increment * item.unit_value))
             low = max(item.low - steps * increment, 0.0)
             if low == 0.0:
