@@ -587,6 +587,27 @@ class TestHeldBooksSellToFund:
         assert not any(o.asset == "B" and o.side.value == "sell" for o in plan)
         assert () == plan.cancels
 
+    def test_an_account_below_its_floor_does_not_sell_an_underweight_long(self):
+        """Regression (review): $0 of cash under a 1% buffer; A holds 2 of the 2.69 units it
+        wants. Selling A would only lift the cash, so A is not sold."""
+        snapshot = PortfolioSnapshot(0.0, {"A": 2, "F": 1}, {"A": 53.0, "F": 254.0})
+
+        plan = self.plan(snapshot, {"A": 0.4, "F": 0.6}, cash_buffer=0.01)
+
+        assert not any(o.asset == "A" and o.side.value == "sell" for o in plan)
+
+    def test_below_the_floor_the_sells_are_as_before(self):
+        """Regression (review): an account $119 below its floor sells 1 A, as the optimum
+        does; letting held longs sell there sold 2 and left $106 idle."""
+        snapshot = PortfolioSnapshot(
+            0.0, {"A": 2, "F": 1, "G": 5}, {"A": 53.0, "C": 17.0, "F": 254.0, "G": 2306.0}
+        )
+        weights = {"A": 0.004, "C": 0.8, "F": 0.113}
+
+        plan = self.plan(snapshot, weights, cash_buffer=0.01, close_untargeted=False)
+
+        assert [("A", "sell", 1)] == [(o.asset, o.side.value, o.quantity) for o in plan]
+
     def test_a_buy_only_plan_never_sells_to_fund_a_buy(self):
         """The same book with BUY_ONLY: B is bought, never sold, and Z is kept."""
         snapshot = PortfolioSnapshot(

@@ -42,7 +42,10 @@ def fund_closest(
     """
     binding = np.zeros(len(budget), dtype=bool)
     binding[accounts] = True
-    chosen, items = _items(book, config, lines, legs, binding)
+    # Accounts already below their floor only sell as before: a new sale there would only
+    # lift the cash, not pay for a buy.
+    funds = binding & (budget >= 0.0)
+    chosen, items = _items(book, config, lines, legs, binding, funds=funds)
     rate, fixed = config.cost_rate, config.cost_per_order
     owners = book.account[chosen].tolist()
     proceeds: dict[int, list[float]] = {}
@@ -58,7 +61,9 @@ def fund_closest(
     deeper: list[HoldingItem] = []
     bounds = np.searchsorted(book.account[chosen], np.stack([accounts, accounts + 1]))
     for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
-        mine = _deepen_sells(book, config, lines, chosen[first:last], items[first:last])
+        mine = _deepen_sells(
+            book, config, lines, chosen[first:last], items[first:last], funds=bool(funds[a])
+        )
         left = float(budget[a]) - math.fsum(proceeds.get(a, ()))
         holdings.extend(
             closest_holdings(
@@ -94,13 +99,20 @@ def _down_holding(
 
 
 def _items(
-    book: Book, config: RebalanceConfig, lines: Lines, legs: Legs, binding: npt.NDArray[np.bool_]
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    legs: Legs,
+    binding: npt.NDArray[np.bool_],
+    *,
+    funds: npt.NDArray[np.bool_],
 ) -> tuple[Index, list[HoldingItem]]:
     """The assets of the repair and their items; the others keep their legs.
 
     Buys (from the holding, or from 0 after a reversal's close) may be cut back to their
     holding; longs selling or held at their nearest may sell down to where DOWN would
-    unless the plan may not sell. :func:`_deepen_sells` lets both go further down.
+    unless the plan may not sell (held ones only where ``funds``: the account is not below
+    its floor already). :func:`_deepen_sells` lets both go further down.
     Shorts, closes and blocked or untargeted assets keep their legs.
     """
     chosen = np.flatnonzero(lines.active & lines.sized & binding[book.account])
@@ -117,7 +129,7 @@ def _items(
     # A long held at its nearest is an item too: selling it deeper may fund a buy (not
     # with orders kept working: a sell would cross a kept pending buy).
     kept = np.isin(chosen, [i for i, orders in lines.kept.items() if orders])
-    selling &= (low < start) | ((count == 0) & ~kept)
+    selling &= (low < start) | ((count == 0) & ~kept & funds[book.account[chosen]])
     minimum = _min_buy_value(config, lines.target[chosen], book.equity[chosen])
     picked = buying | selling
     items = []
@@ -143,7 +155,13 @@ def _items(
 
 
 def _deepen_sells(
-    book: Book, config: RebalanceConfig, lines: Lines, chosen: Index, items: list[HoldingItem]
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    chosen: Index,
+    items: list[HoldingItem],
+    *,
+    funds: bool,
 ) -> list[HoldingItem]:
     """Let each long sell below its target by as much value as the dearest step.
 
@@ -158,7 +176,9 @@ def _deepen_sells(
     dearest = max(((item.increment or 0.0) * item.unit_value for item in items), default=0.0)
     # Buys too in books the exact search covers; on larger ones cheap units leave little
     # cash idle, and a release from every buy would double the repair's time.
-    may_sell = config.direction is not TradeDirection.BUY_ONLY and len(items) <= EXACT_ITEMS
+    may_sell = (
+        funds and config.direction is not TradeDirection.BUY_ONLY and len(items) <= EXACT_ITEMS
+    )
     deeper = []
     for i, item in zip(chosen.tolist(), items, strict=True):
         increment = item.increment
