@@ -11,6 +11,7 @@ from hypothesis.errors import InvalidArgument
 
 from rebalancing import (
     Action,
+    Adjustment,
     Order,
     OrderKind,
     PendingOrder,
@@ -423,6 +424,34 @@ class TestCheckPlanAcceptsGoodPlans:
 
         check_plan(snap, targets, config, plan)
         assert SkipReason.PENDING_COVERS == plan.decision("A").skip_reason
+
+    @pytest.mark.parametrize("rounding", [Rounding.DOWN, Rounding.CLOSEST])
+    def test_a_short_cover_cut_by_the_cash_may_end_beyond_its_target(self, rounding):
+        """Regression (a randomised run): a margin account $1m in debt, short 25,643 of a
+        $159,937 asset with a -1 weight target and 50% estimated costs. The cover is
+        cash-limited, so the short ends beyond its target and the cap: it is only reduced,
+        and check_plan accepts it (it called it "beyond its target")."""
+        snap = PortfolioSnapshot(
+            -1_000_000.0,
+            {"S": -25_643.0, "L": 13_374.0},
+            {"S": 159_937.0, "L": 321_581.0},
+            fractional=True,
+            margin=True,
+        )
+        config = RebalanceConfig(
+            min_trade_value=0.0,
+            min_weight_change=0.0,
+            allow_short=True,
+            cost_rate=0.5,
+            rounding=rounding,
+        )
+        targets = {"S": -1.0, "L": 0.0}
+        plan = compute_trades(snap, targets, config)
+
+        check_plan(snap, targets, config, plan)
+        decision = plan.decision("S")
+        assert Adjustment.CASH_LIMITED in decision.adjustments
+        assert -25_643.0 < decision.projected_quantity < -1.0 * snap.equity / 159_937.0
 
 
 class TestCheckPlanCatches:

@@ -12,7 +12,7 @@ import math
 from ._checks_cash import CashChecks
 from ._checks_facts import NOISE, REL, fail
 from ._config import Rounding, TradeDirection
-from ._result import Action, SkipReason
+from ._result import Action, Adjustment, SkipReason
 from ._snapshot import Side
 
 __all__ = ["PositionChecks"]
@@ -100,6 +100,15 @@ class PositionChecks(CashChecks):
                     f"{asset.name!r} ends at {planned!r} on the other side of its target "
                     f"quantity {wanted!r}"
                 )
+            # A short's cover is a buy: the cash may cut it short of the target and the
+            # cap. It is then held to no more than it was, like an untraded asset.
+            if (
+                planned < 0.0
+                and asset.current < planned
+                and Adjustment.CASH_LIMITED in self.decisions[asset.name].adjustments
+            ):
+                allowances += max(0.0, abs(weight) - abs(asset.target))
+                continue
             if abs(planned) > abs(wanted) + slack:
                 fail(
                     f"{asset.name!r} ends at {planned!r}, beyond its target quantity "
