@@ -608,6 +608,31 @@ class TestHeldBooksSellToFund:
 
         assert [("A", "sell", 1)] == [(o.asset, o.side.value, o.quantity) for o in plan]
 
+    def test_a_kept_pending_sell_never_leaves_a_cash_account_short(self):
+        """Regression (review): A's uncounted pending sell of 1 is kept; the repair sold all
+        4 A to fund B, so A ended at -1 in a cash account. A sells only to 2 now."""
+        snapshot = PortfolioSnapshot(
+            138.88,
+            {"A": 4, "C": 5, "D": 6, "E": 4},
+            {"A": 220.0, "B": 282.0, "C": 278.0, "D": 289.0, "E": 108.0},
+            lot_sizes={"E": 5},
+            pending_orders=[
+                PendingOrder("p1", "A", Side.SELL, 1),
+                PendingOrder("p0", "B", Side.BUY, 1),
+            ],
+        )
+        weights = {"A": 0.10933, "B": 0.26736, "C": 0.30064, "D": 0.32267}
+
+        plan = self.plan(
+            snapshot,
+            weights,
+            account_for_pending=False,
+            cancel_before_rebalance=False,
+            close_untargeted=False,
+        )
+
+        assert plan.decision("A").projected_quantity >= 0.0
+
     def test_a_buy_only_plan_never_sells_to_fund_a_buy(self):
         """The same book with BUY_ONLY: B is bought, never sold, and Z is kept."""
         snapshot = PortfolioSnapshot(

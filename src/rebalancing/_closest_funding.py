@@ -182,10 +182,11 @@ def _deepen_sells(
     deeper = []
     for i, item in zip(chosen.tolist(), items, strict=True):
         increment = item.increment
-        # A buy may be cut below its holding too (a sell), where the plan may sell and
-        # no order is kept working (a sell would cross a kept pending buy).
-        buy_may_sell = may_sell and not lines.kept.get(i)
-        if increment is not None and item.start > 0.0 and (item.high == item.start or buy_may_sell):
+        # A buy may be cut below its holding too (a sell), where the plan may sell. No
+        # item with orders kept working goes deeper: the sale would cross a kept pending
+        # buy, or with a kept pending sell leave a short.
+        deeper_ok = increment is not None and item.start > 0.0 and not lines.kept.get(i)
+        if deeper_ok and (item.high == item.start or may_sell):
             steps = math.ceil(dearest / (increment * item.unit_value))
             low = max(item.low - steps * increment, 0.0)
             if low == 0.0:
