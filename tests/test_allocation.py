@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rebalancing import PendingOrder, PortfolioSnapshot, RebalanceConfig, Side, compute_trades
+from rebalancing import (
+    Action,
+    PendingOrder,
+    PortfolioSnapshot,
+    RebalanceConfig,
+    Side,
+    compute_trades,
+)
 from rebalancing._closest import HoldingItem, closest_holdings
 from rebalancing._config import Rounding, TradeDirection
 from rebalancing._plan import round_holding, round_nearest
@@ -632,6 +639,20 @@ class TestHeldBooksSellToFund:
         )
 
         assert plan.decision("A").projected_quantity >= 0.0
+
+    def test_a_holding_off_the_lot_grid_closes_when_that_is_nearest(self):
+        """Regression (review): 2 D in lots of 10, target 0.116 units: DOWN closed D and
+        CLOSEST kept 2 (1.5x further from target); both close now."""
+        snapshot = PortfolioSnapshot(
+            57.68, {"D": 2}, {"A": 2974.0, "B": 23.0, "C": 299.0, "D": 26.55, "E": 717.3}
+        )
+        weights = {"A": 0.1773, "B": 0.2303, "C": 0.2325, "D": 0.0279, "E": 0.1320}
+
+        plan = self.plan(snapshot, weights, round_lots=True, lot_size=10)
+
+        assert [("D", "sell", 2, Action.CLOSE)] == [
+            (o.asset, o.side.value, o.quantity, o.action) for o in plan
+        ]
 
     def test_a_buy_only_plan_never_sells_to_fund_a_buy(self):
         """The same book with BUY_ONLY: B is bought, never sold, and Z is kept."""

@@ -100,7 +100,10 @@ def holding_nearest(current: Floats, desired: Floats, increment: Floats) -> Floa
     held, size = sign * held_now, np.abs(wanted)
     fresh = sign * np.ceil(whole_units(size / step) - 0.5) * step
     candidate = held + np.ceil(whole_units((size - held) / step) - 0.5) * step
-    from_held = np.where(candidate < 0.0, 0.0, sign * candidate)
+    # Closing is exact from any holding: from 2 units off a grid of 10, 0 is nearer 0.1
+    # than 2 (a tie goes to the close, the smaller holding).
+    closes = (candidate < 0.0) | (size <= np.abs(candidate - size))
+    from_held = np.where(closes, 0.0, sign * candidate)
     out[moves] = np.where((held < 0.0) | (wanted == 0.0), fresh, from_held)
     return out
 
