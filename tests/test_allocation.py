@@ -664,3 +664,28 @@ class TestHeldBooksSellToFund:
         plan = self.plan(snapshot, weights, direction=TradeDirection.BUY_ONLY)
 
         assert {"buy"} == {o.side.value for o in plan}
+
+
+class TestShortCovers:
+    @pytest.mark.parametrize("fractional", [True, False])
+    def test_a_cover_cut_by_the_cash_buys_what_down_buys(self, fractional):
+        """Regression (a randomised run): a margin account buying back most of a short on
+        too little cash. CLOSEST's repair, built for longs, cut the cover to 2.5e-10
+        units and left $4.6bn idle; the cover is now cut as DOWN cuts it."""
+        snapshot = PortfolioSnapshot(
+            -1_000_000.0,
+            {"S": -57_698.0, "L": 28_700.0},
+            {"S": 159_943.0, "L": 321_583.0},
+            fractional=fractional,
+            margin=True,
+        )
+        weights = {"S": -1.0, "L": 0.0}
+        options = {**NO_THRESHOLDS, "allow_short": True, "cost_rate": 0.5}
+        down = compute_trades(snapshot, weights, RebalanceConfig(**options))
+        config = RebalanceConfig(rounding=Rounding.CLOSEST, **options)
+
+        plan = compute_trades(snapshot, weights, config)
+
+        check_plan(snapshot, weights, config, plan)
+        assert list(down.orders) == list(plan.orders)
+        assert plan.decision("S").projected_quantity > -57_698.0 + 1_000.0

@@ -185,8 +185,8 @@ def _deepen_sells(
         # A buy may be cut below its holding too (a sell), where the plan may sell. No
         # item with orders kept working goes deeper: the sale would cross a kept pending
         # buy, or with a kept pending sell leave a short.
-        deeper_ok = increment is not None and item.start > 0.0 and not lines.kept.get(i)
-        if deeper_ok and (item.high == item.start or may_sell):
+        free = item.start > 0.0 and not lines.kept.get(i)
+        if increment is not None and free and (item.high == item.start or may_sell):
             steps = math.ceil(dearest / (increment * item.unit_value))
             low = max(item.low - steps * increment, 0.0)
             if low == 0.0:

@@ -149,8 +149,18 @@ def fund(
         return lines, legs
     accounts = np.flatnonzero(binding)
     if config.rounding is Rounding.CLOSEST:
-        fund = fund_closest(book, config, lines, legs, budget=spare, slack=slack, accounts=accounts)
-        return fund, None
+        # CLOSEST's repair sizes longs; an account that buys back part of a short is cut
+        # by DOWN's water fill instead (the repair left such a cover at float dust).
+        covers = np.zeros(count, dtype=bool)
+        covers[owners[lines.final[needs] < 0.0]] = True
+        repaired = accounts[~covers[accounts]]
+        if len(repaired):
+            lines = fund_closest(
+                book, config, lines, legs, budget=spare, slack=slack, accounts=repaired
+            )
+        accounts = accounts[covers[accounts]]
+        if not len(accounts):
+            return lines, None
     bounds = np.searchsorted(owners, np.stack([accounts, accounts + 1]))
     rows, quantities = [], []
     for a, first, last in zip(accounts.tolist(), *bounds.tolist(), strict=True):
