@@ -689,3 +689,24 @@ class TestShortCovers:
         check_plan(snapshot, weights, config, plan)
         assert list(down.orders) == list(plan.orders)
         assert plan.decision("S").projected_quantity > -57_698.0 + 1_000.0
+
+
+class TestPendingBuysInEveryMode:
+    def test_closest_keeps_the_pending_buys_down_keeps(self):
+        """Regression (a randomised run): two pending buys of 1 AAPL at $2 reach 2 of the
+        3.75 units wanted, with no cash. CLOSEST rounded the target up to 4, called the
+        pending buys past it and cancelled both (0 AAPL, further than DOWN's 2); every
+        mode now keeps them, as the docs say."""
+        pending = [PendingOrder(f"p{k}", "AAPL", Side.BUY, 1.0) for k in range(2)]
+        snapshot = PortfolioSnapshot(
+            0.0, {"ES": 1.0}, {"AAPL": 2.0, "ES": 15.0}, pending_orders=pending
+        )
+        weights = {"AAPL": 0.5}
+        options = {**NO_THRESHOLDS, "cancel_before_rebalance": False, "close_untargeted": False}
+        plans = [
+            compute_trades(snapshot, weights, RebalanceConfig(rounding=rounding, **options))
+            for rounding in (Rounding.DOWN, Rounding.CLOSEST)
+        ]
+
+        assert [(), ()] == [plan.cancels for plan in plans]
+        assert [2.0, 2.0] == [plan.decision("AAPL").projected_quantity for plan in plans]

@@ -196,7 +196,10 @@ def _cancel_overshooting_buys(
     chosen = np.array(picked)
     legs = legs_of(lines.exposure[chosen], lines.final[chosen], book.increment[chosen])
     reached = lines.exposure[chosen] + legs.close_sign * legs.close + legs.trade_sign * legs.trade
-    over = (reached > lines.desired[chosen]) & (reached > 0.0)
+    # The pending buys themselves go past the target (not a round-up of the plan's own,
+    # which the funding cuts like any buy): the same pending orders kept in every mode.
+    desired = lines.desired[chosen]
+    over = (reached > desired) & (lines.exposure[chosen] > desired) & (reached > 0.0)
     if not over.any():
         return lines
     chosen = chosen[over]
