@@ -17,7 +17,7 @@ from ._book import Book
 from ._closest_search import EXACT_ITEMS
 from ._config import RebalanceConfig, TradeDirection
 from ._rounding import NOISE, Floats, Index, Legs, holding_down, threshold_codes, whole_units
-from ._sizing import Lines, round_trades, set_buys
+from ._sizing import Lines, round_trades, set_buys, with_orders
 
 __all__ = ["fund_closest"]
 
@@ -128,7 +128,7 @@ def _items(
     low = np.minimum(final, down)
     # A long held at its nearest is an item too: selling it deeper may fund a buy (not
     # with orders kept working: a sell would cross a kept pending buy).
-    kept = np.isin(chosen, [i for i, orders in lines.kept.items() if orders])
+    kept = with_orders(lines.kept, chosen)
     selling &= (low < start) | ((count == 0) & ~kept & funds[book.account[chosen]])
     minimum = _min_buy_value(config, lines.target[chosen], book.equity[chosen])
     picked = buying | selling

@@ -35,7 +35,7 @@ from ._rounding import (
 from ._snapshot import PendingOrder, Side
 from .exceptions import InvalidSnapshotError
 
-__all__ = ["Lines", "among", "round_trades", "set_buys", "size"]
+__all__ = ["Lines", "among", "round_trades", "set_buys", "size", "with_orders"]
 
 
 class Lines(NamedTuple):
@@ -156,8 +156,7 @@ def _close(book: Book, config: RebalanceConfig, lines: Lines, chosen: Index) -> 
     skip, final = lines.skip.copy(), lines.final.copy()
     clamped = (lines.adjust[chosen] & flag(Adjustment.SHORT_CLAMPED)) != 0
     reason = np.where(clamped, SKIP[SkipReason.SHORT_NOT_ALLOWED], SKIP[SkipReason.AT_TARGET])
-    with_orders = np.isin(chosen, [i for i, orders in kept.items() if orders])
-    reason = np.where(with_orders, SKIP[SkipReason.PENDING_COVERS], reason)
+    reason = np.where(with_orders(kept, chosen), SKIP[SkipReason.PENDING_COVERS], reason)
     skip[chosen[covered]] = reason[covered]
     final[chosen] = np.where(covered, exposure[chosen], 0.0)
     lines = lines._replace(exposure=exposure, skip=skip, final=final, kept=kept, cancels=cancels)
@@ -360,3 +359,8 @@ def set_buys(lines: Lines, legs: Legs, chosen: Index, quantity: Floats) -> Lines
     nothing = ~bought & (legs.close[chosen] == 0.0)
     skip[chosen[nothing]] = SKIP[SkipReason.CASH_LIMITED]
     return lines._replace(final=final, adjust=adjust, skip=skip)
+
+
+def with_orders(kept: dict[int, tuple[PendingOrder, ...]], chosen: Index) -> npt.NDArray[np.bool_]:
+    """Whether each of ``chosen`` has pending orders ``kept`` working."""
+    return np.isin(chosen, [i for i, orders in kept.items() if orders])
