@@ -11,7 +11,9 @@
 - ``dev``: quick local iterations: ``pytest --hypothesis-profile=dev``.
 - ``mutation``: 10 derandomized examples, so every mutant sees the same inputs; a
   surviving mutant runs every test that reaches its function, so the examples set the
-  run's length (``nox -s mutation`` selects it; see its docstring for the time).
+  run's length (``nox -s mutation`` selects it; see its docstring for the time). No
+  shrinking: a mutant is killed by the first failing example, and shrinking it (about 7 s
+  a mutant) would tell mutmut nothing more.
 """
 
 import hashlib
@@ -20,7 +22,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +34,7 @@ settings.register_profile(
     derandomize=True,
     database=None,
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.differing_executors],
 )
 settings.register_profile("ci-explore", parent=settings.get_profile("ci"), derandomize=False)
