@@ -38,6 +38,11 @@ def holdings(*rows):
     return pd.DataFrame(rows, columns=["account", "asset", "quantity"])
 
 
+def objects(*values):
+    """A pandas column of Python objects, as pandas 2 and 3 both keep it (no str dtype)."""
+    return pd.Series(values, dtype=object)
+
+
 def cash_table(*rows):
     return pd.DataFrame(rows, columns=["account", "cash"])
 
@@ -703,6 +708,186 @@ class TestPlanTableErrors:
                 cash={"a": 1e308},
             )
         assert str(info.value).startswith("account 'a': ")
+
+    @pytest.mark.parametrize(
+        ("error", "message", "inputs"),
+        [
+            pytest.param(
+                InvalidSnapshotError,
+                "prices must be a pandas or polars DataFrame, got list (install the extra "
+                "rebalancing[pandas] or rebalancing[polars])",
+                {"prices": [1.0]},
+                id="prices-not-a-table",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices needs the columns 'asset', 'price'; it has no 'price' "
+                "(its columns: 'asset', 'px')",
+                {"prices": pd.DataFrame({"asset": ["AAA"], "px": [1.0]})},
+                id="prices-column",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices row 1: asset must be a str, got NoneType None",
+                {"prices": pd.DataFrame({"asset": objects("AAA", None), "price": [1.0, 2.0]})},
+                id="prices-no-asset",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices row 1: asset must be a non-empty name without surrounding white "
+                "space, got ''",
+                {"prices": pd.DataFrame({"asset": ["AAA", ""], "price": [1.0, 2.0]})},
+                id="prices-blank-asset",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices has the asset 'AAA' more than once",
+                {"prices": pd.Series([1.0, 2.0], index=["AAA", "AAA"])},
+                id="prices-series-twice",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices row 1 (asset 'BBB'): price must be a number, got str 'x'",
+                {"prices": pd.DataFrame({"asset": ["AAA", "BBB"], "price": objects(1.0, "x")})},
+                id="prices-text",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices row 1 (asset 'BBB'): price must be > 0, got 0",
+                {"prices": pd.DataFrame({"asset": ["AAA", "BBB"], "price": [3, 0]})},
+                id="prices-integer-zero",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash needs the columns 'account', 'cash'; it has no 'cash' "
+                "(its columns: 'account', 'money')",
+                {"cash": pd.DataFrame({"account": ["a"], "money": [1.0]})},
+                id="cash-column",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash row 1: account is missing (None)",
+                {"cash": pd.DataFrame({"account": objects("a", None), "cash": [1.0, 2.0]})},
+                id="cash-no-account",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash row 1: account is missing (NaT)",
+                {
+                    "cash": pd.DataFrame(
+                        {"account": [pd.Timestamp(2024, 1, 2), pd.NaT], "cash": 1.0}
+                    )
+                },
+                id="cash-not-a-time",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash has the account 'a' more than once",
+                {"cash": pd.Series([1.0, 2.0], index=["a", "a"])},
+                id="cash-series-twice",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash row 0 (account 'a'): cash must be a number, got str 'x'",
+                {"cash": pd.DataFrame({"account": ["a"], "cash": objects("x")})},
+                id="cash-text",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets needs the columns 'asset', 'weight'; it has no 'weight' "
+                "(its columns: 'asset', 'w')",
+                {"targets": pd.DataFrame({"asset": ["AAA"], "w": [1.0]})},
+                id="model-column",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 1: asset must be a str, got NoneType None",
+                {"targets": pd.DataFrame({"asset": objects("AAA", None), "weight": [0.5, 0.5]})},
+                id="model-no-asset",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 1: asset must be a non-empty name without surrounding white "
+                "space, got ' B'",
+                {"targets": pd.DataFrame({"asset": ["AAA", " B"], "weight": [0.5, 0.5]})},
+                id="model-blank-asset",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 0 (asset 'AAA'): weight must be a number, got str 'x'",
+                {"targets": pd.DataFrame({"asset": ["AAA"], "weight": objects("x")})},
+                id="model-text",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets needs the columns 'account', 'asset', 'weight'; it has no 'weight' "
+                "(its columns: 'account', 'asset')",
+                {"targets": pd.DataFrame({"account": ["a"], "asset": ["AAA"]})},
+                id="per-account-column",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 1: account is missing (None)",
+                {
+                    "targets": pd.DataFrame(
+                        {
+                            "account": objects("a", None),
+                            "asset": ["AAA", "BBB"],
+                            "weight": [0.5, 0.5],
+                        }
+                    )
+                },
+                id="per-account-no-account",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 1 (account 'a'): asset must be a non-empty name without "
+                "surrounding white space, got ''",
+                {
+                    "targets": pd.DataFrame(
+                        {"account": ["a", "a"], "asset": ["AAA", ""], "weight": [0.5, 0.5]}
+                    )
+                },
+                id="per-account-blank-asset",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 0 (account 'a', asset 'AAA'): weight must be a number, got str 'x'",
+                {
+                    "targets": pd.DataFrame(
+                        {"account": ["a"], "asset": ["AAA"], "weight": objects("x")}
+                    )
+                },
+                id="per-account-text",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "holdings row 1: account is missing (NaT)",
+                {
+                    "table": pd.DataFrame(
+                        {
+                            "account": [pd.Timestamp(2024, 1, 2), pd.NaT],
+                            "asset": "AAA",
+                            "quantity": 1.0,
+                        }
+                    )
+                },
+                id="holdings-not-a-time",
+            ),
+        ],
+    )
+    def test_every_table_names_itself_and_the_row(self, error, message, inputs):
+        """Prices, cash and targets, as tables or Series, name the table, row and column."""
+        inputs = dict(inputs)
+        table = inputs.pop("table", holdings(("a", "AAA", 1)))
+        self.check(error, message, table, **inputs)
+
+    def test_a_short_in_a_column_of_objects_is_a_short(self):
+        """Quantities of any numeric kind may be negative: a short is bought back."""
+        table = holdings(("a", "AAA", 1))
+        table["quantity"] = objects(-2)
+        orders, _ = plan_table(table, {"AAA": 0.0}, prices=PRICES, cash={"a": 500.0})
+        assert order_rows(orders[["asset", "side", "quantity"]]) == [("AAA", "buy", 2.0)]
 
 
 ASSETS = ["AAA", "BBB", "CCC", "DDD"]

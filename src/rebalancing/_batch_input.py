@@ -429,7 +429,7 @@ def _cash(cash: object) -> dict[Any, float] | None:
         return None
     if is_mapping(cash):
         checked: dict[Any, float] = {}
-        for account, raw in mapping_items(cash, "cash", InvalidSnapshotError):
+        for account, raw in mapping_items(cash, "cash", InvalidSnapshotError, "account"):
             if _missing(account):
                 msg = f"cash has a missing account ({account!r})"
                 raise InvalidSnapshotError(msg)

@@ -96,21 +96,25 @@ def check_name(name: object, label: str, error: type[RebalancingError]) -> str:
 
 
 def mapping_items(
-    value: object, label: str, error: type[RebalancingError]
+    value: object, label: str, error: type[RebalancingError], key_name: str = "asset"
 ) -> list[tuple[Any, Any]]:
     """Return the ``(key, value)`` pairs of a mapping-like object (dict, pandas Series...).
 
     Anything with an ``items()`` method counts; duplicate keys (possible in a Series) are
-    an error rather than a silent overwrite.
+    an error rather than a silent overwrite. Errors call a key ``key_name``.
     """
     if type(value) is dict or type(value) is MappingProxyType:
         return list(value.items())  # keys are unique, pairs are pairs
     if isinstance(value, str | bytes) or not callable(getattr(value, "items", None)):
-        fail(error, f"{label} must be a mapping of asset -> number, got {type(value).__name__}")
+        fail(
+            error, f"{label} must be a mapping of {key_name} -> number, got {type(value).__name__}"
+        )
     try:
         pairs = list(value.items())  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - any failure of a foreign object is bad input
-        fail(error, f"{label} must be a mapping of asset -> number; items() failed: {exc!r}")
+        fail(
+            error, f"{label} must be a mapping of {key_name} -> number; items() failed: {exc!r}"
+        )
     seen: set[object] = set()
     for pair in pairs:
         if not isinstance(pair, tuple) or len(pair) != 2:
@@ -122,7 +126,7 @@ def mapping_items(
         except TypeError:
             fail(error, f"{label} has an unhashable key {key!r}")
         if duplicate:
-            fail(error, f"{label} has the asset {key!r} more than once")
+            fail(error, f"{label} has the {key_name} {key!r} more than once")
     return pairs
 
 
