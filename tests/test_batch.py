@@ -371,6 +371,14 @@ class TestPlanTable:
         assert (0, 8) == orders.shape
         assert (0, 11) == decisions.shape
         assert "float64" == str(decisions["projected_weight"].dtype)
+        # The same column types as a table with rows (the account's is the input's own),
+        # so results concatenate cleanly.
+        full = plan_table(holdings(("a", "AAA", 1)), MODEL, prices=PRICES, cash={"a": 500.0})
+        for empty, with_rows in zip((orders, decisions), full, strict=True):
+            assert dict(with_rows.dtypes[1:]) == dict(empty.dtypes[1:])
+            assert "float64" == str(with_rows["price"].dtype)
+            assert pd.api.types.is_string_dtype(with_rows["asset"].dtype)
+            assert pd.api.types.is_string_dtype(empty["asset"].dtype)
 
 
 class TestPlanTableErrors:

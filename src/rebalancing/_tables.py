@@ -96,19 +96,31 @@ class Column:
 
 def write_frame(kind: str, columns: dict[str, Column]) -> Any:
     """A DataFrame of ``kind`` with these columns, in this order."""
-    if kind == "pandas":
-        import pandas as pd  # noqa: PLC0415 - optional, imported only when writing
+    return _pandas_frame(columns) if kind == "pandas" else _polars_frame(columns)
 
-        data: dict[str, Any] = {}
-        for name, column in columns.items():
-            dtype = {"float": "float64", "str": "str"}.get(column.kind, column.dtype)
-            if column.codes is None:
-                data[name] = pd.Series(column.values, dtype=dtype, copy=False)
-            else:
-                # A Series, not pd.array: pandas 2's "str" array would write None as "None".
-                taken = pd.Series(column.values, dtype=dtype).array.take(column.codes)
-                data[name] = pd.Series(taken, dtype=dtype, copy=False)
-        return pd.DataFrame(data, copy=False)  # the columns are new: no copy
+
+def _pandas_frame(columns: dict[str, Column]) -> Any:
+    """:func:`write_frame` for pandas."""
+    import pandas as pd  # noqa: PLC0415 - optional, imported only when writing
+
+    data: dict[str, Any] = {}
+    for name, column in columns.items():
+        dtype = {"float": "float64", "str": "str"}.get(column.kind, column.dtype)
+        if column.codes is None:
+            data[name] = pd.Series(column.values, dtype=dtype, copy=False)
+        else:
+            # A Series, not pd.array: pandas 2's "str" array would write None as "None".
+            taken = pd.Series(column.values, dtype=dtype).array.take(column.codes)
+            data[name] = pd.Series(taken, dtype=dtype, copy=False)
+    return pd.DataFrame(data, copy=False)  # the columns are new: no copy
+
+
+def _polars_frame(columns: dict[str, Column]) -> Any:
+    """:func:`write_frame` for polars.
+
+    Tested where polars is installed, which is not the mutation run: its forked workers
+    deadlock on polars' thread pool.
+    """
     import polars as pl  # noqa: PLC0415 - optional, imported only when writing
 
     series = []

@@ -112,9 +112,7 @@ def mapping_items(
     try:
         pairs = list(value.items())  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - any failure of a foreign object is bad input
-        fail(
-            error, f"{label} must be a mapping of {key_name} -> number; items() failed: {exc!r}"
-        )
+        fail(error, f"{label} must be a mapping of {key_name} -> number; items() failed: {exc!r}")
     seen: set[object] = set()
     for pair in pairs:
         if not isinstance(pair, tuple) or len(pair) != 2:
