@@ -13,10 +13,14 @@
   surviving mutant runs every test that reaches its function, so the examples set the
   run's length (``nox -s mutation`` selects it; see its docstring for the time). No
   shrinking: a mutant is killed by the first failing example, and shrinking it (about 7 s
-  a mutant) would tell mutmut nothing more.
+  a mutant) would tell mutmut nothing more. Under it, tests that ask for more examples
+  with their own ``@settings`` get the profile's 10 too, and a mutant's tests run
+  fastest first (by mutmut's recorded durations), so most mutants die in the first
+  second (:func:`pytest_collection_modifyitems`).
 """
 
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -98,3 +102,21 @@ def pytest_report_header(config):
         f"CI=true python3 -m pytest --hypothesis-seed={seed} "
         f"(or CI=true python3 -m nox -s tests -- --hypothesis-seed={seed})"
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under the ``mutation`` profile: at most its examples per test, fastest tests first."""
+    if settings.get_current_profile_name() != "mutation":
+        return
+    most = settings.default.max_examples
+    for item in items:
+        test = getattr(item, "function", None)
+        chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+        if chosen is not None and chosen.max_examples > most:
+            test._hypothesis_internal_use_settings = settings(chosen, max_examples=most)
+    # mutmut runs each mutant's tests from its mutants/ directory, beside its stats.
+    stats = Path("mutmut-stats.json")
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.is_file():
+        return
+    durations = json.loads(stats.read_text())["duration_by_test"]
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))

@@ -345,6 +345,99 @@ class TestEdges:
         check_plan(snap, {"A": 0.05, "B": 0.95}, config, plan)
 
 
+# Margin books where a reversal (close, then open on the other side) is part of the best
+# answer and thresholds or costs make CLOSEST and DOWN miss it: OPTIMAL must find it
+# itself, not fall back on their plans. Found by a random search of 1-3 name books.
+# Each book: cash, positions, prices, targets, limits and whether it is fractional.
+MTV_28 = {"min_trade_value": 28.0}
+MTV_20 = {"min_trade_value": 20.0}
+REVERSALS = {
+    "shorts-to-longs-with-costs": (
+        150.0,
+        {"B": -1, "C": -6},
+        {"A": 13.0, "B": 13.0, "C": 10.0},
+        {"A": 0.2, "B": 0.35, "C": 0.3},
+        {**MTV_28, "cost_rate": 0.01, "cost_per_order": 1.0},
+        False,
+    ),
+    "one-short-to-long": (
+        150.0,
+        {"A": -4},
+        {"A": 7.0},
+        {"A": 0.2},
+        {**MTV_28, "cost_rate": 0.01, "cost_per_order": 2.0},
+        False,
+    ),
+    "both-ways": (
+        150.0,
+        {"A": 4, "B": -3, "C": -6},
+        {"A": 10.0, "B": 25.0, "C": 7.0},
+        {"A": -0.3, "B": -0.15, "C": 0.3},
+        {**MTV_28, "cost_rate": 0.01, "cost_per_order": 2.0},
+        False,
+    ),
+    "longs-to-shorts-within-a-cap": (
+        20.0,
+        {"B": 5, "C": 3},
+        {"A": 7.0, "B": 10.0, "C": 25.0},
+        {"A": 0.15, "B": -0.15, "C": -0.3},
+        {**MTV_28, "cost_rate": 0.01, "cost_per_order": 1.0, "max_single_weight": 0.5},
+        False,
+    ),
+    "longs-to-shorts-with-little-cash": (
+        5.0,
+        {"A": 6, "B": 5},
+        {"A": 7.0, "B": 25.0, "C": 25.0},
+        {"A": -0.2, "B": -0.15, "C": -0.2},
+        {**MTV_28, "cost_per_order": 1.0},
+        False,
+    ),
+    "fractional-long-to-short": (
+        5.0,
+        {"A": 2.5, "B": 2.0},
+        {"A": 25.0, "B": 40.0},
+        {"A": 0.3, "B": -0.4},
+        {**MTV_20, "cost_rate": 0.01},
+        True,
+    ),
+    "fractional-both-ways": (
+        150.0,
+        {"A": 2.0, "B": -0.5, "C": 1.5},
+        {"A": 25.0, "B": 7.0, "C": 40.0},
+        {"A": 0.15, "B": 0.4, "C": -0.05},
+        {**MTV_20, "cost_rate": 0.01, "cost_per_order": 1.0},
+        True,
+    ),
+    "fractional-within-a-cap": (
+        20.0,
+        {"A": 2.5, "B": 3.0, "C": 3.0},
+        {"A": 25.0, "B": 25.0, "C": 7.0},
+        {"A": 0.25, "B": -0.2, "C": -0.2},
+        {**MTV_20, "cost_per_order": 1.0, "max_single_weight": 0.5},
+        True,
+    ),
+}
+
+
+@needs_scipy
+class TestReversalsTheOtherModesMiss:
+    @pytest.mark.parametrize("book", REVERSALS.values(), ids=REVERSALS.keys())
+    def test_optimal_is_strictly_closer_with_a_reversal(self, book):
+        """A valid plan that reverses a position and ends closer than CLOSEST and DOWN."""
+        cash, positions, prices, targets, limits, fractional = book
+        snap = PortfolioSnapshot(cash, positions, prices, margin=True, fractional=fractional)
+        config = RebalanceConfig(min_weight_change=0.0, allow_short=True, **limits)
+        plans = {
+            rounding: compute_trades(snap, targets, attrs.evolve(config, rounding=rounding))
+            for rounding in Rounding
+        }
+        best = plans[Rounding.OPTIMAL]
+        check_plan(snap, targets, attrs.evolve(config, rounding=Rounding.OPTIMAL), best)
+        for other in (Rounding.CLOSEST, Rounding.DOWN):
+            assert l1(best) < l1(plans[other]) - 1e-6 * snap.equity
+        assert any(d.current_quantity * d.projected_quantity < 0.0 for d in best.decisions)
+
+
 @needs_scipy
 class TestSolverErrors:
     def test_a_solve_error_without_presolve_is_retried_with_it(self):
