@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rebalancing import _closest_exchange, _closest_repair
-from rebalancing._closest import HoldingItem, closest_holdings
+from rebalancing._closest import HoldingItem, _nearest, closest_holdings
 from rebalancing._closest_columns import COLUMN_ITEMS, Columns, Lazy, column_paths
 from rebalancing._closest_path import paths
 from rebalancing._closest_repair import Joint
@@ -127,6 +127,98 @@ class TestRepairInArrays:
         per_item, arrays = joints
         assert per_item.holdings() == arrays.holdings()
         assert (per_item.spent(), per_item.error()) == (arrays.spent(), arrays.error())
+
+
+@st.composite
+def standings(draw):
+    """A book and where each item stands on its path: a per-item and an arrays repair."""
+    items = draw(books(min_size=2))
+    rate = draw(st.sampled_from([0.0, 0.001]))
+    fixed = draw(st.sampled_from([0.0, 1.0]))
+    joints = []
+    for large in (False, True):
+        with in_arrays(large):
+            joints.append(Joint(items, 0.0, rate, fixed))
+    per_item, arrays = joints
+    at, part = [], []
+    for moves in per_item.moves:
+        move = draw(st.integers(0, len(moves)))
+        count = moves[move][0] if move < len(moves) else 1
+        units = draw(st.integers(0, count - 1)) if count > 1 else 0
+        at.append(move)
+        part.append(float(units))
+    left = draw(st.floats(-50.0, 500.0))
+    for joint in joints:
+        joint.at, joint.part, joint.left = list(at), list(part), left
+    return per_item, arrays
+
+
+class TestEachPassInArrays:
+    """Each pass a large book makes over every item gives what the per-item code gives."""
+
+    @given(standings())
+    def test_settle_undoes_the_same_moves(self, joints):
+        per_item, arrays = joints
+        per_item.settle()
+        arrays.settle()
+        assert (per_item.at, per_item.part, per_item.left) == (
+            arrays.at,
+            arrays.part,
+            arrays.left,
+        )
+
+    @given(standings())
+    def test_the_next_moves_are_the_same(self, joints):
+        per_item, arrays = joints
+        assert sorted(per_item._next_moves()) == sorted(arrays._next_moves())
+
+    @given(standings(), st.data())
+    def test_the_wanted_moves_of_blocked_items_are_the_same(self, joints, data):
+        per_item, arrays = joints
+        count = len(per_item.items)
+        blocked = data.draw(st.lists(st.integers(0, count - 1), min_size=1, unique=True))
+        expected = []
+        for index in blocked:
+            found = per_item.prefix(index)
+            if found is not None and found[2] > per_item.left:
+                expected.append((-found[3], index, found[1], found[2]))
+        wanted, others = arrays.columns.wanted(arrays.state(), blocked, arrays.left)
+        for index in others:
+            found = arrays.prefix(index)
+            if found is not None and found[2] > arrays.left:
+                wanted.append((-found[3], index, found[1], found[2]))
+        assert sorted(expected) == sorted(wanted)
+        assert sorted(others) == sorted(i for i in blocked if not per_item.convex[i])
+
+    @given(standings())
+    def test_the_releases_are_the_same_in_the_same_order(self, joints):
+        per_item, arrays = joints
+        releases = arrays.columns.releases(arrays.state())
+        while releases.more():
+            pass
+        assert sorted(_closest_exchange._release_heap(per_item)) == list(releases.chunks)
+
+    @given(standings())
+    def test_the_nearest_holdings_are_the_same(self, joints):
+        per_item, arrays = joints
+        assert _nearest(per_item) == arrays.columns.nearest().tolist()
+
+    @given(standings(), st.integers(0, 10**6))
+    def test_as_close_as_down_is_judged_item_by_item(self, joints, pick):
+        """True for DOWN's holdings and for one item moved to its target; false once one
+        item ends further from target than DOWN's holding."""
+        _, arrays = joints
+        columns, items = arrays.columns, arrays.items
+        down = np.array([item.down for item in items])
+        assert columns.no_closer(down)
+        index = pick % len(items)
+        item = items[index]
+        moved = down.copy()
+        moved[index] = item.desired
+        assert columns.no_closer(moved)
+        away = 1.0 if item.down >= item.desired else -1.0
+        moved[index] = item.desired + away * (abs(item.down - item.desired) + 1.0)
+        assert not columns.no_closer(moved)
 
 
 class TestExactSumsNearTheEdge:
