@@ -134,8 +134,9 @@ def fuzz(session: nox.Session) -> None:
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the core modules with mutmut; prints the score (aim: >= 90%).
 
-    The whole core is about 8,000 mutants: hours on two cores. Arguments pass to
-    ``mutmut run``, e.g. ``nox -s mutation -- "rebalancing._sums*"`` for one module.
+    The whole core is about 11,300 mutants: an hour and a half or more on two cores.
+    Arguments pass to ``mutmut run``, e.g. ``nox -s mutation -- "rebalancing._sums*"``
+    for one module.
     """
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "mutation"))
     # mutmut reads [tool.mutmut] in pyproject.toml and works in ./mutants (git-ignored).
