@@ -419,6 +419,93 @@ REVERSALS = {
 }
 
 
+# Books on which a random search found broken OPTIMAL models (rounding a reversal's
+# open, the least trade that passes a threshold, a lot's remainder, a leg's cash) plan
+# further from target than a holding every constraint allows, given beside each book.
+# Each book: cash, positions, prices, lots, fractional, margin, targets, limits, holding.
+SHORTS_OK = {"allow_short": True}
+WITNESSES = {
+    "two-reversals-and-a-buy-within-a-cap": (
+        45.0, {"A": 5, "B": 5, "C": 3}, {"A": 7.0, "B": 10.0, "C": 40.0}, {}, False, True,
+        {"A": 0.2, "B": -0.15, "C": -0.05},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "max_single_weight": 0.5, **SHORTS_OK},
+        {"A": 8, "B": -4, "C": 0},
+    ),
+    "fractional-reversal-and-a-partial-cover": (
+        150.0, {"A": 1.0, "B": -1.0, "C": 2.0}, {"A": 13.0, "B": 40.0, "C": 7.0}, {}, True, True,
+        {"A": -0.35, "B": -0.1, "C": 0.2},
+        {"min_trade_value": 28.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 2.0, **SHORTS_OK},
+        {"A": -3.6884615384615387, "B": -0.3, "C": 2.0},
+    ),
+    "half-lots-sold-to-fund-whole-units": (
+        0.0, {"A": 2.0, "B": 1.0, "C": 2.0}, {"A": 25.0, "B": 13.0, "C": 7.0}, {"A": 0.5}, False,
+        False, {"A": 0.3, "B": 0.2, "C": 0.4},
+        {"min_trade_value": 15.0, "min_weight_change": 0.02, "cost_rate": 0.01},
+        {"A": 1.0, "B": 1.0, "C": 5.0},
+    ),
+    "half-lots-reversed": (
+        0.0, {"A": 2.0, "B": 6.0}, {"A": 13.0, "B": 10.0}, {"A": 0.5}, False, True,
+        {"A": -0.35, "B": -0.15},
+        {"min_trade_value": 15.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 2.0, **SHORTS_OK},
+        {"A": -2.5, "B": -2.0},
+    ),
+    "a-close-the-threshold-lets-through": (
+        8.0, {"A": 3, "B": 1}, {"A": 13.0, "B": 7.0}, {}, False, False, {"A": 0.25, "B": 0.1},
+        {"min_trade_value": 28.0}, {"A": 0, "B": 1},
+    ),
+    "a-fractional-long-closed-not-reversed": (
+        0.0, {"A": 1.5}, {"A": 25.0}, {}, True, True, {"A": -0.05},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "cost_per_order": 2.0, **SHORTS_OK},
+        {"A": 0.0},
+    ),
+    "a-short-reversed-one-left": (
+        150.0, {"A": -1, "B": -6, "C": 3}, {"A": 13.0, "B": 13.0, "C": 10.0}, {}, False, True,
+        {"A": -0.1, "B": 0.3, "C": 0.3}, {"min_trade_value": 28.0, "cost_rate": 0.01, **SHORTS_OK},
+        {"A": -1, "B": 3, "C": 3},
+    ),
+    "a-reversal-pays-for-a-buy-within-a-cap": (
+        20.0, {"A": 4, "B": 3, "C": 4}, {"A": 10.0, "B": 7.0, "C": 7.0}, {}, False, True,
+        {"A": 0.35, "B": 0.35, "C": -0.25},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "cost_per_order": 1.0,
+         "max_single_weight": 0.5, **SHORTS_OK},
+        {"A": 4, "B": 6, "C": -4},
+    ),
+    "a-reversal-in-lots-within-a-cap": (
+        45.0, {"A": 5}, {"A": 7.0}, {"A": 2.0}, False, True, {"A": -0.25},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "cost_per_order": 2.0,
+         "max_single_weight": 0.5, **SHORTS_OK},
+        {"A": -4},
+    ),
+    "a-short-reduced-a-long-closed": (
+        8.0, {"A": -4, "B": 1, "C": 6}, {"A": 10.0, "B": 7.0, "C": 13.0}, {}, False, True,
+        {"A": -0.1, "B": -0.15, "C": -0.2}, {"min_trade_value": 15.0, **SHORTS_OK},
+        {"A": -1, "B": 1, "C": 0},
+    ),
+}  # fmt: skip
+
+
+@needs_scipy
+class TestAsCloseAsAKnownHolding:
+    @pytest.mark.parametrize("book", WITNESSES.values(), ids=WITNESSES.keys())
+    def test_optimal_is_no_further_than_a_holding_the_constraints_allow(self, book):
+        """A valid plan at most as far from target as the holding given with the book."""
+        cash, positions, prices, lots, fractional, margin, targets, limits, holding = book
+        snap = PortfolioSnapshot(
+            cash, positions, prices, lot_sizes=lots, fractional=fractional, margin=margin
+        )
+        config = RebalanceConfig(rounding=Rounding.OPTIMAL, **{"min_weight_change": 0.0, **limits})
+        plan = compute_trades(snap, targets, config)
+        check_plan(snap, targets, config, plan)
+        equity = snap.equity
+        known = math.fsum(
+            abs(holding.get(a, 0.0) * price - targets.get(a, 0.0) * equity)
+            for a, price in prices.items()
+        )
+        assert l1(plan) <= known + 1e-9 * equity
+
+
 @needs_scipy
 class TestReversalsTheOtherModesMiss:
     @pytest.mark.parametrize("book", REVERSALS.values(), ids=REVERSALS.keys())
