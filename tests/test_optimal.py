@@ -419,9 +419,10 @@ REVERSALS = {
 }
 
 
-# Books on which a random search found broken OPTIMAL models (rounding a reversal's
-# open, the least trade that passes a threshold, a lot's remainder, a leg's cash) plan
-# further from target than a holding every constraint allows, given beside each book.
+# Books on which a random search (of 250 and 200 books) found broken OPTIMAL models
+# (a reversal's open, the least trade that passes a threshold, a lot's remainder, a
+# leg's cash, the cash row) plan further from target than a holding every constraint
+# allows, given beside each book (OPTIMAL's own answer, which check_plan accepts).
 # Each book: cash, positions, prices, lots, fractional, margin, targets, limits, holding.
 SHORTS_OK = {"allow_short": True}
 WITNESSES = {
@@ -482,6 +483,44 @@ WITNESSES = {
         8.0, {"A": -4, "B": 1, "C": 6}, {"A": 10.0, "B": 7.0, "C": 13.0}, {}, False, True,
         {"A": -0.1, "B": -0.15, "C": -0.2}, {"min_trade_value": 15.0, **SHORTS_OK},
         {"A": -1, "B": 1, "C": 0},
+    ),
+    # Same-side trades: the least trade that clears a threshold and its fee, the exact
+    # fractional amount, a forbidden short covered.
+    "a-buy-that-clears-the-threshold-and-its-fee": (
+        150.0, {"A": 4, "B": 3}, {"A": 7.0, "B": 25.0}, {}, False, False, {"A": 0.1, "B": 0.4},
+        {"min_trade_value": 28.0, "cost_per_order": 2.0}, {"A": 4, "B": 5},
+    ),
+    "a-forbidden-short-covered-and-opened-long": (
+        0.0, {"A": -5, "B": 5}, {"A": 13.0, "B": 25.0}, {}, False, True, {"A": 0.3, "B": 0.1},
+        {"min_trade_value": 15.0, "max_single_weight": 0.5}, {"A": 2, "B": 0},
+    ),
+    "fractional-sells-fund-a-buy-past-two-thresholds": (
+        8.0, {"A": 1.0, "B": 2.0, "C": 2.0}, {"A": 13.0, "B": 25.0, "C": 10.0}, {}, True, False,
+        {"A": 0.4, "B": 0.4, "C": 0.0},
+        {"min_trade_value": 15.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 2.0},
+        {"A": 2.8, "B": 1.4, "C": 0.0},
+    ),
+    "closes-that-pass-the-threshold-with-little-cash": (
+        3.0, {"A": 6, "B": 6, "C": 3}, {"A": 25.0, "B": 13.0, "C": 10.0}, {}, False, False,
+        {"A": 0.0, "B": 0.25, "C": 0.05},
+        {"min_trade_value": 28.0, "cost_rate": 0.01, "cost_per_order": 1.0},
+        {"A": 0, "B": 6, "C": 0},
+    ),
+    "a-fractional-sell-sized-to-the-target": (
+        0.0, {"A": 2.5, "B": 2.5}, {"A": 40.0, "B": 25.0}, {}, True, False, {"A": 0.15, "B": 0.4},
+        {"min_trade_value": 15.0, "cost_rate": 0.01}, {"A": 0.609375, "B": 2.5},
+    ),
+    "a-sell-that-clears-the-threshold-in-a-margin-account": (
+        45.0, {"A": 4, "B": 6}, {"A": 13.0, "B": 10.0}, {}, False, True, {"A": 0.4, "B": 0.25},
+        {"min_trade_value": 28.0}, {"A": 4, "B": 3},
+    ),
+    "a-fractional-sell-at-the-threshold": (
+        0.0, {"A": 2.0, "C": 1.0}, {"A": 10.0, "B": 13.0, "C": 40.0}, {}, True, False,
+        {"A": 0.05, "B": 0.3, "C": 0.35},
+        {"min_trade_value": 28.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 2.0},
+        {"A": 2.0, "B": 0.0, "C": 0.3},
     ),
 }  # fmt: skip
 
