@@ -16,7 +16,10 @@
   a mutant) would tell mutmut nothing more. Under it, tests that ask for more examples
   with their own ``@settings`` get the profile's 10 too, and a mutant's tests run
   fastest first (by mutmut's recorded durations), so most mutants die in the first
-  second (:func:`pytest_collection_modifyitems`).
+  second (:func:`pytest_collection_modifyitems`). The exception: properties marked
+  ``oracle`` (they compare with a brute force on small books, which any wrong answer
+  fails) draw :data:`ORACLE_EXAMPLES`: ten draws miss the rare books where a
+  search or repair mutant goes wrong.
 """
 
 import hashlib
@@ -46,6 +49,9 @@ settings.register_profile("ci-explore", parent=settings.get_profile("ci"), deran
 # OPTIMAL solve on a busy machine takes longer than Hypothesis's 200 ms).
 settings.register_profile("local", deadline=None)
 settings.load_profile("ci-explore" if os.environ.get("CI") else "local")
+
+#: Examples an ``oracle`` property keeps under the ``mutation`` profile.
+ORACLE_EXAMPLES = 200
 
 _SEED_ORIGIN = pytest.StashKey[str]()
 
@@ -105,15 +111,23 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under the ``mutation`` profile: at most its examples per test, fastest tests first."""
+    """Under the ``mutation`` profile: at most its examples per test, fastest tests first.
+
+    ``oracle`` properties draw :data:`ORACLE_EXAMPLES` examples.
+    """
     if settings.get_current_profile_name() != "mutation":
         return
-    most = settings.default.max_examples
     for item in items:
         test = getattr(item, "function", None)
         chosen = getattr(test, "_hypothesis_internal_use_settings", None)
-        if chosen is not None and chosen.max_examples > most:
-            test._hypothesis_internal_use_settings = settings(chosen, max_examples=most)
+        if chosen is None:
+            continue
+        if item.get_closest_marker("oracle") is not None:
+            test._hypothesis_internal_use_settings = settings(chosen, max_examples=ORACLE_EXAMPLES)
+        elif chosen.max_examples > settings.default.max_examples:
+            test._hypothesis_internal_use_settings = settings(
+                chosen, max_examples=settings.default.max_examples
+            )
     # mutmut runs each mutant's tests from its mutants/ directory, beside its stats.
     stats = Path("mutmut-stats.json")
     if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.is_file():

@@ -444,6 +444,7 @@ class TestClosestHoldings:
         actual = closest_holdings(items, 20.0, cost_rate=0.0, cost_per_order=0.0)
         assert [1.5, 2.5] == pytest.approx(actual)
 
+    @pytest.mark.oracle
     @settings(max_examples=200)
     @given(items=holding_items(), data=st.data())
     def test_small_problems_are_exact_and_fit(self, items, data):

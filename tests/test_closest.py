@@ -404,6 +404,7 @@ class TestNoBuys:
 
 
 class TestSmallBooks:
+    @pytest.mark.oracle
     @settings(max_examples=100)
     @given(items=holding_items(), data=st.data())
     def test_with_costs_the_repair_alone_fits_and_is_never_worse_than_down(self, items, data):
@@ -636,6 +637,7 @@ def search_of(items, rate=0.0, fixed=0.0):
 
 
 class TestSearch:
+    @pytest.mark.oracle
     @settings(max_examples=200)
     @given(items=holding_items(), data=st.data())
     def test_alone_the_search_finds_the_optimum(self, items, data):

@@ -48,6 +48,7 @@ def both_ways(items, budget, rate, fixed):
 
 
 class TestColumnPaths:
+    @pytest.mark.oracle
     @settings(max_examples=200)
     @given(items=books(), rate=st.sampled_from([0.0, 0.01]), fixed=st.sampled_from([0.0, 2.0]))
     def test_the_arrays_hold_the_paths_the_items_have_one_by_one(self, items, rate, fixed):
@@ -74,6 +75,7 @@ class TestColumnPaths:
 
 
 class TestRepairInArrays:
+    @pytest.mark.oracle
     @settings(max_examples=200)
     @given(items=holding_items(), data=st.data())
     def test_a_small_book_gets_the_same_holdings(self, items, data):
@@ -114,6 +116,7 @@ class TestRepairInArrays:
         with pytest.raises(IndexError):
             joint.points[3]
 
+    @pytest.mark.oracle
     @settings(max_examples=100)
     @given(items=books(min_size=2), data=st.data())
     def test_holdings_cash_and_error_are_summed_as_per_item(self, items, data):
@@ -153,6 +156,7 @@ def standings(draw):
     return per_item, arrays
 
 
+@pytest.mark.oracle
 class TestEachPassInArrays:
     """Each pass a large book makes over every item gives what the per-item code gives."""
 
@@ -229,6 +233,7 @@ class TestExactSumsNearTheEdge:
         fixed=st.sampled_from([0.0, 1.0]),
         nudge=st.sampled_from([0, 1, -1]),
     )
+    @pytest.mark.oracle
     def test_the_cash_fits_the_budget_as_its_exact_sum_does(self, trades, rate, fixed, nudge):
         """At the exact sum and one float either side, the shortcut agrees with fsum."""
         table = np.zeros((len(trades), 8))
@@ -246,6 +251,7 @@ class TestExactSumsNearTheEdge:
         errors=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=40),
         change=st.sampled_from([0.0, 1e-12, -1e-12, 5.0, -5.0]),
     )
+    @pytest.mark.oracle
     def test_errors_compare_as_their_exact_sums_do(self, errors, change):
         """Errors that differ by float noise, or by more, compare as their fsums do."""
         first = np.array(errors)

@@ -736,6 +736,7 @@ SOLVER_TIME = settings(deadline=None)
 
 @needs_scipy
 class TestProperties:
+    @pytest.mark.oracle
     @SOLVER_TIME
     @given(small_books())
     def test_small_books_reach_the_brute_force_optimum(self, book):
