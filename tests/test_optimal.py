@@ -586,6 +586,19 @@ class TestSolverErrors:
 
 @needs_scipy
 class TestSafety:
+    def test_the_solver_writes_nothing_on_a_tiny_book(self, capfd):
+        """Regression: on this book HiGHS 1.12's presolve printed
+        "HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();" to
+        stdout (into a CLI's JSON output). OPTIMAL now solves without presolve first."""
+        snap = PortfolioSnapshot(15.0, {"A": 1.0, "B": 2.0}, {"A": 7.0, "B": 7.0})
+        targets = {"A": 1 / 3, "B": 1 / 3}
+        config = attrs.evolve(EXACT, cost_per_order=2.0, lot_size=100)
+
+        plan = compute_trades(snap, targets, config)
+
+        check_plan(snap, targets, config, plan)
+        assert ("", "") == capfd.readouterr()
+
     def test_the_solver_writes_nothing(self, capfd):
         """HiGHS prints on its presolved path (this book made it); OPTIMAL stays silent."""
         n, capital = 100, 25_000.0
@@ -740,12 +753,16 @@ class TestProperties:
     @SOLVER_TIME
     @given(small_books())
     def test_small_books_reach_the_brute_force_optimum(self, book):
-        """On books small enough to enumerate, OPTIMAL's error is the least there is."""
+        """On books small enough to enumerate, OPTIMAL's error is the least there is.
+
+        Its own plan too: the comparison with CLOSEST's and DOWN's plans must not be what
+        makes it so (a broken model would hide behind a rival that happens to be optimal).
+        """
         snap, targets, config = book
-        plan = compute_trades(snap, targets, config)
-        check_plan(snap, targets, config, plan)
         best = brute_force(snap, targets, config)
-        assert l1(plan) == pytest.approx(best, rel=1e-7, abs=1e-7)
+        for plan in (compute_trades(snap, targets, config), own_plan(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert l1(plan) == pytest.approx(best, rel=1e-7, abs=1e-7)
 
     def test_a_book_the_solver_gives_up_on_is_funded_as_closest(self):
         """Regression (randomised run): when HiGHS finds no solution, OPTIMAL funded the
@@ -776,6 +793,49 @@ class TestProperties:
         closest = compute_trades(snap, targets, attrs.evolve(config, rounding=Rounding.CLOSEST))
         check_plan(snap, targets, config, plan)
         assert l1(plan) <= l1(closest) * (1 + 1e-9)
+
+    def test_a_wrong_optimum_from_presolve_is_not_its_answer(self):
+        """Regression (its own plan against DOWN's, a random draw): HiGHS 1.12's presolve
+        reported as proven an optimum that sold 8 of the $23.4M units and left the
+        $195M buy of a $1 asset out, 13x further from target than DOWN. Solved without
+        presolve first, OPTIMAL's own answer is the optimum (DOWN's distance, here)."""
+        snap = PortfolioSnapshot(
+            0.0, {"AAPL": 25.0}, {"AAPL": 45422.0, "BRK.B": 1.0}, multipliers={"AAPL": 516.0}
+        )
+        targets = {"AAPL": 1.0, "BRK.B": 0.5}  # scaled to 2/3 and 1/3
+        config = RebalanceConfig(
+            min_trade_value=0.0, min_weight_change=0.0, rounding=Rounding.OPTIMAL
+        )
+
+        own = own_plan(snap, targets, config)
+
+        check_plan(snap, targets, config, own)
+        # 9 units sold and 195,314,600 bought; or 8 sold and all the cash spent: each
+        # leaves $15,625,168 between the holdings and the targets.
+        assert l1(own) == pytest.approx(15_625_168.0, rel=1e-12)
+        assert own == compute_trades(snap, targets, config)
+
+    @pytest.mark.oracle
+    @SOLVER_TIME
+    @given(st.data())
+    def test_its_own_plan_is_never_further_than_down_or_closest(self, data):
+        """Without pending orders, OPTIMAL's own answer is as close as DOWN's and CLOSEST's.
+
+        Both are holdings its model allows, so a model that leaves one out, or a solve
+        that misses the optimum, fails here; the public plan (which keeps the closest of
+        the three) would hide it.
+        """
+        snap = data.draw(snapshots(allow_pending=False, max_assets=6))
+        targets = data.draw(target_weights(assets=st.sampled_from(sorted(snap.prices) or ["A"])))
+        config = data.draw(rebalance_configs(rounding=Rounding.OPTIMAL))
+        if not (config.allow_short and snap.margin):
+            targets = {a: w for a, w in targets.items() if snap.positions.get(a, 0.0) >= 0}
+        plan = own_plan(snap, targets, config)
+        check_plan(snap, targets, config, plan)
+        scale = 1e-6 * max(abs(plan.equity), 1.0)  # HiGHS's relative tolerances
+        for other in (Rounding.DOWN, Rounding.CLOSEST):
+            rival = compute_trades(snap, targets, attrs.evolve(config, rounding=other))
+            assert l1(plan) <= l1(rival) * (1 + 1e-7) + scale, other
 
     def test_a_wrong_optimum_from_the_solver_gives_way_to_a_closer_plan(self):
         """Regression (CI's draw): at 1e16 units HiGHS reported an optimum that left a
@@ -893,15 +953,9 @@ class TestSolverTolerance:
 
 def own_plan(snapshot, targets, config):
     """OPTIMAL's own plan, before it is compared with CLOSEST's and DOWN's."""
-    from rebalancing import _plan  # noqa: PLC0415 - the planner's own steps
+    from rebalancing._plan import optimal_plan  # noqa: PLC0415 - the planner's own step
 
-    book = _plan.read_book(_plan.rows_from_snapshots([snapshot], [targets]), config)
-    lines = _plan.size(book, config)
-    floor = _plan.cash_floor(book, config)
-    lines = _plan.settle_resting(
-        book, config, _plan._optimise(book, config, lines, float(floor[0]))
-    )
-    return _plan.plans(book, lines, _plan.assemble(book, config, lines, floor))[0]
+    return optimal_plan(snapshot, targets, config)
 
 
 @needs_scipy

@@ -31,6 +31,8 @@ __all__ = ["Choice", "Sized", "require_scipy", "solve"]
 _GAP = 1e-9
 #: Branch-and-bound nodes HiGHS may explore (a count, not a clock: plans stay pure).
 _NODES = 200_000
+#: Nodes of the first solve, without presolve, before the presolved one is tried.
+_UNPRESOLVED_NODES = 2_000
 
 _INSTALL = "pip install 'rebalancing[optimal]'"
 
@@ -175,22 +177,29 @@ class _Model:
         )
         constraints = [optimize.LinearConstraint(matrix, self.row_low, self.row_high)]
         bounds = optimize.Bounds(np.asarray([*self.low, 1.0]), np.asarray([*self.high, 1.0]))
-        result: Any = None
-        # Presolve first: it turns the cash row of whole lots into one HiGHS can bound
-        # (without it a 2-asset book of 0.01 lots took 50,000 nodes and 12 s). On the
-        # rare model where HiGHS reports a solve error, the other way is the second try.
-        for presolve in (True, False):
+        # HiGHS 1.12 (scipy 1.17's) presolve may report a wrong optimum on a badly scaled
+        # book (it left 2e8 units of a $1 asset unbought) and may print to stdout; so
+        # first without presolve. That in turn may end in a solve error, and on a cash row
+        # of fine lots it enumerates (a 4-asset book of 0.01 lots took 50,000 nodes and
+        # 12 s), where presolve proves the optimum at once: so when the first solve finds
+        # nothing, or proves nothing within _UNPRESOLVED_NODES, presolve is tried, and the
+        # better answer kept.
+        best: Any = None
+        for presolve, nodes in ((False, _UNPRESOLVED_NODES), (True, _NODES)):
             result = optimize.milp(
                 np.asarray([*self.cost, max(scale, 0.0)]),
                 constraints=constraints,
                 integrality=np.asarray([*self.integral, 0]),
                 bounds=bounds,
-                options={"mip_rel_gap": _GAP, "node_limit": _NODES, "presolve": presolve},
+                options={"mip_rel_gap": _GAP, "node_limit": nodes, "presolve": presolve},
             )
-            if result.x is not None:
+            if result.x is not None and (best is None or result.fun < best.fun):
+                best = result
+            if best is not None and best.status == 0:
                 break
-        if result.x is None:
+        if best is None:
             return None
+        result = best
         values = [
             float(round(x)) if integral else min(max(float(x), low), high)
             for x, integral, low, high in zip(

@@ -138,11 +138,7 @@ def _plan(
     """One account through the pipeline."""
     if config.rounding is not Rounding.OPTIMAL:
         return plan_accounts([snapshot], [targets], config)[0]
-    book = read_book(rows_from_snapshots([snapshot], [targets]), config)
-    lines = size(book, config)
-    floor = cash_floor(book, config)
-    lines = settle_resting(book, config, _optimise(book, config, lines, float(floor[0])))
-    plan = plans(book, lines, assemble(book, config, lines, floor))[0]
+    plan = optimal_plan(snapshot, targets, config)
     # Kept pending orders fix holdings the solver does not move, so a mode that replaces
     # one may come closer; and at extreme scales (1e16 units) HiGHS can report a wrong
     # optimum. Keep the closest plan, OPTIMAL's on a tie: never further than DOWN or
@@ -152,6 +148,17 @@ def _plan(
         for rounding in (Rounding.CLOSEST, Rounding.DOWN)
     ]
     return closest_plan([plan, *others])
+
+
+def optimal_plan(
+    snapshot: PortfolioSnapshot, targets: dict[str, float], config: RebalanceConfig
+) -> RebalancePlan:
+    """``Rounding.OPTIMAL``'s own plan, before :func:`_plan` compares it with the others."""
+    book = read_book(rows_from_snapshots([snapshot], [targets]), config)
+    lines = size(book, config)
+    floor = cash_floor(book, config)
+    lines = settle_resting(book, config, _optimise(book, config, lines, float(floor[0])))
+    return plans(book, lines, assemble(book, config, lines, floor))[0]
 
 
 def plan_many(
