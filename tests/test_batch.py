@@ -736,6 +736,20 @@ class TestPlanTableErrors:
             ),
             pytest.param(
                 InvalidSnapshotError,
+                "prices needs the columns 'asset', 'price'; it has no 'asset', 'price' "
+                "(its columns: none)",
+                {"prices": pd.DataFrame()},
+                id="prices-no-columns",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices must be a pandas or polars DataFrame, got DataFrame (install the "
+                "extra rebalancing[pandas] or rebalancing[polars])",
+                {"prices": type("DataFrame", (), {"columns": ["asset", "price"]})()},
+                id="prices-another-dataframe",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
                 "prices row 1: asset must be a str, got NoneType None",
                 {"prices": pd.DataFrame({"asset": objects("AAA", None), "price": [1.0, 2.0]})},
                 id="prices-no-asset",
