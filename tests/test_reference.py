@@ -102,6 +102,7 @@ def books(draw: st.DrawFn) -> tuple[PortfolioSnapshot, dict[str, float], object]
 
 
 class TestSameAsTheReferencePlanner:
+    @pytest.mark.oracle
     @given(books())
     @settings(max_examples=300)
     def test_the_columnar_core_plans_what_the_reference_did(self, book):
