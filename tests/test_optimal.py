@@ -147,6 +147,16 @@ class TestOptimalChoices:
         assert {"A": 3} == holdings(plan)
         check_plan(snap, {"A": 0.092}, config, plan)
 
+    def test_a_buy_never_rounds_up_past_the_cap(self):
+        """A 0.38 cap on $1,000: 3.8 units of $100 wanted, 4 would be 0.40. Its own answer
+        holds 3 (the cap is OPTIMAL's bound, not only the planner's after it)."""
+        snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0, "B": 10.0})
+        targets = {"A": 0.38, "B": 0.62}  # B is capped to 0.38 too: 38 units
+        config = attrs.evolve(EXACT, max_single_weight=0.38)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert {"A": 3, "B": 38} == holdings(plan)
+
     def test_a_cut_buy_says_cash_limited(self):
         """A buy the cash cannot fund at nearest is cut, and its decision says so."""
         snap = PortfolioSnapshot(1_000.0, prices={"A": 300.0, "C": 300.0})
@@ -529,20 +539,21 @@ WITNESSES = {
 class TestAsCloseAsAKnownHolding:
     @pytest.mark.parametrize("book", WITNESSES.values(), ids=WITNESSES.keys())
     def test_optimal_is_no_further_than_a_holding_the_constraints_allow(self, book):
-        """A valid plan at most as far from target as the holding given with the book."""
+        """A valid plan at most as far from target as the holding given with the book: the
+        public plan and OPTIMAL's own, before the comparison with CLOSEST's and DOWN's."""
         cash, positions, prices, lots, fractional, margin, targets, limits, holding = book
         snap = PortfolioSnapshot(
             cash, positions, prices, lot_sizes=lots, fractional=fractional, margin=margin
         )
         config = RebalanceConfig(rounding=Rounding.OPTIMAL, **{"min_weight_change": 0.0, **limits})
-        plan = compute_trades(snap, targets, config)
-        check_plan(snap, targets, config, plan)
         equity = snap.equity
         known = math.fsum(
             abs(holding.get(a, 0.0) * price - targets.get(a, 0.0) * equity)
             for a, price in prices.items()
         )
-        assert l1(plan) <= known + 1e-9 * equity
+        for plan in (compute_trades(snap, targets, config), own_plan(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert l1(plan) <= known + 1e-9 * equity
 
 
 @needs_scipy
@@ -557,11 +568,12 @@ class TestReversalsTheOtherModesMiss:
             rounding: compute_trades(snap, targets, attrs.evolve(config, rounding=rounding))
             for rounding in Rounding
         }
-        best = plans[Rounding.OPTIMAL]
-        check_plan(snap, targets, attrs.evolve(config, rounding=Rounding.OPTIMAL), best)
-        for other in (Rounding.CLOSEST, Rounding.DOWN):
-            assert l1(best) < l1(plans[other]) - 1e-6 * snap.equity
-        assert any(d.current_quantity * d.projected_quantity < 0.0 for d in best.decisions)
+        optimal = attrs.evolve(config, rounding=Rounding.OPTIMAL)
+        for best in (plans[Rounding.OPTIMAL], own_plan(snap, targets, optimal)):
+            check_plan(snap, targets, optimal, best)
+            for other in (Rounding.CLOSEST, Rounding.DOWN):
+                assert l1(best) < l1(plans[other]) - 1e-6 * snap.equity
+            assert any(d.current_quantity * d.projected_quantity < 0.0 for d in best.decisions)
 
 
 @needs_scipy
