@@ -532,6 +532,68 @@ WITNESSES = {
          "cost_per_order": 2.0},
         {"A": 2.0, "B": 0.0, "C": 0.3},
     ),
+    # From a third search, on OPTIMAL's own plan (before the comparison with CLOSEST and
+    # DOWN): 150 books against its 397 surviving mutants, 29 of them planning worse.
+    "a-long-closed-and-a-short-reversed-under-a-cap": (
+        0.0, {"A": 6, "B": -2}, {"A": 13.0, "B": 13.0}, {}, False, True,
+        {"A": -0.1, "B": 0.15},
+        {"min_trade_value": 0.0, "cost_rate": 0.01, "cost_per_order": 1.0,
+         "max_single_weight": 0.3, **SHORTS_OK},
+        {"A": 0, "B": 1},
+    ),
+    "a-fractional-sell-funds-a-fractional-buy": (
+        45.0, {"A": 1.0, "B": 2.0, "C": 5.0}, {"A": 25.0, "B": 25.0, "C": 13.0}, {}, True,
+        False, {"A": 0.25, "B": 0.2, "C": 0.35},
+        {"min_trade_value": 15.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 1.0},
+        {"A": 1.85, "B": 1.4, "C": 5.0},
+    ),
+    "a-unit-above-the-cap-is-sold": (
+        45.0, {"A": 1}, {"A": 40.0}, {}, False, False, {"A": 0.25},
+        {"min_trade_value": 28.0, "min_weight_change": 0.02, "cost_rate": 0.01,
+         "cost_per_order": 1.0, "max_single_weight": 0.3},
+        {"A": 0},
+    ),
+    "a-forbidden-short-covered-and-reversed": (
+        150.0, {"A": -1, "C": 3}, {"A": 7.0, "B": 7.0, "C": 13.0}, {}, False, True,
+        {"A": 0.1, "B": 0.05, "C": 0.1},
+        {"min_trade_value": 15.0, "min_weight_change": 0.02, "cost_rate": 0.01},
+        {"A": 3, "B": 0, "C": 1},
+    ),
+    "a-fractional-buy-below-the-threshold-waits": (
+        45.0, {"A": 0.75}, {"A": 10.0}, {}, True, False, {"A": 0.4},
+        {"min_trade_value": 15.0, "cost_per_order": 1.0}, {"A": 0.75},
+    ),
+    "two-sells-fund-a-buy-within-the-cap": (
+        3.0, {"A": 3, "B": 2, "C": 5}, {"A": 7.0, "B": 7.0, "C": 25.0}, {}, False, False,
+        {"A": 0.4, "B": 0.0, "C": 0.35},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "max_single_weight": 0.5},
+        {"A": 9, "B": 0, "C": 2},
+    ),
+    "a-sell-to-the-cap-and-no-buy-below-the-threshold": (
+        150.0, {"A": 2, "B": 5}, {"A": 10.0, "B": 13.0}, {}, False, False,
+        {"A": 0.05, "B": 0.15},
+        {"min_trade_value": 15.0, "cost_rate": 0.01, "max_single_weight": 0.3},
+        {"A": 2, "B": 3},
+    ),
+    "shorts-with-lots-of-five": (
+        45.0, {"A": 3, "B": 3, "C": -3}, {"A": 13.0, "B": 40.0, "C": 25.0}, {"A": 5.0}, False,
+        True, {"A": -0.3, "B": -0.3, "C": -0.15},
+        {"min_trade_value": 0.0, "min_weight_change": 0.02, "cost_per_order": 1.0,
+         **SHORTS_OK},
+        {"A": -5, "B": -1, "C": -1},
+    ),
+    "an-account-of-3-dollars-is-closed": (
+        8.0, {"A": 3, "B": -5}, {"A": 10.0, "B": 7.0, "C": 13.0}, {}, False, True,
+        {"A": 0.3, "B": -0.15, "C": 0.4},
+        {"min_trade_value": 0.0, "cost_rate": 0.01, "cost_per_order": 1.0,
+         "max_single_weight": 0.5, **SHORTS_OK},
+        {"A": 0, "B": 0, "C": 0},
+    ),
+    "a-short-reversed-with-a-fee": (
+        20.0, {"A": 4, "B": -5}, {"A": 25.0, "B": 7.0}, {}, False, True, {"A": 0.2, "B": 0.35},
+        {"min_trade_value": 15.0, "cost_per_order": 2.0, **SHORTS_OK}, {"A": 1, "B": 4},
+    ),
 }  # fmt: skip
 
 
