@@ -17,9 +17,10 @@
   with their own ``@settings`` get the profile's 10 too, and a mutant's tests run
   fastest first (by mutmut's recorded durations), so most mutants die in the first
   second (:func:`pytest_collection_modifyitems`). The exception: properties marked
-  ``oracle`` (they compare with a brute force on small books, which any wrong answer
-  fails) draw :data:`ORACLE_EXAMPLES`: ten draws miss the rare books where a
-  search or repair mutant goes wrong.
+  ``oracle`` (they compare with a brute force, the reference planner, the per-item code
+  beside the arrays or exact sums, which any wrong answer fails) draw
+  :data:`ORACLE_EXAMPLES`: ten draws miss the rare books where a search or repair mutant
+  goes wrong.
 """
 
 import hashlib
