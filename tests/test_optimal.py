@@ -335,6 +335,35 @@ class TestEdges:
         check_plan(snap, {"A": 0.5}, EXACT, plan)
         assert plan.decision("A").projected_quantity == pytest.approx(5.0)
 
+    @pytest.mark.parametrize(
+        ("fractional", "prices", "targets"),
+        [
+            (True, {"A": 100.0, "B": 100.0}, {"A": 0.0, "B": 0.2}),
+            (False, {"A": 100.0, "B": 100.0, "C": 1.0}, {"A": 0.0, "B": 0.25, "C": 1.0}),
+        ],
+    )
+    def test_a_pending_buy_past_the_target_goes_when_cash_is_short(
+        self, fractional, prices, targets
+    ):
+        """Regression (CI's draw): DOWN and CLOSEST cancel a counted pending buy past the
+        target when the cash cannot pay it; OPTIMAL kept it, planning -$300 of cash (A may
+        not be sold: buys only). Its plan was the closest, so the comparison kept it."""
+        pending = [PendingOrder("b", "B", Side.BUY, 3)]
+        snap = PortfolioSnapshot(
+            0.0, {"A": 10}, prices, pending_orders=pending, fractional=fractional
+        )
+        config = attrs.evolve(
+            EXACT,
+            min_weight_change=0.125,
+            cancel_before_rebalance=False,
+            account_for_pending=True,
+            direction=TradeDirection.BUY_ONLY,
+        )
+        for plan in (compute_trades(snap, targets, config), own_plan(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert ("b",) == plan.cancels
+            assert plan.projected_cash >= 0.0
+
     def test_a_counted_pending_buy_is_never_crossed(self):
         """A counted pending buy over the target is not sold against (it may be replaced)."""
         pending = [PendingOrder("p", "A", Side.BUY, 10)]

@@ -32,6 +32,7 @@ __all__ = [
     "funding",
     "leg_flows",
     "pending_flows",
+    "settle_pending_buys",
 ]
 
 
@@ -126,13 +127,7 @@ def fund(
     (:func:`~rebalancing._units.cash_slack`), so they agree on what fits.
     Returns the lines, and their legs when funding left them as they were.
     """
-    available, legs = funding(book, config, lines)
-    short = available < floor
-    if short.any():
-        cancelled = _cancel_overshooting_buys(book, config, lines, short)
-        if cancelled is not lines:
-            lines = cancelled
-            available, legs = funding(book, config, lines)
+    lines, available, legs = settle_pending_buys(book, config, lines, floor)
     bought = legs.bought()
     needs = np.flatnonzero(bought > 0.0)
     if not len(needs):
@@ -171,6 +166,25 @@ def fund(
             _water_fill(book, config, lines, mine, values=values[first:last], cash=cash)
         )
     return set_buys(lines, legs, np.concatenate(rows), np.concatenate(quantities)), None
+
+
+def settle_pending_buys(
+    book: Book, config: RebalanceConfig, lines: Lines, floor: Floats
+) -> tuple[Lines, Floats, Legs]:
+    """Cancel counted pending buys past the target in accounts short of their ``floor``.
+
+    Every mode does this before its buys are sized to the cash (see
+    :func:`_cancel_overshooting_buys`). Returns the lines, and each account's cash for
+    buys with their legs (:func:`funding`), after the cancels.
+    """
+    available, legs = funding(book, config, lines)
+    short = available < floor
+    if short.any():
+        cancelled = _cancel_overshooting_buys(book, config, lines, short)
+        if cancelled is not lines:
+            lines = cancelled
+            available, legs = funding(book, config, lines)
+    return lines, available, legs
 
 
 def _cancel_overshooting_buys(

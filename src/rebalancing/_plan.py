@@ -19,7 +19,7 @@ import numpy as np
 from ._assemble import Assembled, PlanColumns, assemble, plans, settle_resting
 from ._book import Book, Rows, flag, read_book, rows_from_snapshots, validate_targets
 from ._config import RebalanceConfig, Rounding
-from ._funding import cash_floor, fund, pending_flows
+from ._funding import cash_floor, fund, pending_flows, settle_pending_buys
 from ._optimal import OptimalBook, OptimalLine, closest_plan, optimise, require_scipy
 from ._result import Adjustment, RebalancePlan
 from ._rounding import NOISE, SKIP, legs_of, round_holding, round_nearest, threshold_codes
@@ -225,6 +225,8 @@ def plan_table_rows(rows: Rows, config: RebalanceConfig) -> tuple[Book, Lines, A
 
 def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines:
     """``Rounding.OPTIMAL``: size every free trade by the proven optimum (``_optimal``)."""
+    # Pending buys past the target go when the cash is short, as in the other modes.
+    lines = settle_pending_buys(book, config, lines, np.array([floor]))[0]
     legs = legs_of(lines.exposure, lines.final, book.increment)
     views = []
     for i in range(len(book.assets)):
