@@ -811,6 +811,32 @@ class TestCheckPlanCatchesPendingMistakes:
         forged = forge(PENDING_SNAP, config, plan, orders, cancels=())
         broken("crossed orders", forged, snapshot=PENDING_SNAP, targets={"A": 0.3}, config=config)
 
+    def test_a_pending_buy_within_a_step_kept_without_the_cash(self):
+        """Regression: a kept pending buy 0.5 of a unit past the target passed when cash was
+        short (-$300), excused as CLOSEST's one step over; short of cash, any overshoot goes.
+
+        A is bought-only and may not be sold to pay; B's pending buy of 3 is over its 2.5.
+        """
+        snapshot = PortfolioSnapshot(
+            0.0,
+            {"A": 10},
+            {"A": 100.0, "B": 100.0},
+            pending_orders=[PendingOrder("b", "B", Side.BUY, 3)],
+        )
+        config = attrs.evolve(
+            FREE,
+            rounding=Rounding.CLOSEST,
+            cancel_before_rebalance=False,
+            direction=TradeDirection.BUY_ONLY,
+        )
+        targets = {"A": 0.0, "B": 0.25}
+        plan = compute_trades(snapshot, targets, config)
+        assert ("b",) == plan.cancels
+        check_plan(snapshot, targets, config, plan)
+        forged = forge(snapshot, config, plan, cancels=())
+        assert forged.projected_cash == -300.0
+        broken("past the target are kept", forged, snapshot, targets, config)
+
     def test_a_pending_buy_left_on_a_dropped_asset(self):
         """A dropped asset whose pending buy is left to fill is caught."""
         config = attrs.evolve(FREE, cancel_before_rebalance=False)

@@ -233,7 +233,10 @@ class OrderChecks(Facts):
                     f"may fill to {reach!r}, beyond the target by {excess!r} of value"
                 )
             buys = [o.order_id for o in self._kept_working(asset) if o.side is Side.BUY]
-            if short_of_cash and excess > slack and buys and reach > 0.0:
+            # Short of cash, a pending buy past the target goes, however little it
+            # overshoots: no rounding step or threshold excuses spending cash one lacks.
+            exact = REL * self.scale + self._qty_tol(asset) * asset.unit_value
+            if short_of_cash and excess > exact and buys and reach > 0.0:
                 fail(
                     f"{asset.name!r}: pending buys {buys!r} past the target are kept while "
                     f"projected cash {self.projected_cash!r} is below the floor"
