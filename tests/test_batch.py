@@ -490,6 +490,21 @@ class TestPlanTableErrors:
             holdings(("a", "AAA", 1), ("b", "AAA", 1), ("a", "AAA", 2)),
         )
 
+    def test_a_duplicate_past_the_first_key(self):
+        """Every repeated key is found, not only a repeat of the first in sort order."""
+        self.check(
+            InvalidSnapshotError,
+            "holdings has account 'b', asset 'BBB' more than once (rows 2 and 3)",
+            holdings(("a", "AAA", 1), ("b", "AAA", 1), ("b", "BBB", 1), ("b", "BBB", 2)),
+        )
+
+    def test_many_accounts_and_assets_are_no_duplicates(self):
+        """Account and asset together are the key: (d, AAA) is not (a, BBB)."""
+        rows = [(a, n, 1) for a in "abcd" for n in ("AAA", "BBB", "CCC")]
+        prices = {"AAA": 10.0, "BBB": 20.0, "CCC": 40.0}
+        orders, _ = plan_table(holdings(*rows), {"AAA": 1.0}, prices=prices)
+        assert sorted(set(orders["account"])) == list("abcd")
+
     def test_held_asset_without_price(self):
         self.check(
             MissingPriceError,
@@ -689,6 +704,61 @@ class TestPlanTableErrors:
             "holdings row 1: ['a'] is not a valid key (unhashable)",
             holdings(("a", "AAA", 1), (["a"], "AAA", 1)),
         )
+
+    @pytest.mark.parametrize(
+        ("error", "message", "inputs"),
+        [
+            pytest.param(
+                InvalidSnapshotError,
+                "holdings row 1: ['BBB'] is not a valid key (unhashable)",
+                {"table": holdings(("a", "AAA", 1), ("a", ["BBB"], 1))},
+                id="holdings-asset",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "prices row 1: ['BBB'] is not a valid key (unhashable)",
+                {"prices": pd.DataFrame({"asset": objects("AAA", ["BBB"]), "price": [1.0, 2.0]})},
+                id="prices-asset",
+            ),
+            pytest.param(
+                InvalidSnapshotError,
+                "cash row 0: {'a'} is not a valid key (unhashable)",
+                {"cash": cash_table(({"a"}, 1.0))},
+                id="cash-account",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 1: ['BBB'] is not a valid key (unhashable)",
+                {"targets": pd.DataFrame({"asset": objects("AAA", ["BBB"]), "weight": [0.5, 0.5]})},
+                id="model-asset",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 0: ['a'] is not a valid key (unhashable)",
+                {
+                    "targets": pd.DataFrame(
+                        {"account": objects(["a"]), "asset": ["AAA"], "weight": [1.0]}
+                    )
+                },
+                id="per-account-account",
+            ),
+            pytest.param(
+                InvalidTargetsError,
+                "targets row 0: ['AAA'] is not a valid key (unhashable)",
+                {
+                    "targets": pd.DataFrame(
+                        {"account": ["a"], "asset": objects(["AAA"]), "weight": [1.0]}
+                    )
+                },
+                id="per-account-asset",
+            ),
+        ],
+    )
+    def test_an_unhashable_key_names_its_table_and_row(self, error, message, inputs):
+        """A key no dict can hold (a list, a set) is an error of its table, not a crash."""
+        inputs = dict(inputs)
+        table = inputs.pop("table", holdings(("a", "AAA", 1)))
+        self.check(error, message, table, **inputs)
 
     def test_bad_config(self):
         self.check(
