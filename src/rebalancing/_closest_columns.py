@@ -207,7 +207,7 @@ class Columns:
         return np.where(above > top, points[rows, top], np.where(cheaper, lower, upper))
 
     def no_closer(self, holdings: _Floats) -> bool:
-        """Whether no item of ``holdings`` is closer to target than DOWN's holding."""
+        """Whether every item of ``holdings`` is at least as close to target as DOWN's."""
         desired = self.desired
         return bool(np.all(np.abs(holdings - desired) <= np.abs(self.down - desired)))
 
