@@ -396,6 +396,33 @@ class TestReversals:
         assert [("sell", 1, Action.CLOSE)] == [(o.side.value, o.quantity, o.action) for o in plan]
         assert 0 == plan.decision("A").projected_quantity
 
+    def test_a_short_to_one_unit_long_with_a_small_opening_leg_just_covers(self):
+        """Short 5 to long 1: the $10 opening buy is under the $25 minimum, so only the
+        cover is sent, not 6."""
+        snap = PortfolioSnapshot(1_050.0, {"A": -5}, {"A": 10.0}, margin=True)
+        config = RebalanceConfig(min_trade_value=25, min_weight_change=0, allow_short=True)
+        plan = compute_trades(snap, {"A": 0.01}, config)
+
+        assert [("buy", 5, Action.CLOSE)] == [(o.side.value, o.quantity, o.action) for o in plan]
+
+    @pytest.mark.parametrize(
+        ("fractional", "held", "price", "target", "sold", "kept"),
+        [(False, 100, 10.0, 0.02, 98, 2), (True, 10, 40.0, 0.05, 9.5, 0.5)],
+    )
+    def test_a_due_reduction_keeps_a_remainder_below_the_minimum(
+        self, fractional, held, price, target, sold, kept
+    ):
+        """Selling down to a holding worth less than min_trade_value ($20 of $1,000) is a
+        reduction, not a close: only a reversal's opening leg must clear the minimum."""
+        snap = PortfolioSnapshot(0.0, {"A": held}, {"A": price}, fractional=fractional)
+        config = RebalanceConfig(min_trade_value=25, min_weight_change=0)
+        plan = compute_trades(snap, {"A": target}, config)
+
+        assert [("sell", sold, Action.REDUCE)] == [
+            (o.side.value, o.quantity, o.action) for o in plan
+        ]
+        assert plan.decision("A").projected_quantity == pytest.approx(kept)
+
     def test_risk_reducing_orders_go_first(self):
         """Closes and reductions precede opens; sells precede buys within each group."""
         snap = PortfolioSnapshot(
@@ -1235,6 +1262,45 @@ class TestRegressions:
 
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
+
+    @pytest.mark.parametrize(("rounding", "bought"), [(Rounding.CLOSEST, 3), (Rounding.DOWN, 2)])
+    def test_a_cancelled_overshooting_buy_is_replaced_in_the_plans_rounding(self, rounding, bought):
+        """A counted pending buy of 5 for 2.6 wanted, with $300 of cash: it is cancelled (the
+        cash is short), and the buy that replaces it rounds as the config says: CLOSEST buys
+        the nearest 3, which the $300 pays exactly; DOWN buys 2."""
+        pending = [PendingOrder("b", "B", Side.BUY, 5)]
+        snap = PortfolioSnapshot(
+            300.0, {"A": 7}, {"A": 100.0, "B": 100.0}, pending_orders=pending
+        )
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            rounding=rounding,
+        )
+        plan = compute_trades(snap, {"A": 0.7, "B": 0.26}, config)
+
+        assert [("buy", "B", bought)] == trades(plan)
+        assert ("b",) == plan.cancels
+        assert plan.projected_cash == 300.0 - 100.0 * bought
+
+    def test_an_uncounted_pending_sell_of_the_whole_holding_stays_when_the_plan_buys(self):
+        """10 A held, a pending sell of all 10 not counted, 15 wanted: the plan buys 5, so
+        after every fill 5 are held and no short is left; the sell is kept, not cancelled.
+        Only the plan's sells count toward the short."""
+        pending = [PendingOrder("s", "A", Side.SELL, 10)]
+        snap = PortfolioSnapshot(100.0, {"A": 10}, {"A": 10.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+        plan = compute_trades(snap, {"A": 0.75}, config)
+
+        assert [("buy", "A", 5)] == trades(plan)
+        assert () == plan.cancels
+        assert 5 == plan.decision("A").projected_quantity
 
     def test_an_uncounted_pending_sell_is_checked_in_a_book_of_several_assets(self):
         """10 A held, 3 wanted, a pending sell of 6 not counted: 7 + 6 would go short, so
