@@ -2,13 +2,15 @@
 
 import math
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import OrderSide
-from ml4t.backtest.config import ShareType
+from ml4t.backtest.config import RebalanceMode, ShareType
 from ml4t.backtest.models import NoCommission, PercentageCommission
 from ml4t_market import Market, sent
 
+from rebalancing import Rounding
 from rebalancing.ml4t import RebalanceConfig, TargetWeightExecutor
 
 NAMES = [f"A{i}" for i in range(8)]
@@ -100,6 +102,31 @@ class TestPreviewParity:
             sign = 1 if order.side == OrderSide.BUY else -1
             net[order.asset] = net.get(order.asset, 0) + sign * order.quantity
         assert net == {row["asset"]: row["shares"] for row in rows if row["orders"]}
+
+
+class TestEveryMode:
+    """SNAPSHOT, INCREMENTAL and HYBRID, rounding DOWN or CLOSEST, on the real broker."""
+
+    @given(
+        books(),
+        st.sampled_from(list(RebalanceMode)),
+        st.sampled_from([Rounding.DOWN, Rounding.CLOSEST]),
+    )
+    def test_nothing_is_rejected_and_a_cash_account_stays_solvent(self, book, mode, rounding):
+        """Every order execute sends fills; in a cash account the cash never goes below
+        zero and nothing ends short, whichever mode fills the sells before the buys."""
+        prices, account, rate, holdings, targets, config = book
+        market = stand_up(prices, account, rate, holdings)
+        config = attrs.evolve(config, rebalance_mode=mode, rounding=rounding)
+        executor = TargetWeightExecutor(config)
+
+        executor.execute(targets, market.data, market.broker)
+        market.fill()
+
+        assert [] == market.rejected()
+        if not config.allow_short:
+            assert market.cash_ok()
+            assert all(quantity > 0 for quantity in market.positions().values())
 
 
 class TestDustTargets:
