@@ -364,6 +364,22 @@ class TestEdges:
             assert ("b",) == plan.cancels
             assert plan.projected_cash >= 0.0
 
+    @pytest.mark.parametrize("direction", [TradeDirection.BOTH, TradeDirection.SELL_ONLY])
+    def test_a_pending_buy_past_the_target_goes_when_the_optimum_sells_less(self, direction):
+        """Regression: sizing sold 3 of A, enough for B's counted pending buy of 3 (2.2
+        wanted), so it was kept; the optimum sells 2 (as close to A's 7.5), and the cash
+        account ended at -$100. Now the buy goes and the optimum is found again."""
+        pending = [PendingOrder("b", "B", Side.BUY, 3)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0, "B": 100.0}, pending_orders=pending)
+        config = attrs.evolve(
+            EXACT, min_trade_value=150.0, cancel_before_rebalance=False, direction=direction
+        )
+        targets = {"A": 0.75, "B": 0.22}
+        for plan in (compute_trades(snap, targets, config), own_plan(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert plan.projected_cash >= 0.0
+        assert ("b",) == own_plan(snap, targets, config).cancels
+
     def test_a_counted_pending_buy_is_never_crossed(self):
         """A counted pending buy over the target is not sold against (it may be replaced)."""
         pending = [PendingOrder("p", "A", Side.BUY, 10)]

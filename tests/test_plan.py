@@ -412,8 +412,9 @@ class TestReversals:
     def test_a_due_reduction_keeps_a_remainder_below_the_minimum(
         self, fractional, held, price, target, sold
     ):
-        """Selling down to a holding worth less than min_trade_value ($20 of $1,000) is a
-        reduction, not a close: only a reversal's opening leg must clear the minimum."""
+        """Selling down to a holding worth less than min_trade_value (2 units at $10, or
+        0.5 at $40: $20) is a reduction, not a close: only a reversal's opening leg must
+        clear the minimum."""
         snap = PortfolioSnapshot(0.0, {"A": held}, {"A": price}, fractional=fractional)
         config = RebalanceConfig(min_trade_value=25, min_weight_change=0)
         plan = compute_trades(snap, {"A": target}, config)
@@ -1263,24 +1264,54 @@ class TestRegressions:
         assert ("s",) == plan.cancels
         assert 1.0 == plan.decision("A").projected_quantity
 
-    @pytest.mark.parametrize(("rounding", "bought"), [(Rounding.CLOSEST, 3), (Rounding.DOWN, 2)])
-    def test_a_cancelled_overshooting_buy_is_replaced_in_the_plans_rounding(self, rounding, bought):
-        """A counted pending buy of 5 for 2.6 wanted, with $300 of cash: it is cancelled (the
-        cash is short), and the buy that replaces it rounds as the config says: CLOSEST buys
-        the nearest 3, which the $300 pays exactly; DOWN buys 2."""
-        pending = [PendingOrder("b", "B", Side.BUY, 5)]
-        snap = PortfolioSnapshot(300.0, {"A": 7}, {"A": 100.0, "B": 100.0}, pending_orders=pending)
+    def test_a_pending_buy_cancelled_for_cash_is_replaced_by_closests_buy(self):
+        """A counted pending buy of 3 at a $110 limit for 2.6 wanted, $310 of cash: it
+        leaves the account $20 short, so it is cancelled (not replaced for crossing: the
+        rounding keeps 3); the buy that replaces it is CLOSEST's nearest 3 at $100, which
+        the freed cash pays, not DOWN's 2."""
+        pending = [PendingOrder("b", "B", Side.BUY, 3, kind="limit", limit_price=110.0)]
+        snap = PortfolioSnapshot(310.0, {"A": 7}, {"A": 100.0, "B": 100.0}, pending_orders=pending)
         config = RebalanceConfig(
             min_trade_value=0,
             min_weight_change=0,
             cancel_before_rebalance=False,
-            rounding=rounding,
+            rounding=Rounding.CLOSEST,
         )
         plan = compute_trades(snap, {"A": 0.7, "B": 0.26}, config)
 
-        assert [("buy", "B", bought)] == trades(plan)
+        assert [("buy", "B", 3)] == trades(plan)
         assert ("b",) == plan.cancels
-        assert plan.projected_cash == 300.0 - 100.0 * bought
+        assert () == plan.decision("B").adjustments
+        assert plan.projected_cash == pytest.approx(10.0)
+
+    @pytest.mark.parametrize(
+        ("rounding", "targets", "minimum"),
+        [
+            (Rounding.CLOSEST, {"A": 0.7, "B": 0.28}, 0.0),
+            (Rounding.DOWN, {"A": 0.75, "B": 0.22}, 150.0),
+        ],
+    )
+    def test_sell_only_blocks_the_replacement_buy_not_the_cancel(self, rounding, targets, minimum):
+        """Regression: a counted pending buy of 3 past the target (2.8 or 2.2 wanted), cash
+        short of the $50 floor. It was cancelled, but SELL_ONLY blocked the buy that would
+        replace it and the blocked asset got its pending orders back: the plan ended at $0,
+        below the floor. A direction blocks trades, not cancels."""
+        pending = [PendingOrder("b", "B", Side.BUY, 3)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 100.0, "B": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=minimum,
+            min_weight_change=0,
+            cash_buffer=0.05,
+            cancel_before_rebalance=False,
+            direction=TradeDirection.SELL_ONLY,
+            rounding=rounding,
+        )
+        plan = compute_trades(snap, targets, config)
+
+        assert [("sell", "A", 3)] == trades(plan)
+        assert ("b",) == plan.cancels
+        assert SkipReason.DIRECTION == plan.decision("B").skip_reason
+        assert plan.projected_cash == 300.0
 
     def test_an_uncounted_pending_sell_of_the_whole_holding_stays_when_the_plan_buys(self):
         """10 A held, a pending sell of all 10 not counted, 15 wanted: the plan buys 5, so

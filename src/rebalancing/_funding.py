@@ -169,16 +169,24 @@ def fund(
 
 
 def settle_pending_buys(
-    book: Book, config: RebalanceConfig, lines: Lines, floor: Floats
+    book: Book,
+    config: RebalanceConfig,
+    lines: Lines,
+    floor: Floats,
+    *,
+    short: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[Lines, Floats, Legs]:
     """Cancel counted pending buys past the target in accounts short of their ``floor``.
 
     Every mode does this before its buys are sized to the cash (see
-    :func:`_cancel_overshooting_buys`). Returns the lines, and each account's cash for
-    buys with their legs (:func:`funding`), after the cancels.
+    :func:`_cancel_overshooting_buys`). ``short``: the accounts known to end short (OPTIMAL
+    learns it from its answer), else those whose sells and kept orders leave less than
+    the floor. Returns the lines, and each account's cash for buys with their legs
+    (:func:`funding`), after the cancels.
     """
     available, legs = funding(book, config, lines)
-    short = available < floor
+    if short is None:
+        short = available < floor
     if short.any():
         cancelled = _cancel_overshooting_buys(book, config, lines, short)
         if cancelled is not lines:
@@ -229,7 +237,19 @@ def _cancel_overshooting_buys(
     # Sized again from what is left: a buy it still needs is funded (or cut, and then
     # said to be cash-limited) like any other.
     lines = lines._replace(exposure=exposure, final=final, skip=skip, kept=kept, cancels=cancels)
-    return round_trades(book, config, lines, chosen, down=False)
+    lines = round_trades(book, config, lines, chosen, down=False)
+    # The direction may block that buy (SELL_ONLY), and a blocked asset keeps its pending
+    # orders; but it blocks trades, not cancels: the buys past the target still go.
+    blocked = [i for i in chosen.tolist() if not lines.active[i]]
+    if not blocked:
+        return lines
+    kept, cancels = dict(lines.kept), dict(lines.cancels)
+    for i in blocked:
+        gone = {o.order_id for o in book.working.get(i, ()) if o.side is Side.BUY}
+        gone -= set(cancels.get(i, ()))
+        kept[i] = tuple(o for o in kept.get(i, ()) if o.order_id not in gone)
+        cancels[i] = cancels.get(i, ()) + tuple(sorted(gone))
+    return lines._replace(kept=kept, cancels=cancels)
 
 
 def fundable(book: Book, chosen: Index, amount: Floats) -> Floats:

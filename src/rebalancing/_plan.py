@@ -19,12 +19,13 @@ import numpy as np
 from ._assemble import Assembled, PlanColumns, assemble, plans, settle_resting
 from ._book import Book, Rows, flag, read_book, rows_from_snapshots, validate_targets
 from ._config import RebalanceConfig, Rounding
-from ._funding import cash_floor, fund, pending_flows, settle_pending_buys
+from ._funding import account_cash, cash_floor, fund, pending_flows, settle_pending_buys
 from ._optimal import OptimalBook, OptimalLine, closest_plan, optimise, require_scipy
 from ._result import Adjustment, RebalancePlan
 from ._rounding import NOISE, SKIP, legs_of, round_holding, round_nearest, threshold_codes
 from ._sizing import Lines, size
 from ._snapshot import PortfolioSnapshot
+from ._units import cash_slack
 from .exceptions import InvalidConfigError, InvalidSnapshotError
 
 __all__ = [
@@ -224,9 +225,34 @@ def plan_table_rows(rows: Rows, config: RebalanceConfig) -> tuple[Book, Lines, A
 
 
 def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines:
-    """``Rounding.OPTIMAL``: size every free trade by the proven optimum (``_optimal``)."""
-    # Pending buys past the target go when the cash is short, as in the other modes.
-    lines = settle_pending_buys(book, config, lines, np.array([floor]))[0]
+    """``Rounding.OPTIMAL``: size every free trade by the proven optimum (``_optimal``).
+
+    Pending buys past the target go when the cash is short, as in the other modes: short
+    after the sized sells, or short at the end of the optimum, which may sell less than
+    sizing did (then the optimum is found again without them).
+    """
+    floors = np.array([floor])
+    lines = settle_pending_buys(book, config, lines, floors)[0]
+    solved = _solve(book, config, lines, floor)
+    if solved is not None:
+        legs = legs_of(solved.exposure, solved.final, book.increment)
+        cash = account_cash(book, config, solved, legs, buys=True)
+        slack = cash_slack(book.accounts.cash, book.accounts.equity)
+        short = cash < floors - slack
+        if short.any():
+            settled = settle_pending_buys(book, config, lines, floors, short=short)[0]
+            if settled.cancels != lines.cancels:
+                lines, solved = settled, _solve(book, config, settled, floor)
+    if solved is None:
+        # HiGHS found no solution in its node limit: fund as CLOSEST does (the trades
+        # were rounded to nearest, as CLOSEST's are).
+        closest = attrs.evolve(config, rounding=Rounding.CLOSEST)
+        return fund(book, closest, lines, floors)[0]
+    return solved
+
+
+def _solve(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -> Lines | None:
+    """The lines with the optimum's trades; None when HiGHS finds no solution in time."""
     legs = legs_of(lines.exposure, lines.final, book.increment)
     views = []
     for i in range(len(book.assets)):
@@ -277,10 +303,7 @@ def _optimise(book: Book, config: RebalanceConfig, lines: Lines, floor: float) -
         )
     )
     if not solved:
-        # HiGHS found no solution in its node limit: fund as CLOSEST does (the trades
-        # were rounded to nearest, as CLOSEST's are).
-        closest = attrs.evolve(config, rounding=Rounding.CLOSEST)
-        return fund(book, closest, lines, np.array([floor]))[0]
+        return None
     final, skip, adjust = lines.final.copy(), lines.skip.copy(), lines.adjust.copy()
     for i, view in enumerate(views):
         final[i] = (
