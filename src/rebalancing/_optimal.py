@@ -446,8 +446,9 @@ def optimise(book: OptimalBook) -> bool:
     """Size every free trade of the plan by the proven optimum; set legs and reasons.
 
     Returns:
-        False when HiGHS found no solution at all (the caller falls back to CLOSEST);
-        True when the lines hold the answer.
+        False when HiGHS found no solution at all, or none within the exact cash sum
+        after the retries (the caller falls back to CLOSEST); True when the lines hold
+        the answer.
     """
     frees = []
     fixed_flows = [book.cash]
@@ -468,7 +469,7 @@ def optimise(book: OptimalBook) -> bool:
     slack = cash_slack_of(book.cash, equity) if whole else 0.0
     spare = math.fsum(fixed_flows) - floor + slack
     margin = 0.0
-    for _ in range(_RETRIES):
+    for attempt in range(_RETRIES):
         answer = solve(
             choices,
             spare - margin,
@@ -498,15 +499,12 @@ def optimise(book: OptimalBook) -> bool:
         if not spent or cost <= budget or left >= floor - slack:
             _commit(frees, plans)
             return True
-        # HiGHS's tolerance overdrew the exact sum: ask again for a little less.
-        margin = 2.0 * (cost - budget) + 4.0 * margin + 1e-12 * max(equity, 1.0)
-    # Still short after the retries (never seen): send no gated buy at all.
-    plans = [
-        (free.line.exposure, [leg for leg in legs if not _gated([leg])])
-        for free, (_, legs) in zip(frees, plans, strict=True)
-    ]
-    _commit(frees, plans)
-    return True
+        # HiGHS's tolerance, or the last bit of a float sum, overdrew the exact sum: ask
+        # again for a little less, ten times less each time (an answer that spends the
+        # budget to the cent may not move for a billionth of it).
+        margin = max(2.0 * (cost - budget + margin), _SOLVER_NOISE * 10.0**attempt * abs(equity))
+    # Still short after the retries: no answer (the caller funds as CLOSEST does).
+    return False
 
 
 def _commit(frees: Sequence[_Free], plans: Sequence[tuple[float, Legs]]) -> None:
