@@ -1313,6 +1313,34 @@ class TestRegressions:
         assert SkipReason.DIRECTION == plan.decision("B").skip_reason
         assert plan.projected_cash == 300.0
 
+    def test_closest_never_spends_the_cash_of_a_pending_sell_it_cancels(self):
+        """Regression (a random search): CLOSEST's repair counted the $299 of a kept,
+        uncounted pending sell of all 3 B, then moved B to DOWN's holding (sell 1), which
+        cancels that pending sell (together they would leave a short). The buy of 23 A it
+        had funded left -$284 in a cash account. Such an account's buys are now cut by
+        DOWN's water fill, on the holdings before the repair."""
+        pending = [
+            PendingOrder("p0", "C", Side.BUY, 2),
+            PendingOrder("p1", "C", Side.SELL, 2, kind="limit", limit_price=275.0),
+            PendingOrder("p2", "B", Side.SELL, 3),
+        ]
+        prices = {"A": 10.0, "B": 100.0, "C": 250.0}
+        snap = PortfolioSnapshot(100.0, {"B": 3, "C": 2}, prices, pending_orders=pending)
+        config = RebalanceConfig(
+            min_trade_value=25.0,
+            min_weight_change=0,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+            cost_per_order=1.0,
+            rounding=Rounding.CLOSEST,
+        )
+        plan = compute_trades(snap, {"A": 0.26, "B": 0.3, "C": 0.22}, config)
+
+        assert plan.projected_cash >= 0.0
+        assert any(o.asset == "A" and o.side is Side.BUY for o in plan)
+        held_b = 3 - sum(o.quantity for o in plan if o.asset == "B")
+        assert held_b - (0 if "p2" in plan.cancels else 3) >= 0
+
     def test_an_uncounted_pending_sell_of_the_whole_holding_stays_when_the_plan_buys(self):
         """10 A held, a pending sell of all 10 not counted, 15 wanted: the plan buys 5, so
         after every fill 5 are held and no short is left; the sell is kept, not cancelled.

@@ -150,9 +150,25 @@ def fund(
         covers[owners[lines.final[needs] < 0.0]] = True
         repaired = accounts[~covers[accounts]]
         if len(repaired):
-            lines = fund_closest(
+            trial = fund_closest(
                 book, config, lines, legs, budget=spare, slack=slack, accounts=repaired
             )
+            # A holding the repair moves to DOWN's may cancel a kept pending sell whose
+            # cash it counted (with the plan's sell it would leave a short). An account
+            # that then ends below its floor is cut by DOWN's water fill instead.
+            after = legs_of(trial.exposure, trial.final, book.increment)
+            over = account_cash(book, config, trial, after, buys=True) < floor - slack
+            if over[repaired].any():
+                covers[repaired[over[repaired]]] = True
+                repaired = accounts[~covers[accounts]]
+                trial = (
+                    fund_closest(
+                        book, config, lines, legs, budget=spare, slack=slack, accounts=repaired
+                    )
+                    if len(repaired)
+                    else lines
+                )
+            lines = trial
         accounts = accounts[covers[accounts]]
         if not len(accounts):
             return lines, None
