@@ -10,7 +10,7 @@ import sys
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from books import PYPFOPT_PRICES, PYPFOPT_WEIGHTS
@@ -948,9 +948,10 @@ class TestProperties:
 
         check_plan(snap, targets, config, own)
         # 9 units sold and 195,314,600 bought; or 8 sold and all the cash spent: each
-        # leaves $15,625,168 between the holdings and the targets.
+        # leaves $15,625,168 between the holdings and the targets (the public plan may be
+        # either: their float sums differ in the last bits).
         assert l1(own) == pytest.approx(15_625_168.0, rel=1e-12)
-        assert own == compute_trades(snap, targets, config)
+        assert l1(compute_trades(snap, targets, config)) == pytest.approx(l1(own), rel=1e-12)
 
     @pytest.mark.oracle
     @SOLVER_TIME
@@ -961,12 +962,17 @@ class TestProperties:
         Both are holdings its model allows, so a model that leaves one out, or a solve
         that misses the optimum, fails here; the public plan (which keeps the closest of
         the three) would hide it.
+
+        Only on books whose unit values span at most nine orders of magnitude (from the
+        smallest lot to the largest contract): beyond that HiGHS's tolerances decide, and
+        docs/semantics.md promises only the public plan there.
         """
         snap = data.draw(snapshots(allow_pending=False, max_assets=6))
         targets = data.draw(target_weights(assets=st.sampled_from(sorted(snap.prices) or ["A"])))
         config = data.draw(rebalance_configs(rounding=Rounding.OPTIMAL))
         if not (config.allow_short and snap.margin):
             targets = {a: w for a, w in targets.items() if snap.positions.get(a, 0.0) >= 0}
+        assume(unit_value_span(snap, config) <= 1e9)
         plan = own_plan(snap, targets, config)
         check_plan(snap, targets, config, plan)
         scale = 1e-6 * max(abs(plan.equity), 1.0)  # HiGHS's relative tolerances
@@ -1086,6 +1092,21 @@ class TestSolverTolerance:
 
         check_plan(self.SNAP, targets, config, plan)
         assert all(o.value >= 100.0 or o.action is Action.CLOSE for o in plan)
+
+
+def unit_value_span(snapshot, config):
+    """The largest unit value over the smallest lot's value, among the priced assets."""
+    whole = not (
+        snapshot.fractional if config.allow_fractional is None else config.allow_fractional
+    )
+    units, steps = [], []
+    for asset, price in snapshot.prices.items():
+        unit = price * snapshot.multiplier(asset)
+        lot = snapshot.lot_sizes.get(asset) or (config.lot_size if config.round_lots else None)
+        lot = lot or (1.0 if whole else None)
+        units.append(unit)
+        steps.append(unit * lot if lot else unit)
+    return max(units, default=1.0) / min(steps, default=1.0)
 
 
 def own_plan(snapshot, targets, config):
