@@ -19,7 +19,7 @@ from ._book import Book
 from ._closest_funding import fund_closest
 from ._config import RebalanceConfig, Rounding
 from ._rounding import Floats, Index, Legs, legs_of, threshold_codes, whole_units
-from ._sizing import Lines, round_trades, set_buys
+from ._sizing import Lines, cancel_when_blocked, round_trades, set_buys
 from ._snapshot import PendingOrder, Side
 from ._sums import exact_sums
 from ._units import cash_slack
@@ -243,29 +243,19 @@ def _cancel_overshooting_buys(
     chosen = chosen[over]
     kept, cancels = dict(lines.kept), dict(lines.cancels)
     exposure, final, skip = lines.exposure.copy(), lines.final.copy(), lines.skip.copy()
+    gone: dict[int, tuple[PendingOrder, ...]] = {}
     for i in chosen.tolist():
-        buys = [o for o in kept[i] if o.side is Side.BUY]
-        cancels[i] = cancels.get(i, ()) + tuple(o.order_id for o in buys)
+        gone[i] = tuple(o for o in kept[i] if o.side is Side.BUY)
+        cancels[i] = cancels.get(i, ()) + tuple(o.order_id for o in gone[i])
         kept[i] = tuple(o for o in kept[i] if o.side is not Side.BUY)
-        exposure[i] -= math.fsum(o.quantity for o in buys)
+        exposure[i] -= math.fsum(o.quantity for o in gone[i])
         final[i] = exposure[i]
         skip[i] = 0
     # Sized again from what is left: a buy it still needs is funded (or cut, and then
-    # said to be cash-limited) like any other.
+    # said to be cash-limited) like any other; where the direction blocks that buy
+    # (SELL_ONLY), the cancels stand.
     lines = lines._replace(exposure=exposure, final=final, skip=skip, kept=kept, cancels=cancels)
-    lines = round_trades(book, config, lines, chosen, down=False)
-    # The direction may block that buy (SELL_ONLY), and a blocked asset keeps its pending
-    # orders; but it blocks trades, not cancels: the buys past the target still go.
-    blocked = [i for i in chosen.tolist() if not lines.active[i]]
-    if not blocked:
-        return lines
-    kept, cancels = dict(lines.kept), dict(lines.cancels)
-    for i in blocked:
-        gone = {o.order_id for o in book.working.get(i, ()) if o.side is Side.BUY}
-        gone -= set(cancels.get(i, ()))
-        kept[i] = tuple(o for o in kept.get(i, ()) if o.order_id not in gone)
-        cancels[i] = cancels.get(i, ()) + tuple(sorted(gone))
-    return lines._replace(kept=kept, cancels=cancels)
+    return cancel_when_blocked(round_trades(book, config, lines, chosen, down=False), gone)
 
 
 def fundable(book: Book, chosen: Index, amount: Floats) -> Floats:

@@ -11,7 +11,7 @@ takes a :class:`Lines` and returns a new one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +35,15 @@ from ._rounding import (
 from ._snapshot import PendingOrder, Side
 from .exceptions import InvalidSnapshotError
 
-__all__ = ["Lines", "among", "round_trades", "set_buys", "size", "with_orders"]
+__all__ = [
+    "Lines",
+    "among",
+    "cancel_when_blocked",
+    "round_trades",
+    "set_buys",
+    "size",
+    "with_orders",
+]
 
 
 class Lines(NamedTuple):
@@ -277,17 +285,31 @@ def round_trades(
         lines = _check(book, config, lines, picked, down=down)
     lines = apply_direction(book, config, lines, chosen)
     if replaced:
-        adjust, kept, cancels = lines.adjust.copy(), dict(lines.kept), dict(lines.cancels)
-        for i, overshooting in replaced.items():
+        adjust = lines.adjust.copy()
+        for i in replaced:
             if lines.active[i]:
                 adjust[i] |= flag(Adjustment.PENDING_REPLACED)
-            else:
-                # The direction blocks the trade, not the cancel: pending orders that
-                # would take the asset past its target still go (the position stays).
-                cancels[i] = _ids(overshooting)
-                kept[i] = tuple(o for o in book.working.get(i, ()) if o not in overshooting)
-        lines = lines._replace(adjust=adjust, kept=kept, cancels=cancels)
+        lines = cancel_when_blocked(lines._replace(adjust=adjust), replaced)
     return _no_short_from_pending(book, lines, chosen)
+
+
+def cancel_when_blocked(lines: Lines, overshooting: Mapping[int, Sequence[PendingOrder]]) -> Lines:
+    """Cancel again the ``overshooting`` pending orders of assets the direction blocked.
+
+    :func:`apply_direction` gives a blocked asset its pending orders back; but a direction
+    blocks trades, not cancels: orders that would take the asset past its target still
+    go (the position stays).
+    """
+    blocked = [i for i in overshooting if not lines.active[i]]
+    if not blocked:
+        return lines
+    kept, cancels = dict(lines.kept), dict(lines.cancels)
+    for i in blocked:
+        gone = overshooting[i]
+        done = cancels.get(i, ())
+        cancels[i] = done + tuple(o.order_id for o in gone if o.order_id not in done)
+        kept[i] = tuple(o for o in kept.get(i, ()) if o not in gone)
+    return lines._replace(kept=kept, cancels=cancels)
 
 
 def _no_short_from_pending(book: Book, lines: Lines, chosen: Index) -> Lines:
