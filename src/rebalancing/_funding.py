@@ -340,6 +340,8 @@ def _water_fill(
         reserve = BROKER_NOISE * max(abs(float(equity[needs[0]])), 1.0)
         exact = water_level(values[funded].tolist(), budget - slack - reserve, rate, fixed)
         wanted[fractional] = values[fractional] - exact
+        # The reserve may take a buy funded to the threshold's edge below it: none then.
+        wanted[fractional[~due(fractional, wanted[fractional])]] = 0.0
     quantity = np.empty(len(needs))
     quantity[order] = fundable(book, needs, wanted)  # back in the caller's order
     return quantity
