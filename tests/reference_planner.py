@@ -445,15 +445,13 @@ class _Planner:
 
     def _size_close(self, line: _Line) -> None:
         """Target 0: close exactly, keeping pending orders that already close part of it."""
-        kept: list[PendingOrder] = []
-        if self.counts_pending and line.current != 0.0:
-            room = abs(line.current)
-            for order in line.working:
-                if order.side.sign * line.current < 0.0 and order.quantity <= room * (
-                    1 + _UNIT_EPS
-                ):
-                    kept.append(order)
-                    room -= order.quantity
+        closing: list[PendingOrder] = []
+        room = abs(line.current)
+        for order in line.working:
+            if order.side.sign * line.current < 0.0 and order.quantity <= room * (1 + _UNIT_EPS):
+                closing.append(order)
+                room -= order.quantity
+        kept = closing if self.counts_pending else []
         line.kept_working = kept
         line.cancels.extend(o.order_id for o in line.working if o not in kept)
         line.exposure = line.current + math.fsum(o.signed_quantity for o in kept)
@@ -468,6 +466,11 @@ class _Planner:
         side = Side.SELL if line.exposure > 0.0 else Side.BUY
         line.legs = [(side, abs(line.exposure), Action.CLOSE)]
         self._apply_direction(line)
+        if not line.active:
+            # The direction blocks the close, not the cancel of orders that would take
+            # the position further from 0.
+            line.cancels = [o.order_id for o in line.working if o not in closing]
+            line.kept_working = closing
 
     def _clamped_only(self, line: _Line) -> bool:
         return Adjustment.SHORT_CLAMPED in line.adjustments
@@ -678,7 +681,9 @@ class _Planner:
             if not self.counts_pending or abs(line.target) <= NOISE or line.price is None:
                 continue
             reached = line.exposure + math.fsum(side.sign * q for side, q, _ in line.legs)
-            if reached <= line.desired or reached <= 0.0:
+            # The pending buys themselves go past the target, not a round-up of the
+            # plan's own buy (nor its float noise), which the funding cuts like any buy.
+            if reached <= line.desired or line.exposure <= line.desired or reached <= 0.0:
                 continue
             buys = [o for o in line.kept_working if o.side is Side.BUY]
             if not buys:
@@ -886,6 +891,8 @@ class _Planner:
         for line, value in needs:
             at = level if line.increment is not None else exact
             wanted = value - at if line.asset in funded else 0.0
+            if not self._due(line, self._fundable_quantity(line, wanted) * line.unit_value):
+                wanted = 0.0  # the reserve took a buy at the threshold's edge below it
             self._set_buy(line, self._fundable_quantity(line, wanted))
 
     def _fundable_quantity(self, line: _Line, amount: float) -> float:

@@ -453,6 +453,19 @@ class TestFunding:
         assert plan == compute_trades(snap, dict(reversed(targets.items())), config)
         assert plan.projected_cash >= 0.0
 
+    def test_a_fractional_buy_the_broker_reserve_takes_below_the_minimum_is_not_sent(self):
+        """Regression (a random search): $26 of cash, a $1 fee and a $25 minimum fund a
+        buy of exactly $25; the reserve fractional buys leave for the broker's own
+        arithmetic (1e-10 of equity) cut it to $24.9999999, which the plan sent. A cut
+        buy is checked against the thresholds at the cash it is finally given."""
+        snap = PortfolioSnapshot(26.0, {"A": 0.5}, {"A": 250.0}, fractional=True)
+        config = RebalanceConfig(min_trade_value=25.0, min_weight_change=0.0, cost_per_order=1.0)
+        plan = compute_trades(snap, {"A": 1.0}, config)
+
+        assert () == plan.orders
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+        assert 26.0 == plan.projected_cash
+
     def test_costs_are_reserved_so_every_sleeve_fills(self):
         """4 x 25% with 10 bp costs: all four are bought, slightly smaller; cash stays >= 0."""
         snap = PortfolioSnapshot(100_000.0, prices={"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0})
@@ -1697,6 +1710,53 @@ class TestClosingWithPendingOrders:
 
         assert ("b",) == plan.cancels
         assert [("sell", "A", 0.5)] == trades(plan)
+
+    @pytest.mark.parametrize("counted", [True, False])
+    @pytest.mark.parametrize(
+        "case",
+        [
+            (
+                30,
+                TradeDirection.BUY_ONLY,
+                [
+                    PendingOrder("b", "A", Side.BUY, 10),
+                    PendingOrder("s1", "A", Side.SELL, 20),
+                    PendingOrder("s2", "A", Side.SELL, 20),
+                ],
+                ("b", "s2"),
+                -20,
+            ),
+            (
+                -30,
+                TradeDirection.SELL_ONLY,
+                [PendingOrder("s", "A", Side.SELL, 10), PendingOrder("b", "A", Side.BUY, 5)],
+                ("s",),
+                5,
+            ),
+        ],
+    )
+    def test_a_direction_blocks_the_close_not_the_cancels(self, case, counted):
+        """Regression (a random search): 243 held, target 0, BUY_ONLY blocks the close,
+        and the blocked asset got back its four pending buys: $2M of buys in an account
+        with $0. A target of 0 never keeps an order that takes the position further from
+        0 (a buy on a long, a sell on a short, a close past the holding), whatever the
+        direction; orders that close part of it stay, as the direction leaves the asset
+        as it is."""
+        held, direction, pending, cancelled, kept = case
+        cash = 5_000.0 if held < 0 else 0.0
+        snap = PortfolioSnapshot(
+            cash, {"A": held}, {"A": 100.0}, pending_orders=pending, margin=held < 0
+        )
+        config = RebalanceConfig(
+            cancel_before_rebalance=False, account_for_pending=counted, direction=direction
+        )
+        plan = compute_trades(snap, {"A": 0.0}, config)
+
+        assert () == plan.orders
+        assert cancelled == plan.cancels
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+        assert held + kept == plan.decision("A").projected_quantity
+        assert cash - 100.0 * kept == plan.projected_cash
 
 
 class TestRestingOrders:

@@ -16,7 +16,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import reference_planner
-from rebalancing import PortfolioSnapshot, RebalancePlan, Rounding, compute_trades
+from rebalancing import (
+    PendingOrder,
+    PortfolioSnapshot,
+    RebalanceConfig,
+    RebalancePlan,
+    Rounding,
+    Side,
+    compute_trades,
+)
 from rebalancing.testing import rebalance_configs, snapshots, target_weights
 
 #: Floats the two planners compute by different (but equally exact) sums.
@@ -115,3 +123,32 @@ class TestSameAsTheReferencePlanner:
                 compute_trades(snapshot, targets, config)
             return
         assert_same_plan(compute_trades(snapshot, targets, config), old)
+
+
+def test_a_float_round_up_of_the_plans_buy_is_not_a_pending_overshoot():
+    """Regression (randomised ``nox``): the reference cancelled a counted pending buy of 1
+    AAPL, 125M units short of its target, because the plan's own buy on top of it came to
+    the target plus float noise. Only pending buys that themselves go past the target are
+    cancelled for cash; the core always said so. The same book found the BUY_ONLY close
+    that kept four pending buys of $514k each in a $0 account (both planners)."""
+    pending = [PendingOrder(f"order-{k}", "0", Side.BUY, 1) for k in range(4)]
+    pending.append(PendingOrder("order-4", "AAPL", Side.BUY, 1))
+    snapshot = PortfolioSnapshot(
+        0.0,
+        {"0": 243, "AAPL": 1.0, "BRK.B": 1.0},
+        {"0": 514404.140625, "AAPL": 1.0, "BRK.B": 1.0},
+        pending_orders=pending,
+        fractional=True,
+        lot_sizes={"AAPL": 0.001},
+    )
+    targets = {"AAPL": 1.2, "0": 0.0}
+    config = RebalanceConfig(
+        min_trade_value=0,
+        min_weight_change=0,
+        cancel_before_rebalance=False,
+        close_untargeted=False,
+        direction="buy_only",
+    )
+    plan = compute_trades(snapshot, targets, config)
+    assert ("order-0", "order-1", "order-2", "order-3") == plan.cancels
+    assert_same_plan(plan, reference_planner.compute_trades(snapshot, targets, config))

@@ -837,6 +837,24 @@ class TestCheckPlanCatchesPendingMistakes:
         assert forged.projected_cash == -300.0
         broken("past the target are kept", forged, snapshot, targets, config)
 
+    def test_a_pending_buy_kept_on_a_closed_asset_the_direction_blocks(self):
+        """Regression: a target of 0 under BUY_ONLY kept a pending buy of $1,000 in an
+        account with $0, and the check passed: it skipped every asset with target 0."""
+        snapshot = PortfolioSnapshot(
+            0.0,
+            {"A": 30},
+            {"A": 100.0},
+            pending_orders=[PendingOrder("b", "A", Side.BUY, 10)],
+        )
+        config = attrs.evolve(
+            FREE, cancel_before_rebalance=False, direction=TradeDirection.BUY_ONLY
+        )
+        plan = compute_trades(snapshot, {"A": 0.0}, config)
+        assert ("b",) == plan.cancels
+        check_plan(snapshot, {"A": 0.0}, config, plan)
+        forged = forge(snapshot, config, plan, cancels=())
+        broken("beyond closing its position", forged, snapshot, {"A": 0.0}, config)
+
     def test_a_pending_buy_left_on_a_dropped_asset(self):
         """A dropped asset whose pending buy is left to fill is caught."""
         config = attrs.evolve(FREE, cancel_before_rebalance=False)

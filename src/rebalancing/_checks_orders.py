@@ -138,8 +138,11 @@ class OrderChecks(Facts):
                 fail(f"decision for {name!r} cancels orders of another asset: {decision.cancels!r}")
             if self._left_alone(asset):
                 # A direction blocks trades, not cancels: counted pending orders that
-                # would take the asset past its target may go.
-                may_cancel = decision.skip_reason is SkipReason.DIRECTION and self._counts_pending()
+                # would take the asset past its target may go, and on an asset with
+                # target 0, counted or not, those that take it further from 0.
+                may_cancel = decision.skip_reason is SkipReason.DIRECTION and (
+                    self._counts_pending() or abs(asset.target) <= NOISE
+                )
                 own_working = {o.order_id for o in asset.working}
                 if decision.orders or not (
                     not decision.cancels or (may_cancel and set(decision.cancels) <= own_working)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ._checks_cash import CashChecks
-from ._checks_facts import NOISE, REL, fail
+from ._checks_facts import NOISE, REL, Asset, fail
 from ._config import Rounding, TradeDirection
 from ._result import Action, Adjustment, SkipReason
 from ._snapshot import Side
@@ -72,6 +72,26 @@ class PositionChecks(CashChecks):
                 and any(o.action is not Action.CLOSE for o in asset.orders)
             ):
                 fail(f"{asset.name!r} has target 0, so its only order is a close: {asset.orders!r}")
+            self._check_closed_keeps_only_closers(asset)
+
+    def _check_closed_keeps_only_closers(self, asset: Asset) -> None:
+        """A target of 0 keeps only pending orders that close part of the holding.
+
+        Whatever the direction: a direction blocks the close, not the cancel of orders that
+        would take the position further from 0.
+        """
+        if abs(asset.target) > NOISE or asset.price is None:
+            return
+        if self._decision(asset.name).skip_reason is SkipReason.NOT_TARGETED:
+            return
+        kept = self._kept_working(asset)
+        away = [o.order_id for o in kept if o.side.sign * asset.current >= 0.0]
+        closing = math.fsum(o.quantity for o in kept if o.side.sign * asset.current < 0.0)
+        if away or closing > abs(asset.current) + self._qty_tol(asset):
+            fail(
+                f"{asset.name!r} has target 0 but keeps pending orders "
+                f"{[o.order_id for o in kept]!r} beyond closing its position {asset.current!r}"
+            )
 
     def _check_rounding_and_caps(self) -> None:
         config, equity = self.config, self.equity

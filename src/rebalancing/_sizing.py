@@ -147,16 +147,20 @@ def _close(book: Book, config: RebalanceConfig, lines: Lines, chosen: Index) -> 
     if not len(chosen):
         return lines
     exposure, kept, cancels = lines.exposure.copy(), dict(lines.kept), dict(lines.cancels)
+    # Orders that would take the position further from 0 go even where the direction
+    # blocks the close: a cancel is not a trade.
+    away: dict[int, tuple[PendingOrder, ...]] = {}
     for i in among(book.working, chosen):
         working = book.working[i]
         held = book.current[i]
-        keep: list[PendingOrder] = []
-        if book.counts_pending and held != 0.0:
-            room = abs(held)
-            for order in working:
-                if order.side.sign * held < 0.0 and order.quantity <= room * (1 + UNIT_EPS):
-                    keep.append(order)
-                    room -= order.quantity
+        closing: list[PendingOrder] = []
+        room = abs(held)
+        for order in working:
+            if order.side.sign * held < 0.0 and order.quantity <= room * (1 + UNIT_EPS):
+                closing.append(order)
+                room -= order.quantity
+        away[i] = tuple(o for o in working if o not in closing)
+        keep = closing if book.counts_pending else []
         kept[i] = tuple(keep)
         cancels[i] = cancels.get(i, ()) + _ids([o for o in working if o not in keep])
         exposure[i] = held + math.fsum(o.signed_quantity for o in keep)
@@ -168,7 +172,8 @@ def _close(book: Book, config: RebalanceConfig, lines: Lines, chosen: Index) -> 
     skip[chosen[covered]] = reason[covered]
     final[chosen] = np.where(covered, exposure[chosen], 0.0)
     lines = lines._replace(exposure=exposure, skip=skip, final=final, kept=kept, cancels=cancels)
-    return apply_direction(book, config, lines, chosen[~covered])
+    lines = apply_direction(book, config, lines, chosen[~covered])
+    return cancel_when_blocked(lines, away)
 
 
 def _check(
