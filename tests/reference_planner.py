@@ -23,6 +23,7 @@ from rebalancing._allocation import (
     water_level,
 )
 from rebalancing._config import RebalanceConfig, Rounding, TradeDirection
+from rebalancing._funding import BROKER_NOISE
 from rebalancing._result import Action, Adjustment, Decision, Order, RebalancePlan, SkipReason
 from rebalancing._snapshot import PendingOrder, PortfolioSnapshot, Side, pending_by_asset
 from rebalancing._validation import check_name, integral, mapping_items, to_number
@@ -695,6 +696,10 @@ class _Planner:
             # then said to be cash-limited) like any other.
             line.legs, line.skip = [], None
             self._round(line)
+            if not line.active:
+                # The direction blocks the buy that would replace them, not the cancel.
+                line.cancels += [o.order_id for o in buys if o.order_id not in line.cancels]
+                line.kept_working = [o for o in line.kept_working if o not in buys]
             cancelled = True
         return cancelled
 
@@ -887,7 +892,9 @@ class _Planner:
         # Checked again at the final level: never send a buy below a threshold.
         funded = {item[0].asset for item in alive if due(item, level)}
         values = [value for line, value in alive if line.asset in funded]
-        exact = water_level(values, budget - slack, rate, fixed)
+        # Fractional buys leave BROKER_NOISE of the account for the broker's arithmetic.
+        reserve = BROKER_NOISE * max(abs(self.equity), 1.0)
+        exact = water_level(values, budget - slack - reserve, rate, fixed)
         for line, value in needs:
             at = level if line.increment is not None else exact
             wanted = value - at if line.asset in funded else 0.0

@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from books import PYPFOPT_PRICES, PYPFOPT_WEIGHTS
+from coarse_books import coarse_books
 from rebalancing import (
     Action,
     Adjustment,
@@ -1030,6 +1031,15 @@ class TestProperties:
         for other in (Rounding.DOWN, Rounding.CLOSEST):
             rival = compute_trades(snap, targets, attrs.evolve(config, rounding=other))
             assert l1(plan) <= l1(rival) * (1 + 1e-7) + scale, other
+
+    @settings(SOLVER_TIME, max_examples=300)
+    @given(coarse_books(roundings=(Rounding.OPTIMAL,)))
+    def test_every_invariant_holds_on_coarse_books(self, book):
+        """Books from coarse grids (:mod:`coarse_books`), where rare rules meet: the
+        public plan and OPTIMAL's own, before the comparison with DOWN and CLOSEST."""
+        snapshot, targets, config = book
+        check_plan(snapshot, targets, config, compute_trades(snapshot, targets, config))
+        check_plan(snapshot, targets, config, own_plan(snapshot, targets, config))
 
     @SOLVER_TIME
     @given(st.data())

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from coarse_books import coarse_books
 from rebalancing import (
     Action,
     PendingOrder,
@@ -556,6 +557,18 @@ class TestKeptOrdersNeverOvershoot:
         by a trade the thresholds would send. Protective exits never count."""
         snapshot, targets, config = inputs
 
+        plan = compute_trades(snapshot, targets, config)
+
+        check_plan(snapshot, targets, config, plan)
+
+
+class TestCoarseBooks:
+    """Every invariant on books drawn from coarse grids, where rare rules meet."""
+
+    @given(coarse_books())
+    @settings(max_examples=500)
+    def test_every_invariant_holds(self, book):
+        snapshot, targets, config = book
         plan = compute_trades(snapshot, targets, config)
 
         check_plan(snapshot, targets, config, plan)
