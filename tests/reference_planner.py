@@ -932,8 +932,14 @@ class _Planner:
         when the plan cancels working orders, when pending orders are counted, when the
         asset is being closed, or when it would open a short in an account that may not
         short.
+
+        A direction blocks trades, not cancels: an asset it blocks is settled too where the
+        plan may cancel its orders (pending orders counted, or a target of 0).
         """
-        if not line.active:
+        blocked = line.skip is SkipReason.DIRECTION and (
+            self.counts_pending or abs(line.target) <= NOISE
+        )
+        if not line.active and not blocked:
             return
         price = line.price or 0.0
         # Only what surely fills: a kept entry (a dip buy) may never fill, and an exit

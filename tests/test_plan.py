@@ -25,6 +25,7 @@ from rebalancing import (
     TradeDirection,
     compute_trades,
 )
+from rebalancing.testing import check_plan
 
 FREE = RebalanceConfig(min_trade_value=0.0, min_weight_change=0.0)
 #: Every rounding mode; OPTIMAL runs where scipy is installed (the `optimal` session).
@@ -1795,6 +1796,55 @@ class TestRestingOrders:
         pending = [PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=80.0)]
         snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, pending_orders=pending)
         config = RebalanceConfig(direction=TradeDirection.BUY_ONLY)
+        plan = compute_trades(snap, {"A": 0.5}, config)
+
+        assert ((), ()) == (plan.orders, plan.cancels)
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+
+    @pytest.mark.parametrize("rounding", EVERY_ROUNDING)
+    def test_a_direction_blocks_the_buy_not_the_cancel_of_a_take_profit_turned_entry(
+        self, rounding
+    ):
+        """Regression (a random search): C is 1 short with a counted market buy of 3 and a
+        take-profit buy of 3 at $90 (an exit of the short). The buy turns C long 2 and
+        SELL_ONLY blocks the last unit to the 3.2 wanted; the blocked asset was skipped
+        when resting orders were settled, so the take-profit stayed and could fill C to 5.
+        A direction blocks trades, not cancels: it goes, as it would if C traded."""
+        pending = [
+            PendingOrder("p0", "C", Side.BUY, 3),
+            PendingOrder("p1", "C", Side.BUY, 3, kind=OrderKind.LIMIT, limit_price=90.0),
+            PendingOrder("p2", "B", Side.BUY, 3),
+        ]
+        prices = {"A": 100.0, "B": 100.0, "C": 100.0}
+        snap = PortfolioSnapshot(
+            50.0, {"A": 5, "C": -1}, prices, pending_orders=pending, margin=True
+        )
+        config = RebalanceConfig(
+            min_trade_value=0.0,
+            min_weight_change=0.01,
+            allow_short=True,
+            cancel_before_rebalance=False,
+            cash_buffer=0.05,
+            cost_per_order=1.0,
+            direction=TradeDirection.SELL_ONLY,
+            rounding=rounding,
+        )
+        targets = {"A": 0.6, "B": 0.26, "C": 0.75}
+        plan = compute_trades(snap, targets, config)
+
+        assert "sell" == trades(plan)[0][0]
+        assert [] == [t for t in trades(plan) if t[1] != "A"]
+        assert SkipReason.DIRECTION == plan.decision("C").skip_reason
+        assert ("p1",) == plan.decision("C").cancels
+        assert 2.0 == plan.decision("C").projected_quantity
+        check_plan(snap, targets, config, plan)
+
+    def test_a_blocked_asset_keeps_a_take_profit_that_only_shrinks_it(self):
+        """Counted pending orders, BUY_ONLY blocks selling A down to 50: a take-profit of
+        40 within the 100 held only shrinks A, so it stays."""
+        pending = [PendingOrder("tp", "A", Side.SELL, 40, kind=OrderKind.LIMIT, limit_price=120.0)]
+        snap = PortfolioSnapshot(0.0, {"A": 100}, {"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(cancel_before_rebalance=False, direction=TradeDirection.BUY_ONLY)
         plan = compute_trades(snap, {"A": 0.5}, config)
 
         assert ((), ()) == (plan.orders, plan.cancels)

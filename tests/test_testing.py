@@ -855,6 +855,38 @@ class TestCheckPlanCatchesPendingMistakes:
         forged = forge(snapshot, config, plan, cancels=())
         broken("beyond closing its position", forged, snapshot, {"A": 0.0}, config)
 
+    @pytest.mark.parametrize("held", [-1, 1])
+    def test_a_blocked_asset_may_cancel_only_resting_orders_that_misfire(self, held):
+        """A direction blocks trades, not cancels: with pending orders counted, a take-profit
+        buy of a short that a pending buy turns long goes (kept, it is caught as an
+        overshoot; before, the cancel was caught too and no plan passed); a stop-loss
+        within the position the kept orders leave must stay."""
+        limit = PendingOrder("tp", "A", Side.BUY, 3, kind=OrderKind.LIMIT, limit_price=90.0)
+        if held > 0:
+            limit = PendingOrder("sl", "A", Side.SELL, 1, kind=OrderKind.STOP, stop_price=80.0)
+        pending = [PendingOrder("b", "A", Side.BUY, 3), limit]
+        snapshot = PortfolioSnapshot(
+            500.0, {"A": held}, {"A": 100.0}, pending_orders=pending, margin=True
+        )
+        config = attrs.evolve(
+            FREE,
+            allow_short=True,
+            cancel_before_rebalance=False,
+            direction=TradeDirection.SELL_ONLY,
+        )
+        targets = {"A": 0.9 if held < 0 else 1.0}
+        plan = compute_trades(snapshot, targets, config)
+        assert (("tp",) if held < 0 else ()) == plan.cancels
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+        check_plan(snapshot, targets, config, plan)
+        if held < 0:
+            decision = attrs.evolve(plan.decision("A"), cancels=())
+            kept = attrs.evolve(plan, cancels=(), decisions=(decision,))
+            broken("may fill to 5.0, beyond the target", kept, snapshot, targets, config)
+        else:
+            cancelled = forge(snapshot, config, plan, cancels=("sl",))
+            broken("left alone", cancelled, snapshot, targets, config)
+
     def test_a_pending_buy_left_on_a_dropped_asset(self):
         """A dropped asset whose pending buy is left to fill is caught."""
         config = attrs.evolve(FREE, cancel_before_rebalance=False)

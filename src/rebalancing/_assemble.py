@@ -25,6 +25,7 @@ from ._rounding import (
     CLOSE,
     NOISE,
     REDUCE,
+    SKIP,
     SKIPS,
     UNIT_EPS,
     Floats,
@@ -55,11 +56,25 @@ def settle_resting(book: Book, config: RebalanceConfig, lines: Lines) -> Lines:
     when the plan cancels working orders, when pending orders are counted, when the
     asset is being closed, or when it would open a short in an account that may not
     short.
+
+    A direction blocks trades, not cancels: an asset it blocks is settled too where the
+    plan may cancel its orders (pending orders counted, or a target of 0), from the
+    position its kept orders leave. A take-profit buy of a short that a counted pending
+    buy turns long would otherwise stay, and add to a position already at its target.
     """
     if not book.resting:
         return lines
     cancels = dict(lines.cancels)
-    chosen = np.array([i for i in book.resting if lines.active[i]], dtype=np.intp)
+    blocked = lines.skip == SKIP[SkipReason.DIRECTION]
+    chosen = np.array(
+        [
+            i
+            for i in book.resting
+            if lines.active[i]
+            or (blocked[i] and (book.counts_pending or abs(lines.target[i]) <= NOISE))
+        ],
+        dtype=np.intp,
+    )
     if not len(chosen):
         return lines
     legs = legs_of(lines.exposure[chosen], lines.final[chosen], book.increment[chosen])

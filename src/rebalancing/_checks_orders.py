@@ -139,13 +139,25 @@ class OrderChecks(Facts):
             if self._left_alone(asset):
                 # A direction blocks trades, not cancels: counted pending orders that
                 # would take the asset past its target may go, and on an asset with
-                # target 0, counted or not, those that take it further from 0.
+                # target 0, counted or not, those that take it further from 0; so may
+                # resting orders that would not only shrink the position the kept orders
+                # surely leave (a take-profit buy of a short a pending buy turns long).
                 may_cancel = decision.skip_reason is SkipReason.DIRECTION and (
                     self._counts_pending() or abs(asset.target) <= NOISE
                 )
-                own_working = {o.order_id for o in asset.working}
+                cancellable = {o.order_id for o in asset.working}
+                sure = asset.current + math.fsum(
+                    o.signed_quantity
+                    for o in self._kept_working(asset)
+                    if o.executes_as_placed(asset.price or 0.0)
+                )
+                cancellable |= {
+                    o.order_id
+                    for o in asset.resting
+                    if not (sure * o.side.sign < 0.0 and o.quantity <= abs(sure) * (1 + 1e-9))
+                }
                 if decision.orders or not (
-                    not decision.cancels or (may_cancel and set(decision.cancels) <= own_working)
+                    not decision.cancels or (may_cancel and set(decision.cancels) <= cancellable)
                 ):
                     fail(
                         f"{name!r} is left alone ({decision.skip_reason}) but the plan "
