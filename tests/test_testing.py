@@ -763,6 +763,36 @@ class TestCheckPlanAcceptsUnaffordableUnits:
         assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
         check_plan(snap, {"B": 0.15}, config, plan)
 
+    def test_an_uncounted_pending_buy_does_not_shrink_the_uncut_buy(self):
+        """Regression (a random search): pending orders kept but not counted, DOWN's water
+        fill cut 4 C to 3 and 3 B to 1 and dropped 1 A ($43 of buys, $38.40 above the
+        floor); whole units left $10.40. check_plan measured C's uncut buy as 3, as if
+        the uncounted pending buy of 1 C counted, found $8 enough for every cut buy, and
+        failed the plan. The uncut buys need $15: A is rightly cash-limited."""
+        pending = [
+            PendingOrder("p0", "A", Side.SELL, 1),
+            PendingOrder("p1", "A", Side.BUY, 3),
+            PendingOrder("p2", "C", Side.BUY, 1),
+        ]
+        prices = {"A": 1.0, "B": 7.0, "C": 7.0}
+        snap = PortfolioSnapshot(
+            50.0, {"A": 2, "B": -2}, prices, pending_orders=pending, margin=True
+        )
+        config = RebalanceConfig(
+            min_trade_value=0.0,
+            min_weight_change=0.01,
+            allow_short=True,
+            cancel_before_rebalance=False,
+            account_for_pending=False,
+        )
+        targets = {"A": 0.1, "B": 0.45, "C": 0.75}
+        plan = compute_trades(snap, targets, config)
+
+        assert [("B", 2), ("B", 1), ("C", 3)] == [(o.asset, o.quantity) for o in plan]
+        assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+        assert plan.projected_cash - plan.cash_floor == pytest.approx(10.4)
+        check_plan(snap, targets, config, plan)
+
 
 class TestCheckPlanCatchesPendingMistakes:
     def test_an_unknown_cancel(self):

@@ -114,11 +114,13 @@ class CashChecks(Facts):
             if not cut:
                 continue
             step = (other.increment or 0.0) * other.unit_value
-            gap = (
-                min(g for g in self._gaps(other) if g > 0.0)
-                if any(g > 0.0 for g in self._gaps(other))
-                else 0.0
-            )
+            # The gap the planner sized: from the position, plus the kept pending orders
+            # only when it counts them. (Counting an uncounted pending buy of 1 C made
+            # the uncut buy of 4 C look like 3, and the $10.4 a whole-unit water fill
+            # leaves look like enough for every cut buy.)
+            kept = self._kept_working(other) if self._counts_pending() else []
+            exposure = other.current + math.fsum(o.signed_quantity for o in kept)
+            gap = max(0.0, other.target * self.equity - exposure * other.unit_value)
             # The buy the rounding would send uncut: whole steps of the gap, not more.
             whole = math.floor(gap / step + 1e-9) * step if step > 0.0 else gap
             sent = math.fsum(o.value for o in other.orders if o.side is Side.BUY)
