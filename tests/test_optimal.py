@@ -307,6 +307,31 @@ class TestEdges:
         assert [("buy", 5, "close")] == [(o.side.value, o.quantity, o.action.value) for o in plan]
         check_plan(snap, {"A": 1.0}, config, plan)
 
+    def test_a_short_left_uncovered_for_cash_is_cash_limited(self):
+        """Regression (a random search): A 5 short wants 11.9 long, but the open ($110) is
+        below the $150 minimum, so the planner's trade is the close ($51 with its fee).
+        BUY_ONLY keeps C, so the $300 of cash binds, and the optimum leaves A short to buy
+        51 more B ($1 closer). A's skip reason was at_target, 168.75 away from it; the
+        close was left for the cash: cash_limited."""
+        pending = [PendingOrder("p0", "B", Side.SELL, 5)]
+        prices = {"A": 10.0, "B": 1.0, "C": 100.0}
+        snap = PortfolioSnapshot(
+            300.0, {"A": -5, "C": 10}, prices, pending_orders=pending, margin=True
+        )
+        config = attrs.evolve(
+            SHORTS,
+            min_trade_value=150.0,
+            cancel_before_rebalance=False,
+            cash_buffer=0.05,
+            cost_per_order=1.0,
+            direction=TradeDirection.BUY_ONLY,
+        )
+        targets = {"A": 0.1, "B": 0.26}
+        for plan in (compute_trades(snap, targets, config), own_plan(snap, targets, config)):
+            assert [("buy", "B", 236)] == [(o.side.value, o.asset, o.quantity) for o in plan]
+            assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
+            check_plan(snap, targets, config, plan)
+
     def test_a_fractional_reversal_opens_the_exact_amount(self):
         """In a fractional account a reversal closes, then opens exactly the target."""
         snap = PortfolioSnapshot(100.0, {"A": 2.0}, {"A": 10.0}, fractional=True, margin=True)

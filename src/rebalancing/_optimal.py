@@ -513,13 +513,16 @@ def _commit(frees: Sequence[_Free], plans: Sequence[tuple[float, Legs]]) -> None
         line = free.line
         wanted = _bought(line.legs)
         bought = _bought(legs)
+        covers = any(side is Side.BUY for side, _, _ in line.legs)
         line.legs = legs
         line.final = final
-        if bought < wanted:
-            if bought > 0.0:
-                line.adjustments.append(Adjustment.CASH_LIMITED)
-            elif not legs:
-                line.skip = SkipReason.CASH_LIMITED
+        if bought < wanted and bought > 0.0:
+            line.adjustments.append(Adjustment.CASH_LIMITED)
+        elif not legs and (bought < wanted or covers):
+            # A buy left out, a short's close included: the optimum may leave the close of
+            # a reversal whose open is too small, when its cash brings a buy elsewhere
+            # closer. It was not at target.
+            line.skip = SkipReason.CASH_LIMITED
 
 
 def distance(plan: RebalancePlan) -> float:
