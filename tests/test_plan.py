@@ -1839,6 +1839,30 @@ class TestRestingOrders:
         assert 2.0 == plan.decision("C").projected_quantity
         check_plan(snap, targets, config, plan)
 
+    @pytest.mark.parametrize(("cancel_first", "counted"), [(True, True), (False, False)])
+    def test_a_target_of_0_the_direction_blocks_cancels_resting_orders_away_from_0(
+        self, cancel_first, counted
+    ):
+        """BUY_ONLY blocks the close of 30 A (target 0), not the cancels, counted or not: a
+        dip buy would add to it and a stop of 40 sells past it, so both go; a stop of 30
+        only closes it, and stays."""
+        pending = [
+            PendingOrder("dip", "A", Side.BUY, 5, kind=OrderKind.LIMIT, limit_price=90.0),
+            PendingOrder("sl", "A", Side.SELL, 30, kind=OrderKind.STOP, stop_price=80.0),
+            PendingOrder("big", "A", Side.SELL, 40, kind=OrderKind.STOP, stop_price=70.0),
+        ]
+        snap = PortfolioSnapshot(0.0, {"A": 30}, {"A": 100.0}, pending_orders=pending)
+        config = RebalanceConfig(
+            cancel_before_rebalance=cancel_first,
+            account_for_pending=counted,
+            direction=TradeDirection.BUY_ONLY,
+        )
+        plan = compute_trades(snap, {"A": 0.0}, config)
+
+        assert ((), ("big", "dip")) == (plan.orders, plan.cancels)
+        assert SkipReason.DIRECTION == plan.decision("A").skip_reason
+        check_plan(snap, {"A": 0.0}, config, plan)
+
     def test_a_blocked_asset_keeps_a_take_profit_that_only_shrinks_it(self):
         """Counted pending orders, BUY_ONLY blocks selling A down to 50: a take-profit of
         40 within the 100 held only shrinks A, so it stays."""
