@@ -24,11 +24,14 @@ from rebalancing import (
     TradeDirection,
 )
 
-PRICES = (1.0, 7.0, 10.0, 100.0, 250.0)
+PRICES = (0.5, 1.0, 7.0, 10.0, 100.0, 250.0)
 QUANTITIES = (1, 2, 3, 5, 10, 20)
 FRACTIONS = (1.0, 0.5, 1.25)
 CASH = (-100.0, 0.0, 50.0, 100.0, 300.0, 1_000.0)
-WEIGHTS = (0.0, 0.1, 0.22, 0.26, 0.3, 0.45, 0.6, 0.75)
+WEIGHTS = (0.0, 0.05, 0.1, 0.22, 0.26, 0.3, 0.45, 0.6, 0.75)
+#: Lot sizes and contract multipliers, mostly none.
+LOTS = (None, None, None, 0.1, 5.0)
+MULTIPLIERS = (None, None, None, None, 10.0)
 #: A limit or stop away from the market, at it, or through it.
 AWAY = (0.9, 1.0, 1.1)
 
@@ -67,6 +70,8 @@ def coarse_books(
         positions[name] = held * (draw(st.sampled_from(FRACTIONS)) if fractional else 1)
     count = draw(st.integers(0, 3))
     pending = [draw(_pending(f"p{k}", prices)) for k in range(count)]
+    lots = {name: draw(st.sampled_from(LOTS)) for name in names}
+    multipliers = {name: draw(st.sampled_from(MULTIPLIERS)) for name in names}
     snapshot = PortfolioSnapshot(
         draw(st.sampled_from(CASH)),
         {name: held for name, held in positions.items() if held},
@@ -74,6 +79,8 @@ def coarse_books(
         pending_orders=pending,
         fractional=fractional,
         margin=margin,
+        lot_sizes={name: lot for name, lot in lots.items() if lot is not None},
+        multipliers={name: m for name, m in multipliers.items() if m is not None},
     )
     weights = WEIGHTS + ((-0.2,) if margin else ())
     targets = {name: draw(st.sampled_from(weights)) for name in names if draw(st.booleans())}
@@ -89,5 +96,7 @@ def coarse_books(
         allow_short=margin and draw(st.booleans()),
         cost_rate=draw(st.sampled_from((0.0, 0.001))),
         cost_per_order=draw(st.sampled_from((0.0, 1.0))),
+        max_single_weight=draw(st.sampled_from((1.0, 1.0, 0.4))),
+        relative_band=draw(st.sampled_from((None, None, 0.25))),
     )
     return snapshot, targets, config

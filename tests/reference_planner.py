@@ -828,6 +828,14 @@ class _Planner:
         line.final = holding
         line.legs = self._legs(line.exposure, holding, line.increment)
         line.skip = None if line.legs else line.skip
+        increment = line.increment
+        # Held where the closest holding is the position itself: the sell rounds to none.
+        if (
+            not line.legs
+            and increment is not None
+            and abs(line.desired - holding) <= increment * (1 + _UNIT_EPS)
+        ):
+            line.skip = SkipReason.ROUNDS_TO_ZERO
 
     def _min_buy_value(self, line: _Line) -> float:
         """Smallest trade value the thresholds let through for this line."""

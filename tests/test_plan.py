@@ -2041,6 +2041,33 @@ class TestRestingEntries:
 
 
 class TestClosestFunding:
+    def test_a_holding_the_repair_keeps_at_its_nearest_says_it_rounds_to_zero(self):
+        """Regression (a random search): $6 of equity, D's cap leaves 4.8 of the 5 held.
+        Sizing sold 1 D to pay for B; when the cash bound, CLOSEST's repair kept the 5,
+        the nearest holding, and the decision said at_target, $0.10 from its target. The
+        sell rounds to nothing: rounds_to_zero_shares."""
+        snap = PortfolioSnapshot(
+            0.0,
+            {"A": 2.0, "B": 3.0, "D": 5.0},
+            {"A": 1.0, "B": 0.5, "C": 250.0, "D": 0.5},
+            lot_sizes={"A": 0.1, "C": 5.0},
+        )
+        targets = {"A": 0.0, "B": 0.6, "C": 0.05, "D": 0.75}
+        config = RebalanceConfig(
+            min_trade_value=0.0,
+            min_weight_change=0.0,
+            max_single_weight=0.4,
+            cost_rate=0.001,
+            cost_per_order=1.0,
+            rounding=Rounding.CLOSEST,
+            relative_band=0.25,
+        )
+        plan = compute_trades(snap, targets, config)
+
+        assert [("sell", "A", 2.0)] == trades(plan)
+        assert SkipReason.ROUNDS_TO_ZERO == plan.decision("D").skip_reason
+        check_plan(snap, targets, config, plan)
+
     def test_a_closest_plan_does_not_flip_flop(self):
         """Regression (found by the randomised run): plan 1 bought '0' and 'AAPL';
         planned again, it sold both to buy 'ES', further from target, and back again."""

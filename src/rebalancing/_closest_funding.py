@@ -16,7 +16,18 @@ from ._allocation import HoldingItem, closest_holdings
 from ._book import Book
 from ._closest_search import EXACT_ITEMS
 from ._config import RebalanceConfig, TradeDirection
-from ._rounding import NOISE, Floats, Index, Legs, holding_down, threshold_codes, whole_units
+from ._result import SkipReason
+from ._rounding import (
+    NOISE,
+    SKIP,
+    UNIT_EPS,
+    Floats,
+    Index,
+    Legs,
+    holding_down,
+    threshold_codes,
+    whole_units,
+)
 from ._sizing import Lines, round_trades, set_buys, with_orders
 
 __all__ = ["fund_closest"]
@@ -230,10 +241,18 @@ def _set_holdings(
         quantity[stepped] = np.round(whole_units(quantity[stepped] / step[stepped])) * step[stepped]
         lines = set_buys(lines, legs, where, quantity)
     if moved:
-        final = lines.final.copy()
+        final, skip = lines.final.copy(), lines.skip.copy()
         for i, holding in moved:
             final[i] = holding
-        lines = lines._replace(final=final)
+        # Held where the closest holding is the position itself: the sell rounds to none.
+        where = np.array([i for i, _ in moved])
+        held = where[final[where] == lines.exposure[where]]
+        step = book.increment[held]
+        nearest = (step > 0.0) & (
+            np.abs(lines.desired[held] - final[held]) <= step * (1 + UNIT_EPS)
+        )
+        skip[held[nearest]] = SKIP[SkipReason.ROUNDS_TO_ZERO]
+        lines = lines._replace(final=final, skip=skip)
     if at_down:
         # Rounded as DOWN would: that also replaces a pending buy it would cross.
         where = np.array(at_down)
