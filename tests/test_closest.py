@@ -550,10 +550,17 @@ class TestAtLeastDown:
         actual = _at_least_down(list(self.items), 30.0, [0.0, 2.0], rate=0.0, fixed=0.0)
         assert [1.0, 1.0] == actual
 
-    def test_down_past_the_budget_is_not_taken(self):
-        """DOWN's two units ($20) do not fit $19.99: its answer cannot stand in."""
+    def test_down_buys_the_first_of_two_that_do_not_both_fit(self):
+        """DOWN's two units ($20) do not fit $19.99. Cut evenly, neither is bought; DOWN
+        drops the smaller (the later on a tie) and buys the other, $10 closer than
+        nothing, so that answer stands in for a result that buys nothing.
+
+        Regression: CLOSEST computed DOWN's answer with another drop rule (every buy the
+        even cut left at 0 went) and bought nothing where the planner's DOWN bought one
+        unit: $11 of cash, a $10 fee, two $1 assets 5.5 units under target."""
         actual = _at_least_down(list(self.items), 19.99, [0.0, 0.0], rate=0.0, fixed=0.0)
-        assert [0.0, 0.0] == actual
+        assert [1.0, 0.0] == actual
+        assert [0.0, 0.0] == _at_least_down(list(self.items), 9.99, [0.0, 0.0], rate=0.0, fixed=0.0)
 
 
 class TestConvex:

@@ -2041,6 +2041,28 @@ class TestRestingEntries:
 
 
 class TestClosestFunding:
+    def test_closest_buys_what_down_buys_when_two_equal_buys_do_not_both_fit(self):
+        """Regression (CI's draws of test_allocation): $11 of cash, a $10 fee, two $1
+        assets 5.5 units under target. DOWN buys 1 unit of the first ($11); CLOSEST
+        bought nothing, $1 further, because its stand-in for DOWN's answer dropped both
+        buys when the even cut left each at 0."""
+        prices = dict.fromkeys(("AAA", "BBB", "CCC", "DDD", "EEE"), 1.0)
+        snap = PortfolioSnapshot(11.0, {"DDD": 1.0, "EEE": 1.0}, prices)
+        targets = {"AAA": 0.0, "BBB": 0.0, "CCC": 0.0, "DDD": 0.5, "EEE": 0.5}
+        plans = [
+            compute_trades(
+                snap,
+                targets,
+                RebalanceConfig(
+                    min_trade_value=0.0, min_weight_change=0.0, cost_per_order=10.0, rounding=r
+                ),
+            )
+            for r in (Rounding.DOWN, Rounding.CLOSEST)
+        ]
+
+        assert [[("buy", "DDD", 1)]] * 2 == [trades(plan) for plan in plans]
+        assert [0.0, 0.0] == [plan.projected_cash for plan in plans]
+
     def test_a_holding_the_repair_keeps_at_its_nearest_says_it_rounds_to_zero(self):
         """Regression (a random search): $6 of equity, D's cap leaves 4.8 of the 5 held.
         Sizing sold 1 D to pay for B; when the cash bound, CLOSEST's repair kept the 5,

@@ -58,12 +58,35 @@ def _down_holdings(
 ) -> list[float]:
     """What ``Rounding.DOWN`` funds: sells to ``down``, buys truncated and water-filled.
 
-    Fractional buys leave ``budget``'s float ``slack`` unspent, as DOWN's do.
+    Fractional buys leave ``budget``'s float ``slack`` unspent, as DOWN's do. Buys are
+    dropped by DOWN's rule (:func:`~._funding._water_fill`): first those that the whole
+    budget could not fund alone, then as few of the smallest as it takes for the rest to
+    be bought (two equal buys that do not both fit: the first is bought, not neither).
     """
     holdings = [min(item.start, item.down) for item in items]
     spent = math.fsum(
         cash_use(item, h, rate, fixed) for item, h in zip(items, holdings, strict=True)
     )
+    left = budget - spent
+
+    def bought(index: int, amount: float) -> float:
+        """The buy of ``items[index]`` worth at most ``amount``, or 0 when not sent."""
+        item = items[index]
+        quantity = amount / item.unit_value if amount > 0.0 else 0.0
+        if item.increment is not None:
+            quantity = math.floor(snap_whole(quantity / item.increment)) * item.increment
+        return quantity if quantity > 0.0 and quantity * item.unit_value >= item.min_value else 0.0
+
+    def fill(wants: list[tuple[float, int]]) -> list[float]:
+        values = [value for value, _ in wants]
+        level = water_level(values, left, rate, fixed)
+        exact = water_level(values, left - slack, rate, fixed) if slack else level
+        return [
+            bought(index, value - (level if items[index].increment is not None else exact))
+            for value, index in wants
+        ]
+
+    alone = (left - fixed) / (1.0 + rate)
     wants = sorted(
         (
             ((item.down - item.start) * item.unit_value, index)
@@ -72,25 +95,27 @@ def _down_holdings(
         ),
         key=lambda want: (-want[0], want[1]),
     )
-    left = budget - spent
-    while wants:
-        values = [value for value, _ in wants]
-        level = water_level(values, left, rate, fixed)
-        exact = water_level(values, left - slack, rate, fixed) if slack else level
-        bought = []
-        for value, index in wants:
-            item = items[index]
-            amount = value - (level if item.increment is not None else exact)
-            quantity = amount / item.unit_value if amount > 0.0 else 0.0
-            if item.increment is not None:
-                quantity = math.floor(snap_whole(quantity / item.increment)) * item.increment
-            if quantity > 0.0 and quantity * item.unit_value >= item.min_value:
-                bought.append((value, index, quantity))
-        if len(bought) == len(wants):
-            for _, index, quantity in bought:
-                holdings[index] = items[index].start + quantity
-            break
-        wants = [(value, index) for value, index, _ in bought]
+    wants = [(value, index) for value, index in wants if bought(index, min(value, alone)) > 0.0]
+    quantities = fill(wants)
+    short = [k for k, quantity in enumerate(quantities) if quantity == 0.0]
+    if short:
+        # Dropping a buy frees cash for the rest: the fewest smallest, by bisection.
+        def without(count: int) -> list[tuple[float, int]]:
+            gone = set(short[len(short) - count :])
+            return [want for k, want in enumerate(wants) if k not in gone]
+
+        low, high = 1, len(short)
+        while low < high:
+            middle = (low + high) // 2
+            if all(fill(without(middle))):
+                high = middle
+            else:
+                low = middle + 1
+        wants = without(low)
+        quantities = fill(wants)
+    for (_, index), quantity in zip(wants, quantities, strict=True):
+        if quantity > 0.0:
+            holdings[index] = items[index].start + quantity
     return holdings
 
 
