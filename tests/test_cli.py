@@ -835,6 +835,34 @@ BAD_CASES = [
         "'price'",
     ),
     case(
+        "a short holding in a cash account",
+        {"h.csv": "asset,quantity,price\nA,10,100\nB,-160,50\nCASH,1200,\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 3: 'B' is held short (-160), which a cash account cannot; pass --margin "
+        "for a margin account",
+    ),
+    case(
+        "a short holding in one of several cash accounts",
+        {"h.csv": "account,asset,quantity,price\nira,A,10,100\ntax,B,-1,50\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 3: 'B' is held short (-1), which a cash account cannot; pass --margin "
+        "for a margin account",
+    ),
+    case(
+        "an asset class column beside the tickers",
+        {"t.csv": "Ticker,Weight,Asset\nA,75%,Stocks\nB,25%,Bonds\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "t.csv, line 1: both 'asset' and 'ticker' could be the asset column; rename or remove "
+        "one of them",
+    ),
+    case(
+        "a quantity column beside shares",
+        {"h.csv": "Symbol,Shares,Quantity,Price\nA,10,5,100\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv"],
+        "h.csv, line 1: both 'quantity' and 'shares' could be the quantity column; rename or "
+        "remove one of them",
+    ),
+    case(
         "json rows with two aliases",
         {"h.json": '[{"symbol": "A", "ticker": "A", "qty": 1}]'},
         ["--holdings", "h.json", "--targets", "t.csv"],

@@ -57,6 +57,7 @@ from ._cli_files import (
 from ._cli_input import (
     _Book,
     _check_case,
+    _check_shorts,
     _check_weights,
     _merge_prices,
     _read_holdings,
@@ -363,6 +364,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     except RebalancingError as exc:
         _fail(str(exc))
     _check_weights(book, config, margin=args.margin)
+    _check_shorts(book, margin=args.margin)
     if book.accounts and args.cash is not None:
         _fail(
             "--cash sets the cash of one account, but the holdings name several; give each "

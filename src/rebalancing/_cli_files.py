@@ -36,6 +36,8 @@ _ALIASES = {
     "quantity": ("shares", "qty"),
     "price": ("last", "close"),
 }
+#: Columns that decide what is traded: an alias beside one of them is ambiguous.
+_DECIDING = ("asset", "quantity")
 #: Config fields about pending orders: accepted, but the command line has none.
 _PENDING_FIELDS = ("account_for_pending", "cancel_before_rebalance")
 
@@ -191,13 +193,20 @@ def _canonical(names: list[str], columns: Sequence[str], where: str) -> list[str
     """Lower-case column names with brokers' aliases (``Symbol``, ``Qty``) renamed.
 
     An alias stands in for a column only when the column itself is absent; two aliases
-    of one absent column are ambiguous.
+    of one absent column are ambiguous, and so is an alias beside ``asset`` or
+    ``quantity`` (an ``Asset`` class column beside ``Ticker`` would trade the classes):
+    only ``price`` wins over its aliases.
     """
     renamed = list(names)
     for column in columns:
-        if column in names:
-            continue
         present = [name for name in names if name in _ALIASES.get(column, ())]
+        if column in names:
+            if present and column in _DECIDING:
+                _fail(
+                    f"{where}: both {column!r} and {present[0]!r} could be the {column} "
+                    f"column; rename or remove one of them"
+                )
+            continue
         if len(present) > 1:
             _fail(
                 f"{where}: both {present[0]!r} and {present[1]!r} could be the {column} "

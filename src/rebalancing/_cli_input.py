@@ -85,6 +85,27 @@ class _Account:
     positions: dict[str, float] = attrs.Factory(dict)
 
 
+def _check_shorts(book: _Book, *, margin: bool) -> None:
+    """Refuse a short holding in a cash account (without ``--margin``).
+
+    A cash account holds no shorts: the plan would buy one back whatever its size, and
+    with cash the account may not have. Most likely a sign typed by hand, or a margin
+    account's export.
+    """
+    if margin:
+        return
+    holders = list(book.accounts.values()) if book.accounts else [book]
+    for holder in holders:
+        for asset in sorted(holder.positions):
+            quantity = holder.positions[asset]
+            if quantity < 0.0:
+                _fail(
+                    f"{book.origin[('holding', asset)]}: {asset!r} is held short "
+                    f"({quantity:g}), which a cash account cannot; pass --margin for a "
+                    "margin account"
+                )
+
+
 @attrs.define
 class _Book:
     """Holdings, targets and prices read so far, with where each value came from.
