@@ -206,6 +206,25 @@ class TestFormats:
         assert 60_956.6 == pytest.approx(document["equity"])
         assert document["projected_cash"] >= 0.0
 
+    def test_csv_and_json_say_the_targets_were_scaled(self, capsys, tmp_path, monkeypatch):
+        """Targets summing to 120% in a cash account are scaled to 100%: the table says so,
+        and so do the csv (on standard error, the rows stay plain) and json outputs."""
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, {"h.csv": HOLDINGS, "t.csv": "asset,weight\nA,60%\nB,60%\n"})
+        args = ("plan", "--holdings", "h.csv", "--targets", "t.csv")
+        _, json_out, _ = run_inline(capsys, *args, "--format", "json")
+        _, csv_out, csv_err = run_inline(capsys, *args, "--format", "csv")
+        _, plain_out, _ = run_inline(capsys, "plan", "--example", "--format", "json")
+        note = (
+            "the targets sum to 120.00%; a cash account does not borrow, so they were scaled "
+            "to 100% (pass --margin for an account that may borrow)."
+        )
+
+        assert [note] == json.loads(json_out)["notes"]
+        assert f"note: {note}\n" == csv_err
+        assert "note" not in csv_out
+        assert [] == json.loads(plain_out)["notes"]
+
     def test_money_has_no_float_noise(self, capsys, tmp_path, monkeypatch):
         """12 x 190.2 is 2282.4 in CSV and JSON (the float product is 2282.3999999999996)."""
         monkeypatch.chdir(tmp_path)
@@ -833,6 +852,13 @@ BAD_CASES = [
         ["--holdings", "h.csv", "--targets", "t.csv"],
         "h.csv, line 1: both 'last' and 'close' could be the price column; name one of them "
         "'price'",
+    ),
+    case(
+        "a prices row spelled like a holding except for case",
+        {"p.csv": "asset,price\na,110\n"},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--prices", "p.csv"],
+        "p.csv, line 2: the price of 'a' matches 'A' only by case; asset names are "
+        "case-sensitive, so spell them the same in every file",
     ),
     case(
         "a short holding in a cash account",

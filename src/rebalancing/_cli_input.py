@@ -298,7 +298,7 @@ def _read_prices(path: Path, book: _Book) -> dict[str, float]:
 
 
 def _check_case(book: _Book) -> None:
-    """Refuse a target spelled like a held or priced asset except for case (``vti``, ``VTI``).
+    """Refuse a target (or a ``--prices`` row) spelled like an asset except for case.
 
     Asset names are case-sensitive, so such a target would be a new, unpriced asset while
     the holding it was meant for is sold.
@@ -317,6 +317,18 @@ def _check_case(book: _Book) -> None:
                     f"{book.origin[('target', target)]}: the target {target!r} matches "
                     f"{name!r} ({known[name]}) only by case; asset names are case-sensitive, "
                     "so spell them the same in every file"
+                )
+    # A --prices row spelled like a held or targeted asset except for case would leave
+    # that asset at the holdings' (stale) price.
+    meant = {a for (kind, a), _ in book.origin.items() if kind == "holding"} | set(book.targets)
+    for (kind, priced), where in sorted(book.origin.items()):
+        if kind != "override" or priced in meant:
+            continue
+        for name in sorted(meant):
+            if name.casefold() == priced.casefold():
+                _fail(
+                    f"{where}: the price of {priced!r} matches {name!r} only by case; asset "
+                    "names are case-sensitive, so spell them the same in every file"
                 )
 
 

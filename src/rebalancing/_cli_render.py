@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -223,6 +224,12 @@ def _notes(plan: RebalancePlan) -> list[str]:
     ]
 
 
+def _note_texts(plan: RebalancePlan) -> list[str]:
+    """The table's notes as one line each, for the csv (on stderr) and json outputs."""
+    lines = _notes(plan)
+    return [" ".join(line.strip() for line in lines[1:]).removeprefix("Note: ")] if lines else []
+
+
 def _records(plan: RebalancePlan, config: RebalanceConfig) -> Iterator[dict[str, Any]]:
     for order in plan.orders:
         decision = plan.decision(order.asset)
@@ -278,6 +285,8 @@ def _render_csv(
         for record in _records(plan, config):
             row = {k: "" if v is None else v for k, v in record.items()}
             writer.writerow({"account": account, **row} if accounts else row)
+        for note in _note_texts(plan):  # not a row: said where a person reads it
+            sys.stderr.write(f"note{f' (account {account})' if accounts else ''}: {note}\n")
 
 
 def _render_json(
@@ -312,6 +321,7 @@ def _document(plan: RebalancePlan, config: RebalanceConfig) -> dict[str, Any]:
         "traded_value": _cents(plan.traded_value),
         "estimated_costs": _cents(plan.estimated_costs),
         "turnover": _fraction(plan.turnover),
+        "notes": _note_texts(plan),
     }
 
 
