@@ -833,7 +833,7 @@ class _Planner:
         if (
             not line.legs
             and increment is not None
-            and abs(line.desired - holding) <= increment * (1 + _UNIT_EPS)
+            and abs(line.desired - holding) <= increment * (0.5 + _UNIT_EPS)
         ):
             line.skip = SkipReason.ROUNDS_TO_ZERO
 

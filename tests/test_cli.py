@@ -869,7 +869,7 @@ BAD_CASES = [
     ),
     case(
         "a short holding in one of several cash accounts",
-        {"h.csv": "account,asset,quantity,price\nira,A,10,100\ntax,B,-1,50\n"},
+        {"h.csv": "account,asset,quantity,price\nira,B,10,50\ntax,B,-1,50\n"},
         ["--holdings", "h.csv", "--targets", "t.csv"],
         "h.csv, line 3: 'B' is held short (-1), which a cash account cannot; pass --margin "
         "for a margin account",

@@ -94,13 +94,17 @@ def _check_shorts(book: _Book, *, margin: bool) -> None:
     """
     if margin:
         return
-    holders = list(book.accounts.values()) if book.accounts else [book]
-    for holder in holders:
+    holders: list[tuple[str, _Account | _Book]] = (
+        [(f"holding in {label}", account) for label, account in book.accounts.items()]
+        if book.accounts
+        else [("holding", book)]
+    )
+    for kind, holder in holders:
         for asset in sorted(holder.positions):
             quantity = holder.positions[asset]
             if quantity < 0.0:
                 _fail(
-                    f"{book.origin[('holding', asset)]}: {asset!r} is held short "
+                    f"{book.origin[(kind, asset)]}: {asset!r} is held short "
                     f"({quantity:g}), which a cash account cannot; pass --margin for a "
                     "margin account"
                 )

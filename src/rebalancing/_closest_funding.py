@@ -249,7 +249,7 @@ def _set_holdings(
         held = where[final[where] == lines.exposure[where]]
         step = book.increment[held]
         nearest = (step > 0.0) & (
-            np.abs(lines.desired[held] - final[held]) <= step * (1 + UNIT_EPS)
+            np.abs(lines.desired[held] - final[held]) <= step * (0.5 + UNIT_EPS)
         )
         skip[held[nearest]] = SKIP[SkipReason.ROUNDS_TO_ZERO]
         lines = lines._replace(final=final, skip=skip)
