@@ -1054,7 +1054,13 @@ BAD_CASES = [
         "flag out of range",
         {},
         ["--holdings", "h.csv", "--targets", "t.csv", "--cash-buffer", "2"],
-        "RebalanceConfig.cash_buffer must be in [0.0, 1.0), got 2.0",
+        "argument --cash-buffer: must be in [0.0, 1.0), got 2.0",
+    ),
+    case(
+        "negative minimum flag",
+        {},
+        ["--holdings", "h.csv", "--targets", "t.csv", "--min-trade-value", "-5"],
+        "argument --min-trade-value: must be in [0.0, inf), got -5.0",
     ),
     case(
         "equity overflows",

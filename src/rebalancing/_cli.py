@@ -112,6 +112,21 @@ def _shown_default(field: attrs.Attribute[Any]) -> str:
     return str(default)  # pragma: no cover - every field is a number, flag or enum
 
 
+def _checked_flag(name: str, value: Any) -> Any:
+    """``value`` of the config option ``name`` given as a flag, refused naming the flag.
+
+    argparse has parsed it (a number, a choice); the config's own rule (a range) is
+    checked here, so that the message says ``--cash-buffer``, the flag that was typed,
+    not ``RebalanceConfig.cash_buffer``.
+    """
+    try:
+        RebalanceConfig(**{name: value})
+    except RebalancingError as exc:
+        flag = "--" + name.replace("_", "-")
+        _fail(f"argument {flag}: {str(exc).replace(f'RebalanceConfig.{name} ', '')}")
+    return value
+
+
 def _flag_help(name: str, field: attrs.Attribute[Any], fallback: Mapping[str, str]) -> str:
     """The flag's help text with its default; from the docstring for a field not listed."""
     text = _FLAG_HELP.get(name) or fallback.get(name, "")
@@ -354,7 +369,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         values = _read_config(config_path, config_name) if config_path is not None else {}
     for name in fields:
         if name in vars(args):
-            values[name] = getattr(args, name)
+            values[name] = _checked_flag(name, getattr(args, name))
     if args.cash is not None:
         book.cash = args.cash
     _check_case(book)
