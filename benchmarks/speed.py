@@ -4,8 +4,10 @@ Each book: N assets with prices U(5, 500), half of them held (random weights sum
 0.9), targets over 80% of the names summing to 0.95, thresholds 0, fractional shares, no
 costs. Every timed call gets a freshly built, identical broker (building it is not timed).
 Prints the median of repeated runs per size (garbage collection paused inside each timed
-call, as timeit does), and ours/theirs; then bare ``compute_trades`` per size, and its
-peak memory per asset at the largest size (tracemalloc).
+call, as timeit does), and ours/theirs; then where our preview's time goes (reading the
+broker, planning, building the dicts) beside ml4t's whole preview; then bare
+``compute_trades`` per size, and its peak memory per asset at the largest size
+(tracemalloc).
 
     python benchmarks/speed.py            # 10, 100, 1,000 and 5,000 assets
     python benchmarks/speed.py --quick    # a smoke run: small sizes, few repeats
@@ -30,6 +32,7 @@ from ml4t.backtest.config import RebalanceMode
 
 import rebalancing
 from rebalancing import ml4t as ours
+from rebalancing._ml4t_orders import preview_rows
 from rebalancing.ml4t import snapshot_from_broker
 
 WHEN = datetime(2024, 1, 2, 16, 0, tzinfo=UTC)
@@ -131,6 +134,34 @@ def measure_core(size: int, repeats: int) -> float:
     )
 
 
+def measure_parts(size: int, repeats: int) -> tuple[float, float, float, float]:
+    """Where our preview's time goes: seconds of reading the broker, of planning (the
+    adapter's config, bare ``compute_trades``) and of building the preview dicts from the
+    plan; and ml4t's whole preview, for scale."""
+    prices, holdings, targets = book(size)
+    data = {asset: {"close": price} for asset, price in prices.items()}
+    broker = broker_for(prices, holdings)
+    executor = ours.TargetWeightExecutor(config_for(ours, RebalanceMode.SNAPSHOT))
+    names = list(targets)
+    snapshot = snapshot_from_broker(broker, data, assets=names)
+    config = executor._core_config(broker, snapshot)  # noqa: SLF001 - the adapter's own
+    plan = rebalancing.compute_trades(snapshot, targets, config)
+    reading = median_seconds(
+        lambda _: snapshot_from_broker(broker, data, assets=names), lambda: None, repeats
+    )
+    planning = median_seconds(
+        lambda _: rebalancing.compute_trades(snapshot, targets, config), lambda: None, repeats
+    )
+    rows = median_seconds(lambda _: preview_rows(plan), lambda: None, repeats)
+    theirs_executor = theirs.TargetWeightExecutor(config_for(theirs, RebalanceMode.SNAPSHOT))
+    whole = median_seconds(
+        lambda b: theirs_executor.preview(targets, data, b),
+        lambda: broker_for(prices, holdings),
+        repeats,
+    )
+    return reading, planning, rows, whole
+
+
 def measure_memory(size: int) -> tuple[float, float]:
     """Bytes per asset of bare compute_trades: (peak while planning, kept by the plan).
 
@@ -171,6 +202,13 @@ def main() -> None:
             print(f"{size:>6}  {label:<20} {timings}")
             if label == "execute INCREMENTAL":
                 incremental[size] = our_s
+    print()
+    print("where our preview's time goes (ms): read the broker, plan, build the dicts")
+    print(f"{'assets':>6}  {'read':>8} {'plan':>8} {'dicts':>8}  {'ml4t preview':>13}")
+    for size in sizes:
+        parts = measure_parts(size, repeats)
+        print(f"{size:>6}  " + " ".join(f"{part * 1e3:>8.2f}" for part in parts[:3]), end="")
+        print(f"  {parts[3] * 1e3:>13.2f}")
     print()
     print(f"{'assets':>6}  {'compute_trades ms':>18}")
     for size in sizes:
