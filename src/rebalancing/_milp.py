@@ -318,8 +318,11 @@ class _Builder:
             quantity.append((ends, last - step))
         self.cash_terms.extend((v, flow * c) for v, c in quantity)
         trades = None
+        whole_leg = (most - 1.0) * step + last
         if required:
             self.constant -= fixed
+            if buy:  # a forced cover goes whatever the cash: it never needs the floor
+                self.worst += -flow * whole_leg
             return _Leg(quantity, steps, ends, trades)
         # (terms, bound): sum(terms) > 0 exactly when a gated buy is sent, at most bound.
         gate: list[tuple[int, float]] = [(steps, 1.0)]
@@ -338,7 +341,6 @@ class _Builder:
             self.gates.append((gate, bound))
         if not gated or closes:
             # An optional ungated trade costs at most its fee (or a short's close).
-            whole_leg = (most - 1.0) * step + last
             self.worst += fixed + (-flow * whole_leg if buy else 0.0)
         return _Leg(quantity, steps, ends, trades)
 
@@ -350,6 +352,8 @@ class _Builder:
         self.cash_terms.append((steps, flow * choice.step))
         if choice.required:
             self.constant -= fixed
+            if choice.buy:  # a forced cover goes whatever the cash: it never needs the floor
+                self.worst += -flow * choice.step
         else:
             self.cash_terms.append((steps, -fixed))
             self.worst += fixed + (-flow * choice.step if choice.buy else 0.0)
