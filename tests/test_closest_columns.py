@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from rebalancing import _closest_exchange, _closest_repair
 from rebalancing._closest import HoldingItem, _nearest, closest_holdings
-from rebalancing._closest_columns import COLUMN_ITEMS, Columns, Lazy, column_paths
-from rebalancing._closest_path import paths
+from rebalancing._closest_columns import COLUMN_ITEMS, Columns, Lazy, Releases, column_paths
+from rebalancing._closest_columns import _snapped as _column_snapped
+from rebalancing._closest_path import _snapped, paths
 from rebalancing._closest_repair import Joint
 from test_allocation import holding_items
 from test_closest import fractional_items, path_items
@@ -269,3 +270,265 @@ class TestLazy:
         assert (3, [0, 1, 4], 4) == (len(squares), list(squares), squares[2])
         with pytest.raises(IndexError):
             squares[-1]
+
+
+def assert_same_paths(items, rate, fixed):
+    """``column_paths`` holds, row by row, what ``paths`` builds item by item."""
+    all_points, all_moves, bases, convexes = paths(items, rate, fixed)
+    columns, column_bases, column_convexes = column_paths(items, rate, fixed)
+    assert bases == column_bases.tolist()
+    assert convexes == column_convexes
+    assert [i for i, c in enumerate(convexes) if not c] == columns.bent
+    for row, (points, moves) in enumerate(zip(all_points, all_moves, strict=True)):
+        assert (points, moves) == (columns.points_of(row), columns.moves_of(row))
+        assert points == columns.points[row, : len(points)].tolist()
+
+
+#: A long that may sell down to 1 or buy up to 4 (3 held, 3.4 wanted).
+TWO_SIDED = HoldingItem(3.0, 3.4, 1.0, 4.0, 3.0, 1.0, 10.0, 0.0)
+#: A long on the grid that may sell it all.
+SELLS_ALL = HoldingItem(4.0, 1.5, 0.0, 4.0, 1.0, 1.0, 10.0, 0.0)
+#: 0.5 units worth $5, a $5 minimum trade: selling it all, off the grid, is allowed.
+CLOSES_AT_THE_MINIMUM = HoldingItem(0.5, 0.2, 0.0, 0.5, 0.0, 1.0, 10.0, 5.0)
+#: 0.6 units worth $6, a $7 minimum trade: selling it all is too small (and 1 unit less
+#: than 0.6 is below 0).
+TOO_SMALL_TO_CLOSE = HoldingItem(0.6, 0.2, 0.0, 0.6, 0.6, 1.0, 10.0, 7.0)
+#: A buy of 1e17 units: past 2**52 increments, built per item.
+HUGE = HoldingItem(0.0, 1e17, 0.0, 1e17, 1e17, 1.0, 1.0, 0.0)
+#: 1.8e15 units, 0.5 over target, that may all be sold in lots of 0.1: 1.8e16 lots, past
+#: 2**52, though the target is 5 lots away.
+HUGE_SALE = HoldingItem(
+    1801439850948200.0, 1801439850948199.5, 0.0, 1801439850948200.0, 1801439850948200.0, 0.1, 7.3, 0
+)
+#: A buy with a $25 minimum trade: blocks of 3 units ($30).
+BLOCKED = HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 25.0)
+#: A long held under its target that may sell 6 lots: the run up and the step back to
+#: the holding save the same per dollar, but for float noise (the step back saves a
+#: hair more), so the path is not convex.
+NOISY_BEND = HoldingItem(18.0, 21.69323126304689, 0.0, 18.0, 18.0, 3.0, 254.56552159280713, 0.0)
+
+
+class TestColumnPathsAtTheEdges:
+    @pytest.mark.parametrize("rate", [0.0, 0.01])
+    @pytest.mark.parametrize(
+        "items",
+        [
+            [TWO_SIDED],
+            [TWO_SIDED, SELLS_ALL],
+            [SELLS_ALL, CLOSES_AT_THE_MINIMUM],
+            [TOO_SMALL_TO_CLOSE],
+            [HUGE, BLOCKED],
+            [HUGE_SALE],
+            [NOISY_BEND, SELLS_ALL],
+        ],
+        ids=[
+            "two-sided",
+            "two-sided-and-a-close",
+            "close-at-minimum",
+            "too-small",
+            "huge",
+            "huge-sale",
+            "bent",
+        ],
+    )
+    def test_edge_items_have_the_paths_they_have_one_by_one(self, items, rate):
+        """Items that sell and buy, close at the minimum, are too small to close, lie past
+        2**52 steps (beside a threshold block, or below the target), or bend by float
+        noise: the same paths."""
+        assert_same_paths(items, rate, 0.0)
+
+    def test_the_bent_path_is_found_bent(self):
+        """The float-noise bend above is not convex, in arrays as item by item."""
+        columns, _, convexes = column_paths([NOISY_BEND, SELLS_ALL], 0.0, 0.0)
+        assert [False, True] == convexes
+        assert [0] == columns.bent
+
+    def test_no_items_have_no_column_paths(self):
+        """An empty book has no rows, no bases and no convexities."""
+        columns, bases, convexes = column_paths([], 0.0, 0.0)
+        assert (0, [], []) == (len(columns.sizes), bases.tolist(), convexes)
+
+    def test_an_items_points_are_made_once(self):
+        """Asking twice for a simple item's points gives the same list, not a new one."""
+        columns, _, _ = column_paths([SELLS_ALL, TWO_SIDED], 0.0, 0.0)
+        first = columns.points_of(0)
+        assert [0.0, 1.0, 2.0, 4.0] == first  # lowest 0, the run to 1 (1.5 wanted), 2, back
+        assert first is columns.points_of(0)
+        assert columns.points_of(1) is columns.points_of(1)
+
+
+class TestPathsAtTheEdges:
+    """Per-item paths the random books rarely reach, worked out by hand."""
+
+    @pytest.mark.parametrize("rate", [0.0, 0.01])
+    @pytest.mark.parametrize(
+        "item",
+        [
+            HoldingItem(0.0, 2.4, 0.0, 3.0, 2.0, 1.0, 0.3, 0.3),  # a buy: run to 2, round-up
+            HoldingItem(5.0, 2.4, 1.0, 5.0, 2.0, 1.0, 0.3, 0.3),  # a sell: 1 up to 3, back
+        ],
+    )
+    def test_a_threshold_a_float_above_one_step_blocks_nothing(self, item, rate):
+        """A $0.1 * 3 minimum (0.30000000000000004) on $0.30 units is one unit: the path is
+        the one with a $0.30 minimum, in arrays too."""
+        noisy = item._replace(min_value=0.1 * 3)
+        assert noisy.min_value > item.min_value
+        assert paths([noisy], rate, 0.0) == paths([item], rate, 0.0)
+        assert_same_paths([noisy], rate, 0.0)
+
+    def test_selling_it_all_worth_exactly_the_minimum_is_a_point(self):
+        """0.5 units at $10, a $5 minimum, 1% cost: 0 is a point, 0.5 back up the path."""
+        (points,), (moves,), bases, convexes = paths([CLOSES_AT_THE_MINIMUM], 0.01, 0.0)
+        assert [0.0, 0.5] == points
+        ((count, step, cash, error, divisible),) = moves
+        # Selling all frees 0.5 * $10 * 0.99 = $4.95, so keeping 0.5 costs $4.95 of it;
+        # error: |0.5 - 0.2| * $10 = $3 held, |0 - 0.2| * $10 = $2 sold: +$1.
+        assert (1, 0.5, False) == (count, step, divisible)
+        assert (cash, error) == (pytest.approx(4.95), pytest.approx(1.0))
+        assert ([pytest.approx(-4.95)], [True]) == (bases, convexes)
+
+    def test_a_buy_capped_below_its_target_runs_to_its_cap(self):
+        """3.5 wanted, 2 at most: one run of 2 units saving $10 each at $10.10."""
+        item = HoldingItem(0.0, 3.5, 0.0, 2.0, 2.0, 1.0, 10.0, 0.0)
+        (points,), (moves,), _, _ = paths([item], 0.01, 0.0)
+        assert [0.0, 2.0] == points
+        assert [(2, 1.0, pytest.approx(10.1), -10.0, False)] == moves
+        assert_same_paths([item], 0.01, 0.0)
+
+    def test_with_a_fixed_cost_a_sell_stops_at_its_round_up(self):
+        """5 held, 2.5 wanted, down to 1, $2 an order: points 1, 2, 3 (the round-up) and 5."""
+        item = HoldingItem(5.0, 2.5, 1.0, 5.0, 3.0, 1.0, 10.0, 0.0)
+        (points,), (moves,), bases, _ = paths([item], 0.0, 2.0)
+        assert [1.0, 2.0, 3.0, 5.0] == points
+        # 1 -> 2: $10 more kept (-$40 + $2 to -$30 + $2), error $15 -> $5;
+        # 2 -> 3: $10, error $5 -> $5; 3 -> 5: not selling, $18 back, error $5 -> $25.
+        assert [
+            (1, 1.0, 10.0, -10.0, False),
+            (1, 1.0, 10.0, 0.0, False),
+            (1, 2.0, 18.0, 20.0, False),
+        ] == moves
+        assert [-38.0] == bases  # selling 4 at $10 frees $40, less the $2 order
+
+    def test_a_fractional_sell_to_its_target_is_a_point(self):
+        """2 held, 0.8 wanted and the lowest allowed: 0.8, then back to 2 ($12, +$12)."""
+        item = HoldingItem(2.0, 0.8, 0.8, 2.0, 0.8, None, 10.0, 0.0)
+        (points,), (moves,), bases, _ = paths([item], 0.0, 0.0)
+        assert [0.8, 2.0] == points
+        ((count, step, cash, error, divisible),) = moves
+        assert (count, divisible) == (1, False)
+        assert (step, cash, error) == pytest.approx((1.2, 12.0, 12.0))
+        assert [pytest.approx(-12.0)] == bases
+
+    @pytest.mark.parametrize(
+        ("desired", "expected"),
+        [(0.3, [0.0]), (0.5, [0.0, 0.5])],
+    )
+    def test_a_fractional_buy_must_reach_its_minimum(self, desired, expected):
+        """A $5 minimum at $10 a unit: 0.3 wanted buys nothing; 0.5 wanted buys exactly $5."""
+        item = HoldingItem(0.0, desired, 0.0, desired, desired, None, 10.0, 5.0)
+        (points,), _, _, _ = paths([item], 0.0, 0.0)
+        assert expected == points
+
+    @pytest.mark.parametrize(("minimum", "expected"), [(5.0, [0.0, 0.5]), (5.01, [0.5])])
+    def test_a_fractional_long_worth_exactly_the_minimum_may_be_sold_out(self, minimum, expected):
+        """0.5 held at $10 ($5), 0.2 wanted: selling it all is a $5 trade, allowed at a
+        $5 minimum (``>=``, as for whole units), not at $5.01. Regression: the fractional
+        path left the sale out at exactly the minimum."""
+        item = HoldingItem(0.5, 0.2, 0.0, 0.5, 0.2, None, 10.0, minimum)
+        (points,), _, _, _ = paths([item], 0.0, 0.0)
+        assert expected == points
+
+
+class TestSnappedInArrays:
+    @pytest.mark.parametrize(
+        ("ratio", "expected"),
+        [
+            (2.9999999995, (3.0, 3.0)),  # 5e-10 below 3, within 3e-9: up
+            (1000.0000005, (1000.0, 1000.0)),  # within 1e-6 (relative past 1): down
+            (1.5e-9, (1.5e-9, 0.0)),  # past 1e-9 of 0: not snapped
+            (1e-9, (0.0, 0.0)),  # exactly 1e-9 above 0: down
+            (-1e-9, (0.0, 0.0)),  # exactly 1e-9 below 0: up
+            (2.5, (2.5, 2.0)),
+        ],
+    )
+    def test_a_ratio_is_snapped_as_per_item(self, ratio, expected):
+        """(snapped, floor): within 1e-9 (times the ratio past 1) of a whole number, to it;
+        the edge of the tolerance included, in arrays as per item."""
+        snapped, below = _column_snapped(np.array([ratio]))
+        assert expected == (snapped.item(), below.item())
+        assert expected == _snapped(ratio)
+
+
+class TestSumsInArrays:
+    def test_cash_counts_each_trade_made_with_its_costs(self):
+        """Buy $10, no trade, sell $6 at 1% and $1 an order: $11.10 - $4.94 = $6.16."""
+        table = np.zeros((3, 8))
+        table[:, 0] = (0.0, 5.0, 2.0)  # start
+        table[:, 6] = (10.0, 1.0, 3.0)  # unit value
+        columns = Columns(table, 3)
+        holdings = np.array([1.0, 5.0, 0.0])
+        assert pytest.approx(6.16) == columns.cash_of(holdings, 0.01, 1.0)
+        # No rate, $1 an order: $10 + $1 and -$6 + $1; nothing for the item not traded.
+        assert 6.0 == columns.cash_of(holdings, 0.0, 1.0)
+        assert 4.0 == columns.cash_of(holdings, 0.0, 0.0)
+        assert columns.fits(holdings, 0.0, 1.0, 6.0)
+        assert not columns.fits(holdings, 0.0, 1.0, 5.5)
+
+    def test_errors_equal_by_their_exact_sums_are_no_less(self):
+        """1e16 + 1 + 1 and 1e16 + 2 are equal summed exactly, though not summed in floats."""
+        a, b = np.array([1e16, 1.0, 1.0]), np.array([1e16 + 2.0])
+        assert Columns.no_less(a, b)
+        assert Columns.no_less(b, a)
+
+
+def _arrays_joint(items, budget=0.0):
+    with in_arrays(large=True):
+        return Joint(items, budget, 0.0, 0.0)
+
+
+class TestPassesInArraysAtTheEdges:
+    def test_settle_gives_back_the_part_taken_of_a_move_past_the_target(self):
+        """1 wanted, 1.5 held half way into the divisible move from 1 to 2: given back,
+        $5 freed."""
+        items = [
+            HoldingItem(0.0, 1.0, 0.0, 2.0, 1.0, None, 10.0, 0.0),
+            HoldingItem(0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 10.0, 0.0),
+        ]
+        joint = _arrays_joint(items)
+        assert [(1, 1.0, 10.0, 10.0, True)] == joint.moves[0][1:]
+        joint.at, joint.part, joint.left = [1, 1], [0.5, 0.0], 0.0
+        assert [1.5, 1.0] == joint.holdings()
+        joint.settle()
+        assert ([1.0, 1.0], 5.0) == (joint.holdings(), joint.left)
+
+    def test_a_blocked_move_is_wanted_only_if_it_saves_and_does_not_fit(self):
+        """A $30 run with $30 left fits: not wanted; with $5 left it is. A $10 round-up to
+        a tie (1.5 wanted, 1 held) saves nothing: never wanted."""
+        items = [
+            HoldingItem(0.0, 1.5, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0),
+        ]
+        joint = _arrays_joint(items)
+        joint.at, joint.part = [1, 0], [0.0, 0.0]
+        columns = joint.columns
+        assert ([], []) == columns.wanted(joint.state(), [0, 1], 30.0)
+        # The run: 3 units saving $10 each for $10 each.
+        assert ([(30.0, 1, 0, 30.0)], []) == columns.wanted(joint.state(), [0, 1], 5.0)
+
+
+class TestReleasesAndLazy:
+    def test_releases_are_made_sixteen_then_doubling(self):
+        """Of 40 releases, 16 are made first, then 16 more (as many as made), then 8."""
+        fields = tuple(np.arange(40.0) for _ in range(7))
+        releases = Releases(fields)
+        made = []
+        while releases.more():
+            made.append(len(releases.chunks))
+        assert [16, 32, 40] == made
+        assert [(5.0,) * 7] == releases.chunks[5:6]
+
+    def test_a_lazy_list_ends_at_its_count(self):
+        """The index equal to the count is out of range, and the error names it."""
+        with pytest.raises(IndexError) as raised:
+            Lazy(3, lambda index: index)[3]
+        assert (3,) == raised.value.args

@@ -253,7 +253,7 @@ def _fractional_points(item: HoldingItem) -> tuple[list[float], list[bool]]:
     reach = item.min_value / item.unit_value
     runs: list[tuple[float, float]] = []
     sell_top = min(start - reach, max(desired, low))
-    if low < start and low <= sell_top and sell_top > 0.0:
+    if low < start and low <= sell_top and sell_top >= 0.0:
         runs.append((max(low, 0.0), sell_top))
     if high > start and start + reach <= high:
         runs.append((start + reach, high))
