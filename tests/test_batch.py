@@ -1,5 +1,6 @@
 """Tests of compute_trades_many and plan_table: many accounts, each planned as alone."""
 
+import importlib.util
 import math
 
 import pytest
@@ -13,12 +14,14 @@ from rebalancing import (
     MissingPriceError,
     PortfolioSnapshot,
     RebalanceConfig,
+    Rounding,
     _batch,
     compute_trades,
     compute_trades_many,
     plan_table,
 )
 from rebalancing._batch import _CHUNK
+from rebalancing._batch_input import Table
 from rebalancing.testing import rebalance_configs, snapshots, target_weights
 
 pd = pytest.importorskip("pandas")
@@ -27,6 +30,14 @@ try:  # the polars tests run where it is installed (not in the mutation run)
 except ImportError:
     pl = None
 needs_polars = pytest.mark.skipif(pl is None, reason="polars is not installed")
+needs_scipy = pytest.mark.skipif(
+    importlib.util.find_spec("scipy") is None, reason="Rounding.OPTIMAL needs scipy"
+)
+OPTIMAL = RebalanceConfig(rounding=Rounding.OPTIMAL)
+#: The default config, whose accounts are planned as columns, and OPTIMAL, planned one by one.
+BOTH_PATHS = pytest.mark.parametrize(
+    "config", [None, pytest.param(OPTIMAL, marks=needs_scipy)], ids=["default", "optimal"]
+)
 #: The kinds of table the properties draw.
 KINDS = ["pandas", "polars"] if pl is not None else ["pandas"]
 
@@ -107,6 +118,19 @@ class TestComputeTradesMany:
             "got PortfolioSnapshot"
         ) == str(info.value)
 
+    @pytest.mark.parametrize(
+        ("snapshots", "kind"),
+        [({"a": PortfolioSnapshot(1.0)}, "dict"), ("snapshots", "str"), (5, "int")],
+    )
+    def test_snapshots_that_are_not_a_sequence(self, snapshots, kind):
+        """A mapping, a string or a number is refused as a whole, naming its type."""
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades_many(snapshots, MODEL)  # type: ignore[arg-type]
+
+        assert (
+            f"snapshots must be an iterable of PortfolioSnapshot (a list, a tuple...), got {kind}"
+        ) == str(info.value)
+
     def test_an_item_that_is_not_a_snapshot(self):
         """The error names the index of the bad item."""
         with pytest.raises(InvalidSnapshotError) as info:
@@ -185,6 +209,23 @@ class TestComputeTradesMany:
             compute_trades_many([PortfolioSnapshot(1.0), huge], {"AAA": 1.0})
 
         assert str(info.value).startswith("snapshots[1]: ")
+
+    def test_an_overflow_of_the_config_names_the_snapshot(self):
+        """An account that overflows only under the given config is planned alone with
+        that config, so the error names it, its inputs and the config's field."""
+        # Buying back 1e300 short units costs 1e308 per order on top of the 1e308 the
+        # buy itself takes from 1e308 of cash: -1e308 - 1e308 is past the largest float.
+        short = PortfolioSnapshot(1e308, {"AAA": -1e300}, {"AAA": 1e8})
+        costly = RebalanceConfig(cost_per_order=1e308)
+        assert compute_trades(short, {"AAA": 0.0}).orders  # free orders do not overflow
+
+        with pytest.raises(InvalidSnapshotError) as info:
+            compute_trades_many([PortfolioSnapshot(1.0), short], {"AAA": 0.0}, costly)
+
+        assert (
+            "snapshots[1]: planning overflows floating point: these inputs are too large: "
+            "cash=1e+308, positions['AAA']=-1e+300, RebalanceConfig.cost_per_order=1e+308"
+        ) == str(info.value)
 
     @given(
         st.lists(snapshots(max_assets=4), max_size=4),
@@ -280,11 +321,13 @@ class TestPlanTable:
 
     def test_no_cash_means_zero(self):
         """cash=None: every account has no cash and rebalances within its positions."""
-        orders, _ = plan_table(holdings(("a", "AAA", 100)), MODEL, prices=PRICES)
+        orders, decisions = plan_table(holdings(("a", "AAA", 100)), MODEL, prices=PRICES)
 
         assert [("sell", 50.0), ("buy", 100.0)] == [
             (row.side, row.quantity) for row in orders.itertuples()
         ]
+        # 100 AAA at 100 are the whole equity (10,000 + 0 cash): weights 1 and 0 exactly.
+        assert [1.0, 0.0] == decisions["current_weight"].tolist()
 
     def test_tables_for_prices_and_targets(self):
         """prices and a model may be tables (asset, price) and (asset, weight)."""
@@ -379,6 +422,90 @@ class TestPlanTable:
             assert "float64" == str(with_rows["price"].dtype)
             assert pd.api.types.is_string_dtype(with_rows["asset"].dtype)
             assert pd.api.types.is_string_dtype(empty["asset"].dtype)
+
+    @BOTH_PATHS
+    def test_only_cash_and_no_targets(self, config):
+        """An account of cash alone with an empty model has no rows: two empty tables,
+        whose asset columns are still text (no asset anywhere to infer it from)."""
+        orders, decisions = plan_table(holdings(), {}, prices={}, cash={"a": 100.0}, config=config)
+
+        assert (0, 8) == orders.shape
+        assert (0, 11) == decisions.shape
+        with_rows = plan_table(holdings(("a", "AAA", 1)), MODEL, prices=PRICES)
+        assert with_rows[0]["asset"].dtype == orders["asset"].dtype
+        assert with_rows[1]["asset"].dtype == decisions["asset"].dtype
+
+    @BOTH_PATHS
+    def test_asset_names_are_kept_exactly(self, config):
+        """Names that differ only by a trailing NUL are two assets, each written back
+        exactly (fixed-width numpy text would drop the NUL and merge them)."""
+        table = holdings(("a", "AAA\x00", 3), ("a", "AAA", 1))
+        prices = {"AAA": 100.0, "AAA\x00": 100.0}
+
+        orders, decisions = plan_table(
+            table, {"AAA": 0.5, "AAA\x00": 0.5}, prices=prices, config=config
+        )
+
+        # Equity 4 x 100 = 400: 200 (2 units) each, so one unit of AAA\0 pays for one AAA.
+        assert [("AAA", 1.0), ("AAA\x00", 3.0)] == [
+            (r.asset, r.current_quantity) for r in decisions.itertuples()
+        ]
+        assert [("AAA\x00", "sell", 1.0), ("AAA", "buy", 1.0)] == [
+            (r.asset, r.side, r.quantity) for r in orders.itertuples()
+        ]
+
+    def test_date_accounts_with_targets_per_account(self):
+        """Accounts may be dates (datetime64[ns]) in every table: each keeps its targets
+        and the tables name it by its date."""
+        first, second = pd.Timestamp(2024, 1, 2), pd.Timestamp(2024, 1, 3)
+        accounts = pd.Series([first, second], dtype="datetime64[ns]")
+        table = pd.DataFrame({"account": accounts, "asset": ["AAA", "BBB"], "quantity": [10, 10]})
+        targets = pd.DataFrame({"account": accounts, "asset": ["BBB", "AAA"], "weight": [1.0, 1.0]})
+        cash = pd.DataFrame({"account": accounts, "cash": [0.0, 0.0]})
+
+        orders, _ = plan_table(table, targets, prices=PRICES, cash=cash)
+
+        # First: 10 AAA (1,000) into BBB, 20 units; second: 10 BBB (500) into AAA, 5.
+        assert [
+            (first, "AAA", "sell", 10.0),
+            (first, "BBB", "buy", 20.0),
+            (second, "BBB", "sell", 10.0),
+            (second, "AAA", "buy", 5.0),
+        ] == [(r.account, r.asset, r.side, r.quantity) for r in orders.itertuples()]
+        assert "datetime64[ns]" == str(orders["account"].dtype)
+
+    @needs_scipy
+    def test_optimal_rounds_as_compute_trades(self):
+        """Rounding.OPTIMAL plans each account as compute_trades does, not as CLOSEST."""
+        config = RebalanceConfig(min_trade_value=100.0, rounding=Rounding.OPTIMAL)
+
+        orders, _ = plan_table(
+            holdings(), {"AAA": 0.092}, prices={"AAA": 40.0}, cash={"a": 1_000.0}, config=config
+        )
+
+        # 92 of 1,000 is 2.3 units of 40: 2 (80) miss the 100 minimum, 3 (120, 0.7 away)
+        # are closer than none (2.3 away), so OPTIMAL buys 3.
+        assert [("a", "AAA", "buy", 3.0, 40.0, 120.0, 0.0, "open")] == order_rows(orders)
+
+    @needs_scipy
+    def test_optimal_over_more_accounts_than_a_chunk(self):
+        """Rounding.OPTIMAL plans accounts one by one, a chunk at a time: every account
+        past the first chunk still gets its own plan, in order."""
+        count = _CHUNK + 2
+        rows = [(f"a{i:03d}", "AAA", float(i)) for i in range(count)]
+        cash = {f"a{i:03d}": 100.0 * i for i in range(count)}
+
+        orders, decisions = plan_table(
+            holdings(*rows), {"AAA": 1.0}, prices=PRICES, cash=cash, config=OPTIMAL
+        )
+
+        # Account i holds i AAA (100 each) and 100 i of cash, which buys i more AAA.
+        assert [(f"a{i:03d}", "AAA", "buy", float(i)) for i in range(1, count)] == [
+            (r.account, r.asset, r.side, r.quantity) for r in orders.itertuples()
+        ]
+        assert [(f"a{i:03d}", float(i)) for i in range(count)] == [
+            (r.account, r.current_quantity) for r in decisions.itertuples()
+        ]
 
 
 class TestPlanTableErrors:
@@ -496,6 +623,24 @@ class TestPlanTableErrors:
             InvalidSnapshotError,
             "holdings has account 'b', asset 'BBB' more than once (rows 2 and 3)",
             holdings(("a", "AAA", 1), ("b", "AAA", 1), ("b", "BBB", 1), ("b", "BBB", 2)),
+        )
+
+    def test_the_first_duplicate_in_key_order_is_named_with_its_first_rows(self):
+        """Of several repeated keys the message names the first in key order (accounts,
+        then assets, each in order of first appearance) and its two rows in table order."""
+        # Keys in that order: (a, BBB), (a, AAA), (b, BBB), (b, AAA): (b, BBB) is the
+        # first repeated one, though (b, AAA) repeats first in the table.
+        self.check(
+            InvalidSnapshotError,
+            "holdings has account 'b', asset 'BBB' more than once (rows 4 and 5)",
+            holdings(
+                ("a", "BBB", 1),
+                ("a", "AAA", 1),
+                ("b", "AAA", 1),
+                ("b", "AAA", 2),
+                ("b", "BBB", 1),
+                ("b", "BBB", 2),
+            ),
         )
 
     def test_many_accounts_and_assets_are_no_duplicates(self):
@@ -980,6 +1125,38 @@ class TestPlanTableErrors:
         table["quantity"] = objects(-2)
         orders, _ = plan_table(table, {"AAA": 0.0}, prices=PRICES, cash={"a": 500.0})
         assert order_rows(orders[["asset", "side", "quantity"]]) == [("AAA", "buy", 2.0)]
+
+
+class TestChunkSize:
+    """plan_table plans its accounts in chunks of about ``_ROWS_CHUNK`` planner rows."""
+
+    def test_a_chunk_counts_holdings_and_targets(self):
+        """Accounts per chunk: rows over the holdings and targets of an average account."""
+        table = Table(
+            holdings(("a", "AAA", 1), ("a", "BBB", 1), ("b", "AAA", 1)),
+            pd.DataFrame(
+                {
+                    "account": ["a", "b", "b", "b"],
+                    "asset": ["AAA", "AAA", "BBB", "CCC"],
+                    "weight": [1.0, 0.2, 0.3, 0.5],
+                }
+            ),
+            PRICES,
+            None,
+        )
+
+        # 2 accounts lay out as 3 held + 4 targeted = 7 rows: 70 rows hold 70 * 2 // 7.
+        assert 20 == table.accounts_per(70)
+        # 3 rows hold 3 * 2 // 7 = 0 accounts: still 1, or nothing would be planned.
+        assert 1 == table.accounts_per(3)
+
+    def test_a_model_is_counted_once_per_account(self):
+        """A model's targets count for every account; an account of one row fits alone."""
+        table = Table(holdings(("a", "AAA", 1), ("b", "AAA", 1)), MODEL, PRICES, None)
+        # 2 held rows + 2 targets for each of 2 accounts = 6 rows: 30 rows hold 30 * 2 // 6.
+        assert 10 == table.accounts_per(30)
+        one = Table(holdings(("a", "AAA", 1)), {}, PRICES, None)
+        assert 10 == one.accounts_per(10)  # 1 row each: 10 rows hold 10 accounts
 
 
 ASSETS = ["AAA", "BBB", "CCC", "DDD"]
