@@ -158,6 +158,29 @@ class TestOptimalChoices:
             check_plan(snap, targets, config, plan)
             assert {"A": 3, "B": 38} == holdings(plan)
 
+    def test_a_buy_past_the_cap_stops_below_it_from_a_held_unit(self):
+        """The cap bounds the holding, not the trade: 1 held of $100, 3.8 wanted under a 0.38
+        cap on $1,000; 2 more (3 held, 0.30) and not 3 (4 held, 0.40 > 0.38)."""
+        snap = PortfolioSnapshot(900.0, {"A": 1}, {"A": 100.0})
+        config = attrs.evolve(EXACT, max_single_weight=0.38)
+        for plan in (
+            own_plan(snap, {"A": 0.38}, config),
+            compute_trades(snap, {"A": 0.38}, config),
+        ):
+            check_plan(snap, {"A": 0.38}, config, plan)
+            assert [("buy", 2)] == [(o.side.value, o.quantity) for o in plan]
+
+    @pytest.mark.parametrize("direction", [TradeDirection.BOTH, TradeDirection.SELL_ONLY])
+    def test_a_unit_past_the_cap_is_not_bought(self, direction):
+        """$45, A of $25 capped at 0.3: 0.54 wanted ($13.50), and one unit is 0.56 of
+        equity, past the cap: none is bought, though it would be closer ($11.50)."""
+        snap = PortfolioSnapshot(45.0, prices={"A": 25.0})
+        config = attrs.evolve(EXACT, max_single_weight=0.3, direction=direction)
+        for plan in (own_plan(snap, {"A": 0.5}, config), compute_trades(snap, {"A": 0.5}, config)):
+            check_plan(snap, {"A": 0.5}, config, plan)
+            assert () == plan.orders
+            assert SkipReason.CAPPED == plan.decision("A").skip_reason
+
     def test_a_cut_buy_says_cash_limited(self):
         """A buy the cash cannot fund at nearest is cut, and its decision says so."""
         snap = PortfolioSnapshot(1_000.0, prices={"A": 300.0, "C": 300.0})
@@ -237,9 +260,64 @@ class TestOptimalChoices:
         when sized in units and was skipped; fractional amounts are sized in currency."""
         snap = PortfolioSnapshot(1.0, prices={"AAPL": 500_000.0})
         config = attrs.evolve(EXACT, allow_fractional=True)
-        plan = compute_trades(snap, {"AAPL": 0.5}, config)
-        assert [("buy", pytest.approx(1e-6))] == [(o.side.value, o.quantity) for o in plan]
-        check_plan(snap, {"AAPL": 0.5}, config, plan)
+        for plan in (
+            own_plan(snap, {"AAPL": 0.5}, config),
+            compute_trades(snap, {"AAPL": 0.5}, config),
+        ):
+            assert [("buy", pytest.approx(1e-6))] == [(o.side.value, o.quantity) for o in plan]
+            check_plan(snap, {"AAPL": 0.5}, config, plan)
+
+    def test_a_buy_cut_to_one_unit_says_cash_limited(self):
+        """$500: A of $200 wants 1.7 (2 at nearest), C of $100 wants 1.6 (2): $600. A 2 and
+        C 1 are $60 + $60 away (A 1 and C 3: $140 + $140): C's cut buy of one unit says so."""
+        snap = PortfolioSnapshot(500.0, prices={"A": 200.0, "C": 100.0})
+        targets = {"A": 0.68, "C": 0.32}
+        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
+            check_plan(snap, targets, EXACT, plan)
+            assert {"A": 2, "C": 1} == holdings(plan)
+            assert (Adjustment.CASH_LIMITED,) == plan.decision("C").adjustments
+            assert () == plan.decision("A").adjustments
+
+    def test_a_holding_sold_to_fund_a_unit_elsewhere_is_no_cut_buy(self):
+        """$9 of cash, 2 A of $1 ($4 wanted: 2 more at nearest), B of $10 ($7 wanted).
+        Buying the 2 A leaves B out: $7 away; selling one A buys B: $3 + $3 = $6. A's
+        decision is a sell, not a buy the cash cut: no adjustment, no skip."""
+        snap = PortfolioSnapshot(9.0, {"A": 2}, {"A": 1.0, "B": 10.0})
+        targets = {"A": 4.0 / 11.0, "B": 7.0 / 11.0}
+        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
+            check_plan(snap, targets, EXACT, plan)
+            assert [("sell", "A", 1), ("buy", "B", 1)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert l1(plan) == pytest.approx(6.0)
+            assert () == plan.decision("A").adjustments
+            assert plan.decision("A").skip_reason is None
+
+    def test_a_dropped_holding_closed_with_its_cost_funds_what_is_left(self):
+        """10 D of $10 dropped, 1% cost: its close brings $99, which buys 98 B of $1
+        ($98.98 with the cost; 99 would cost $99.99)."""
+        snap = PortfolioSnapshot(0.0, {"D": 10}, {"D": 10.0, "B": 1.0})
+        config = attrs.evolve(EXACT, cost_rate=0.01)
+        for plan in (own_plan(snap, {"B": 1.0}, config), compute_trades(snap, {"B": 1.0}, config)):
+            check_plan(snap, {"B": 1.0}, config, plan)
+            assert [("sell", "D", 10, "close"), ("buy", "B", 98, "open")] == [
+                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
+            ]
+            assert plan.projected_cash >= 0.0
+
+    def test_a_dropped_short_is_covered_even_when_the_cash_would_rather_buy(self):
+        """A short dropped from the targets is closed, a fixed trade: covering 1 A of $10
+        with its $2 fee leaves $48 of $60, short of B ($48 + $2), which is cut; leaving the
+        short would buy B and be closer ($10 + $1.50), but the close is not a choice."""
+        snap = PortfolioSnapshot(60.0, {"A": -1}, {"A": 10.0, "B": 48.0}, margin=True)
+        config = attrs.evolve(SHORTS, cost_per_order=2.0)
+        targets = {"A": 0.0, "B": 0.99}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("buy", "A", 1, "close")] == [
+                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
+            ]
+            assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
 
     def test_a_sleeve_and_a_direction_leave_assets_alone(self):
         """Untargeted holdings of a sleeve and direction-blocked sells are not sized."""
@@ -250,6 +328,128 @@ class TestOptimalChoices:
         assert SkipReason.DIRECTION == reasons["A"]
         assert SkipReason.NOT_TARGETED == reasons["X"]
         assert {"A": 10, "B": 8, "X": 5} == holdings(plan)
+
+    def test_a_held_unit_under_its_target_is_sold_to_buy_a_whole_unit(self):
+        """An under-weight holding may shrink to fund a unit elsewhere that gains more.
+
+        $9 of cash, 1 A of $1 ($1.10 wanted), B of $10 ($8.90 wanted): nothing traded is
+        $0.10 + $8.90 = $9.00 away; selling A ($1) pays for one B: $1.10 + $1.10 = $2.20.
+        """
+        snap = PortfolioSnapshot(9.0, {"A": 1}, {"A": 1.0, "B": 10.0})
+        targets = {"A": 0.11, "B": 0.89}  # of $10 of equity
+        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
+            check_plan(snap, targets, EXACT, plan)
+            assert [("sell", "A", 1, "close"), ("buy", "B", 1, "open")] == [
+                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
+            ]
+            assert l1(plan) == pytest.approx(2.2)
+
+    def test_a_holding_sold_to_fund_a_unit_sells_past_the_threshold(self):
+        """$9 of cash, 3 A of $1 ($3.10 wanted), B of $10 ($8.90), $1.50 minimum: one A
+        would fund B but is below the minimum; two ($2) pass: A $2.10 and B $1.10 away,
+        $3.20, where trading nothing is $0.10 + $8.90 = $9.00."""
+        snap = PortfolioSnapshot(9.0, {"A": 3}, {"A": 1.0, "B": 10.0})
+        targets = {"A": 3.1 / 12.0, "B": 8.9 / 12.0}
+        config = attrs.evolve(EXACT, min_trade_value=1.5)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", 2), ("buy", "B", 1)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert l1(plan) == pytest.approx(3.2)
+
+    @pytest.mark.parametrize(
+        ("held", "price", "least", "sold", "distance"),
+        [
+            (10.0, 10.0, 0.0, 1.0, 2.2),
+            (10.0, 10.0, 0.5, 1.0, 2.2),
+            (1.0, 100.0, 0.0, 1.0, 2.2),
+            # A $2 minimum: the sell of A is $2, and $1 of cash is left: $2.10 + $1.10.
+            (10.0, 10.0, 2.0, 2.0, 3.2),
+        ],
+        ids=["no-threshold", "a-buy-below-the-threshold", "one-unit-held", "a-sell-at-the-minimum"],
+    )
+    def test_a_fractional_holding_under_its_target_is_sold_to_buy_a_whole_lot(
+        self, held, price, least, sold, distance
+    ):
+        """The same in a fractional account where B trades in whole units (its lot): $9 of
+        cash, $100 of A ($100.10 wanted), B $10 ($8.90 wanted). Selling $1 of A buys B:
+        $1.10 + $1.10 = $2.20 away, where trading nothing is $0.10 + $8.90 = $9.00 and the
+        $0.10 of A alone $8.90 (when the $0.50 minimum allows it)."""
+        snap = PortfolioSnapshot(
+            9.0, {"A": held}, {"A": price, "B": 10.0}, lot_sizes={"B": 1.0}, fractional=True
+        )
+        targets = {"A": 100.1 / 109.0, "B": 8.9 / 109.0}
+        config = attrs.evolve(EXACT, min_trade_value=least)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert 1 == plan.decision("B").projected_quantity
+            # HiGHS's tolerance may sell a millionth more (the re-solve's margin).
+            value = (held - plan.decision("A").projected_quantity) * price
+            assert value == pytest.approx(sold, abs=1e-5)
+            assert l1(plan) == pytest.approx(distance, abs=1e-5)
+
+    def test_buy_only_never_sells_an_under_weight_holding_to_fund_a_lot(self):
+        """Under BUY_ONLY the $1 of A that would buy B is not sold: A is bought to its
+        target ($0.10) and B, which the $8.90 left cannot pay, is cut: $8.90 away."""
+        snap = PortfolioSnapshot(
+            9.0, {"A": 10.0}, {"A": 10.0, "B": 10.0}, lot_sizes={"B": 1.0}, fractional=True
+        )
+        targets = {"A": 100.1 / 109.0, "B": 8.9 / 109.0}
+        config = attrs.evolve(EXACT, direction=TradeDirection.BUY_ONLY)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("buy", "A", pytest.approx(0.01))] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
+            assert l1(plan) == pytest.approx(8.9)
+
+    def test_a_fractional_buy_below_the_threshold_never_grows_past_the_target(self):
+        """1 A of $100 in a fractional account, 1.3 wanted: the $30 buy is below the $50
+        minimum, and a $50 one (0.5, 20 closer) would end past the target; none is sent."""
+        snap = PortfolioSnapshot(100.0, {"A": 1.0}, {"A": 100.0}, fractional=True)
+        config = attrs.evolve(EXACT, min_trade_value=50.0)
+        for plan in (
+            own_plan(snap, {"A": 0.65}, config),
+            compute_trades(snap, {"A": 0.65}, config),
+        ):
+            check_plan(snap, {"A": 0.65}, config, plan)
+            assert () == plan.orders
+
+    def test_a_short_is_covered_whole_though_its_fee_takes_cash_below_the_floor(self):
+        """5 A short of $10 with $52 of cash and a $3 fee, 0.04 short wanted: the cover of
+        all 5 is a close, which never needs the floor, though cash ends at -$1; covering 4
+        (a gated buy) could not be paid."""
+        snap = PortfolioSnapshot(52.0, {"A": -5}, {"A": 10.0}, margin=True)
+        config = attrs.evolve(SHORTS, cost_per_order=3.0)
+        for plan in (
+            own_plan(snap, {"A": -0.2}, config),
+            compute_trades(snap, {"A": -0.2}, config),
+        ):
+            check_plan(snap, {"A": -0.2}, config, plan)
+            assert [("buy", 5, "close")] == [
+                (o.side.value, o.quantity, o.action.value) for o in plan
+            ]
+
+    def test_a_due_fractional_sell_goes_even_when_its_fee_keeps_a_unit_from_the_cash(self):
+        """A sell due at nearest rounding is always sent, as in every mode, fee and all.
+
+        $12 of cash, $2 a order; A 10 of $10 is $0.01 over target, B (whole units of $10)
+        wants one. Skipping A's sell would buy B with the cash ($0.01 away); A's sell
+        must go, and with its $2 fee B is bought only if A sells $2 more: A at $98
+        ($1.99 under) and B at target, $1.99 away, closer than B left out ($10)."""
+        snap = PortfolioSnapshot(
+            12.0, {"A": 10.0}, {"A": 10.0, "B": 10.0}, lot_sizes={"B": 1.0}, fractional=True
+        )
+        targets = {"A": 99.99 / 112.0, "B": 10.0 / 112.0}
+        config = attrs.evolve(EXACT, cost_per_order=2.0)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", pytest.approx(0.2, abs=1e-6)), ("buy", "B", 1)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert l1(plan) == pytest.approx(1.99, abs=1e-5)
 
     def test_below_the_floor_no_buy_is_sent(self):
         """An account already below its cash floor sends no buy, only the sells it wants."""
@@ -265,6 +465,25 @@ SHORTS = attrs.evolve(EXACT, allow_short=True)
 
 @needs_scipy
 class TestEdges:
+    @pytest.mark.parametrize(("fractional", "sold"), [(False, 4), (True, 5 - 0.3 * 203.0 / 40.0)])
+    def test_a_sell_of_an_over_weight_holding_ends_within_the_cap(self, fractional, sold):
+        """Regression (a mutation-testing pass): 5 A at $40 and $3 of cash ($203), 100%
+        wanted, capped at 30% ($60.90, 1.52 units). Selling 3 to hold 2 ($80, 39%) was
+        OPTIMAL's answer, nearer the capped target but past the cap; every holding ends
+        within max_single_weight, as DOWN's and CLOSEST's do: 1 unit, or 1.5225."""
+        snapshot = PortfolioSnapshot(3.0, {"A": 5}, {"A": 40.0}, fractional=fractional)
+        config = attrs.evolve(EXACT, max_single_weight=0.3)
+
+        for plan in (
+            own_plan(snapshot, {"A": 1.0}, config),
+            compute_trades(snapshot, {"A": 1.0}, config),
+        ):
+            check_plan(snapshot, {"A": 1.0}, config, plan)
+            (order,) = plan.orders
+            assert order.side is Side.SELL
+            assert pytest.approx(sold, rel=1e-9) == order.quantity
+            assert plan.projected_weights["A"] <= 0.3 + 1e-12
+
     def test_a_reversal_the_planner_skips_may_open_further_to_pass_the_threshold(self):
         """0.5 long, -2.4 wanted, $28 minimum: the nearest reversal ($25) is too small, a
         close with 3 short ($35, the open alone $30) passes and is much closer."""
@@ -332,6 +551,58 @@ class TestEdges:
             assert SkipReason.CASH_LIMITED == plan.decision("A").skip_reason
             check_plan(snap, targets, config, plan)
 
+    def test_a_reversal_opens_no_further_than_the_cap(self):
+        """1 A long of $100 to 3.8 short under a 0.38 cap on $1,000: the open is 3 (0.30),
+        not 4 (0.40, past the cap, though closer)."""
+        snap = PortfolioSnapshot(900.0, {"A": 1}, {"A": 100.0}, margin=True)
+        config = attrs.evolve(SHORTS, max_single_weight=0.38)
+        for plan in (
+            own_plan(snap, {"A": -0.38}, config),
+            compute_trades(snap, {"A": -0.38}, config),
+        ):
+            check_plan(snap, {"A": -0.38}, config, plan)
+            assert [("sell", 1, "close"), ("sell", 3, "open")] == [
+                (o.side.value, o.quantity, o.action.value) for o in plan
+            ]
+
+    @pytest.mark.parametrize("margin", [False, True])
+    def test_a_short_is_covered_unless_it_may_stay_to_fund_a_buy(self, margin):
+        """1 A short of $10 ($0.50 long wanted), $60 of cash, B $48 ($49.50 wanted), $2 a
+        order. Covering ($12) leaves $48, short of B's $50: $0.50 + $49.50 = $50 away.
+        Where shorts are allowed the short may stay to buy B: $10.50 + $1.50 = $12; in a
+        cash account it is closed all the same, and B is cut."""
+        snap = PortfolioSnapshot(60.0, {"A": -1}, {"A": 10.0, "B": 48.0}, margin=margin)
+        config = attrs.evolve(EXACT, allow_short=margin, cost_per_order=2.0)
+        targets = {"A": 0.01, "B": 0.99}
+        expected = [("buy", "B", 1, "open")] if margin else [("buy", "A", 1, "close")]
+        skipped = "A" if margin else "B"
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert expected == [(o.side.value, o.asset, o.quantity, o.action.value) for o in plan]
+            assert SkipReason.CASH_LIMITED == plan.decision(skipped).skip_reason
+            assert l1(plan) == pytest.approx(12.0 if margin else 50.0)
+
+    def test_a_fractional_reversal_opens_past_the_threshold_or_not_at_all(self):
+        """1 A short of $10 to $25 long, $20 minimum; B of $35 in whole units wants $25; $60
+        of cash. After the cover, B would leave $15 for A's open, below the minimum: so
+        A opens its $25 and B is cut ($25 away), not B and $15 of A ($20 away)."""
+        snap = PortfolioSnapshot(
+            60.0,
+            {"A": -1.0},
+            {"A": 10.0, "B": 35.0},
+            lot_sizes={"B": 1.0},
+            fractional=True,
+            margin=True,
+        )
+        config = attrs.evolve(SHORTS, min_trade_value=20.0)
+        targets = {"A": 0.5, "B": 0.5}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("buy", "A", 1.0, "close"), ("buy", "A", 2.5, "open")] == [
+                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
+            ]
+            assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
+
     def test_a_fractional_reversal_opens_the_exact_amount(self):
         """In a fractional account a reversal closes, then opens exactly the target."""
         snap = PortfolioSnapshot(100.0, {"A": 2.0}, {"A": 10.0}, fractional=True, margin=True)
@@ -353,6 +624,17 @@ class TestEdges:
         config = attrs.evolve(EXACT, direction="sell_only")
         plan = compute_trades(snap, {"A": 0.45, "B": 0.55}, config)
         assert [("sell", "A", 5)] == [(o.side.value, o.asset, o.quantity) for o in plan]
+
+    def test_dust_is_measured_against_the_equity_of_a_tiny_book(self):
+        """A book of $0.001: 1e-4 of it ($1e-7) is a holding, not dust (dust is 1e-9 of
+        equity): the sell keeps 1e-7 of A, it does not close."""
+        snap = PortfolioSnapshot(0.0, {"A": 0.001}, {"A": 1.0}, fractional=True)
+        for plan in (own_plan(snap, {"A": 1e-4}, EXACT), compute_trades(snap, {"A": 1e-4}, EXACT)):
+            check_plan(snap, {"A": 1e-4}, EXACT, plan)
+            assert [("sell", pytest.approx(0.0009999, rel=1e-9), Action.REDUCE)] == [
+                (o.side.value, o.quantity, o.action) for o in plan
+            ]
+            assert plan.decision("A").projected_quantity == pytest.approx(1e-7, rel=1e-6)
 
     def test_a_dust_holding_is_closed_or_grown_never_left_as_dust(self):
         """A holding of float dust may be bought up to target; dust is never a holding."""
@@ -433,6 +715,19 @@ class TestEdges:
         assert not any(o.asset == "A" and o.side is Side.SELL for o in plan)
         check_plan(snap, {"A": 0.096, "B": 0.904}, config, plan)
 
+    def test_a_counted_pending_sell_is_never_crossed_by_a_buy_past_the_threshold(self):
+        """4 A of $7 with a counted pending sell of 1 kept: 3 held, 6.4 wanted. The nearest
+        buy (3, $21) is below the $28 minimum; 4 ($28) passes and would be closer, but it
+        buys against the kept pending sell: nothing trades."""
+        pending = [PendingOrder("s", "A", Side.SELL, 1)]
+        snap = PortfolioSnapshot(45.0, {"A": 4}, {"A": 7.0}, pending_orders=pending)
+        config = attrs.evolve(EXACT, min_trade_value=28.0, cancel_before_rebalance=False)
+        targets = {"A": 44.8 / 73.0}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert () == plan.orders
+            assert () == plan.cancels
+
     def test_kept_uncounted_pending_sells_never_leave_a_short(self):
         """With pending sells kept but not counted, a sell stops where they would go short."""
         pending = [PendingOrder("s", "A", Side.SELL, 6)]
@@ -442,6 +737,114 @@ class TestEdges:
         sold = sum(o.quantity for o in plan if o.asset == "A" and o.side is Side.SELL)
         assert sold + 6 <= 10 or "s" in plan.cancels
         check_plan(snap, {"A": 0.05, "B": 0.95}, config, plan)
+
+    @pytest.mark.parametrize(
+        ("held", "lots", "pending", "wanted", "least"),
+        [
+            # 5 A of $10, a pending sell of 1: 2.4 wanted. Selling 3 or 4 is below $45;
+            # 5 ($50, a close) passes and is closer (2.4 away, not 2.6) but leaves 1 short.
+            (5, {}, 1, 0.48, 45.0),
+            # 6 A in lots of 2, a pending sell of 2: 2.8 wanted. 2 or 4 sold is below $50;
+            # all 6 ($60) pass and are closer (2.8 away, not 3.2) but leave 2 short.
+            (6, {"A": 2.0}, 2, 28.0 / 60.0, 50.0),
+        ],
+    )
+    def test_kept_uncounted_pending_sells_stop_a_sell_the_threshold_lets_through(
+        self, held, lots, pending, wanted, least
+    ):
+        """A sell that passes the threshold and is closer, but would leave a short once the
+        kept pending sell (ignored by sizing) fills, is not sent: nothing is."""
+        orders = [PendingOrder("s", "A", Side.SELL, pending)]
+        snap = PortfolioSnapshot(
+            0.0, {"A": held}, {"A": 10.0}, lot_sizes=lots, pending_orders=orders
+        )
+        config = attrs.evolve(
+            EXACT, min_trade_value=least, cancel_before_rebalance=False, account_for_pending=False
+        )
+        targets = {"A": wanted}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert () == plan.orders
+            assert () == plan.cancels
+
+    def test_kept_uncounted_pending_sells_cap_a_sell_below_a_close(self):
+        """10 A of $10, a kept pending sell of 6 that sizing ignores: 6 wanted, so 4 are
+        sold (the pending sell then takes the rest) and never the whole 10; the cash,
+        with the pending sell's $60, buys one B of $50 ($45 wanted)."""
+        orders = [PendingOrder("s", "A", Side.SELL, 6)]
+        snap = PortfolioSnapshot(5.0, {"A": 10}, {"A": 10.0, "B": 50.0}, pending_orders=orders)
+        config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
+        targets = {"A": 60.0 / 105.0, "B": 45.0 / 105.0}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", 4), ("buy", "B", 1)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert () == plan.cancels
+
+    @pytest.mark.parametrize(
+        ("cash", "price", "least"), [(0.0, 10.0, 15.0), (1e10, 1e6, 0.0)], ids=["small", "large"]
+    )
+    def test_a_holding_in_lots_sells_whole_lots_down_to_its_target(self, cash, price, least):
+        """5 A in lots of 2, 1 wanted: two lots sold (4) reach it exactly; the odd unit goes
+        only with the close of all 5 (1 away). Also when the odd unit is worth $1M, a
+        ten-thousandth of a $10B book: a remainder of a lot is dust only below 1e-9 of it."""
+        snap = PortfolioSnapshot(cash, {"A": 5}, {"A": price}, lot_sizes={"A": 2.0})
+        targets = {"A": price / snap.equity}
+        config = attrs.evolve(EXACT, min_trade_value=least)
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", 4, Action.REDUCE)] == [
+                (o.side.value, o.quantity, o.action) for o in plan
+            ]
+
+    def test_a_holding_in_lots_closes_with_its_odd_unit_to_fund_a_buy(self):
+        """5 A in lots of 2 ($10), 0.1 wanted: the sell closes all 5 (two lots and the odd
+        unit, exactly), not 4, and the $50 buys 5 B (4.6 wanted): $1 + $4 = $5 away, where
+        selling 4 (1 A left, 4 B) is $9 + $6 = $15. The two kept pending orders that
+        sizing ignores cancel out: the sell may go down to zero."""
+        orders = [PendingOrder("s", "A", Side.SELL, 1), PendingOrder("b", "A", Side.BUY, 1)]
+        snap = PortfolioSnapshot(
+            0.0, {"A": 5}, {"A": 10.0, "B": 10.0}, lot_sizes={"A": 2.0}, pending_orders=orders
+        )
+        config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
+        targets = {"A": 0.02, "B": 0.92}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", 5, "close"), ("buy", "B", 5, "open")] == [
+                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
+            ]
+            assert l1(plan) == pytest.approx(5.0)
+
+    def test_a_kept_uncounted_pending_buy_never_limits_a_sell(self):
+        """A kept pending buy that sizing ignores leaves the whole holding to sell: 10 A of
+        $10 to 1 (9 sold), and the $90 less the pending buy's $50 buys 4 B, on target."""
+        pending = [PendingOrder("b", "A", Side.BUY, 5)]
+        snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 10.0, "B": 10.0}, pending_orders=pending)
+        config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
+        targets = {"A": 0.1, "B": 0.4}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", 9), ("buy", "B", 4)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert () == plan.cancels
+
+    def test_a_counted_pending_sell_kept_leaves_the_rest_of_the_holding_to_sell(self):
+        """A counted pending sell of 2 of 10 A ($10) is part of the exposure (8); 1.05 wanted,
+        so 7 more are sold (A 1, $0.50 away), and the $95 buys one B of $50 ($45
+        wanted, $5 away): $5.50, where stopping at 6 sold would leave A $9.50 away."""
+        pending = [PendingOrder("s", "A", Side.SELL, 2)]
+        snap = PortfolioSnapshot(5.0, {"A": 10}, {"A": 10.0, "B": 50.0}, pending_orders=pending)
+        config = attrs.evolve(EXACT, cancel_before_rebalance=False)
+        targets = {"A": 0.1, "B": 45.0 / 105.0}
+        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
+            check_plan(snap, targets, config, plan)
+            assert [("sell", "A", 7), ("buy", "B", 1)] == [
+                (o.side.value, o.asset, o.quantity) for o in plan
+            ]
+            assert () == plan.cancels
+            assert l1(plan) == pytest.approx(5.5)
 
 
 # Margin books where a reversal (close, then open on the other side) is part of the best

@@ -349,6 +349,10 @@ def _same_side(book: OptimalBook, line: _Line, sign: float) -> _Free | None:
 
     fewest_up = _fewest(due, lambda k: k * increment, up)
     fewest_down = _fewest(due, down_units, down)
+    if fewest_down <= down and not grows and held > cap_units:
+        # A sell ends within max_single_weight, as DOWN's and CLOSEST's do.
+        over = math.ceil(snap_whole((held - cap_units) / increment))
+        fewest_down = max(fewest_down, min(over, down))
     can_up, can_down = fewest_up <= up, fewest_down <= down
     if not can_up and not can_down:
         return None
