@@ -249,6 +249,87 @@ class TestGreedy:
         assert [4.0] == joint.holdings()
         assert [0] == joint.blocked
 
+    def test_a_move_given_back_that_fits_exactly_is_taken_again(self):
+        """$20: at their tops A (2 units) and B (1) cost $40. A's round-up ($10 saving $2)
+        goes back first, then B's $20 unit (saving $6): $10 left, and A's round-up, which
+        costs exactly that, is taken again. Only B is blocked ([2, 0] is $17 away, [1, 0]
+        $19, [0, 1] $23)."""
+        items = [
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 0.65, 0.0, 1.0, 0.0, 1.0, 20.0, 0.0),
+        ]
+        joint = Joint(items, 20.0, 0.0, 0.0)
+        joint.greedy()
+        assert [2.0, 0.0] == joint.holdings()
+        assert [1] == joint.blocked
+        assert close(0.0, joint.left)
+
+    @pytest.mark.parametrize("fresh", [True, False])
+    def test_a_run_cut_to_one_unit_takes_it(self, fresh):
+        """$10 for a run of three $10 units: from the top or move by move, one unit."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 10.0, 0.0, 0.0)
+        joint.fresh = fresh
+        joint.greedy()
+        assert [1.0] == joint.holdings()
+        assert [0] == joint.blocked
+        assert close(0.0, joint.left)
+
+    def test_moves_that_cost_exactly_the_cash_left_are_taken_whole(self):
+        """Move by move, $40: the run ($30) then the round-up ($10): nothing is blocked."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 40.0, 0.0, 0.0)
+        joint.fresh = False
+        joint.greedy()
+        assert [4.0] == joint.holdings()
+        assert [] == joint.blocked
+
+    def test_the_greedy_after_the_search_first_undoes_a_round_up_that_adds_error(self):
+        """1.2 wanted at $10: the greedy stops at 1 unit; placed at 2 (as the search may
+        leave it, $6 further), the next greedy gives the unit back: 1 unit, $10 left."""
+        joint = Joint([HoldingItem(0.0, 1.2, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)], 20.0, 0.0, 0.0)
+        joint.greedy()
+        assert [1.0] == joint.holdings()
+        joint.at, joint.left = [2], 0.0
+        joint.greedy()
+        assert [1.0] == joint.holdings()
+        assert close(10.0, joint.left)
+
+    def test_with_a_fee_the_greedy_goes_on_to_the_round_up(self):
+        """$5 an order, 3.6 wanted at $10, $45: the first unit and the run ($35), then the
+        round-up ($10, saving $2) with the cash left."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 45.0, 0.0, 5.0)
+        joint.greedy()
+        assert [4.0] == joint.holdings()
+        assert close(0.0, joint.left)
+
+    def test_a_round_up_saving_less_per_dollar_waits_for_the_first_units(self):
+        """Move by move, $110: the first units of X ($10) and Y ($100) save $1 a dollar and
+        come before X's round-up ($0.20 a dollar), which then no longer fits."""
+        items = [
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.55, 0.0, 2.0, 1.0, 1.0, 100.0, 0.0),
+        ]
+        joint = Joint(items, 110.0, 0.0, 0.0)
+        joint.fresh = False
+        joint.greedy()
+        assert [1.0, 1.0] == joint.holdings()
+        assert [0, 1] == sorted(joint.blocked)
+
+    def test_with_fees_the_next_moves_go_by_saving_per_dollar(self):
+        """$5 an order, $60: X's first unit and run ($35 for $30) come first; then X's
+        round-up (3.9 wanted: $10 saving $8) before Y's unit ($25 saving $10), which no
+        longer fits."""
+        items = [
+            HoldingItem(0.0, 3.9, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 0.75, 0.0, 1.0, 0.0, 1.0, 20.0, 0.0),
+        ]
+        joint = Joint(items, 60.0, 0.0, 5.0)
+        joint.greedy()
+        assert [4.0, 0.0] == joint.holdings()
+        assert close(15.0, joint.left)
+
     def test_later_greedies_move_by_move_from_where_the_items_are(self):
         """After an exchange the greedy settles, then spends what is left."""
         items = [
@@ -271,6 +352,21 @@ def dear_among_cheap(cheap):
 
 
 class TestGreedyExamples:
+    @pytest.mark.parametrize("fixed", [0.0, 5.0])
+    def test_move_by_move_a_round_up_that_saves_nothing_is_not_taken(self, fixed):
+        """2.5 wanted: the round-up from 2 saves nothing; 2.47 wanted: it adds $0.60.
+        Neither is taken, with or without a fee (which makes the path bend), move by
+        move: each item buys 2 units ($20 plus the fee), $20 stays."""
+        items = [
+            HoldingItem(0.0, 2.5, 0.0, 3.0, 2.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 2.47, 0.0, 3.0, 2.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 60.0 + 2 * fixed, 0.0, fixed)
+        joint.fresh = False
+        joint.greedy()
+        assert [2.0, 2.0] == joint.holdings()
+        assert close(20.0, joint.left)
+
     def test_a_move_that_leaves_the_error_as_it_is_is_not_taken(self):
         """1.5 units wanted: the round-up from 1 to 2 saves nothing, so $10 stays unspent."""
         items = [
@@ -292,9 +388,172 @@ class TestGreedyExamples:
         joint.exact()
         assert [6.0, 1.0] == joint.holdings()
         assert close(0.0, joint.left)
+        assert [6.0, 1.0] == [joint.holding(0), joint.holding(1)]
 
 
 class TestExchange:
+    def test_a_dear_unit_is_afforded_by_giving_up_cheap_round_ups_and_units(self):
+        """$100: the greedy buys B's and C's units and round-ups (ratios 1 and 0.2), leaving
+        $60, short of A's $100 unit (saving $80). Giving up both round-ups ($20 for $4 of
+        error) and both first units ($20 for $20) frees the $40 missing for $24: A is
+        bought, $42 away instead of $98. Nothing is left to exchange after."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 100.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0, 2.0, 2.0] == joint.holdings()
+        assert [0] == joint.blocked
+        assert close(60.0, joint.left)
+        assert joint.exchange()
+        assert [1.0, 0.0, 0.0] == joint.holdings()
+        assert close(0.0, joint.left)
+        assert close(42.0, joint.error())  # 98 - 80 + 24
+        joint.greedy()
+        assert not joint.exchange()
+
+    def test_the_walk_gives_up_only_the_units_of_a_run_it_needs(self):
+        """$155: eight $10 units of D ($80), $75 short of A's $100 unit (saving $80).
+        Three of D's units free the $25 missing for $30 of error: A is bought, D keeps 5
+        ($40 away, against $90), $5 left (six units of D would not fit)."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 8.0, 0.0, 8.0, 8.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 155.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0, 8.0] == joint.holdings()
+        assert joint.exchange()
+        assert [1.0, 5.0] == joint.holdings()
+        assert close(5.0, joint.left)
+        assert close(40.0, joint.error())
+
+    def test_the_need_is_completed_by_the_small_release_not_the_big_one(self):
+        """$185: the greedy buys X's $60 unit, the first units and round-ups of three $10
+        names and X's $60 round-up (saving $6), $5 left, short of A's $100 unit (saving $80).
+
+        The $95 missing: X's round-up and the three cheap ones free $90 for $12 of error.
+        The last $5 can come from X's first unit ($60 of error) or one cheap first unit
+        ($10): the cheap one. $129 - 80 + 22 = $71 away, $5 left."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 1.55, 0.0, 2.0, 1.0, 1.0, 60.0, 0.0),
+        ]
+        items += [HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)] * 3
+        joint = Joint(items, 185.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0, 2.0, 2.0, 2.0, 2.0] == joint.holdings()
+        assert close(129.0, joint.error())
+        assert joint.exchange()
+        assert [1.0, 1.0, 0.0, 1.0, 1.0] == joint.holdings()
+        assert close(5.0, joint.left)
+        assert close(71.0, joint.error())
+
+    def test_an_exchange_that_gains_less_than_a_dollar_is_made(self):
+        """$100.50: five fractional $16 units of D ($80), $20.50 left for A's $100 unit
+        (saving $80). Giving up 4.96875 units of D frees the $79.50 missing for $79.50 of
+        error: a gain of $0.50, made ($90 away before, $89.50 after)."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 5.0, 0.0, 5.0, 5.0, None, 16.0, 0.0),
+        ]
+        joint = Joint(items, 100.5, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0, 5.0] == joint.holdings()
+        assert joint.exchange()
+        assert [1.0, pytest.approx(0.03125)] == joint.holdings()
+        assert close(89.5, joint.error())
+        assert close(0.0, joint.left)
+
+    @staticmethod
+    def four_dear_names_and_a_cheaper_one(padding=0):
+        """Four $100 units saving $60, B's $50 unit saving $40, C's $50 unit saving $15,
+        four $10 names 1.6 units short and ``padding`` names at target, with $80."""
+        items = [HoldingItem(0.0, 0.8, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0)] * 4
+        items.append(HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 50.0, 0.0))
+        items.append(HoldingItem(0.0, 0.65, 0.0, 1.0, 0.0, 1.0, 50.0, 0.0))
+        items += [HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)] * 4
+        items += [HoldingItem(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 10.0, 0.0)] * padding
+        joint = Joint(items, 80.0, 0.0, 0.0)
+        joint.greedy()
+        return joint
+
+    def test_every_move_wanted_is_tried_on_a_small_book(self):
+        """$80: the greedy buys the four first units ($40) and round-ups ($40); nothing
+        else fits. A dear unit needs $100: the round-ups ($8 of error) and six first
+        units ($60) add more than its $60. B's $50: the round-ups and one first unit
+        free it for $18 of error, $22 gained. C ($15 of gain) cannot beat that.
+        $320 + 45 + 32.5 + 16 = $413.5 away, then $413.5 - 40 + 18 = $391.5."""
+        joint = self.four_dear_names_and_a_cheaper_one()
+        assert [0.0] * 6 + [2.0] * 4 == joint.holdings()
+        assert close(0.0, joint.left)
+        assert close(413.5, joint.error())
+        assert joint.exchange()
+        assert [0.0] * 4 + [1.0, 0.0, 0.0] + [1.0] * 3 == joint.holdings()
+        assert close(0.0, joint.left)
+        assert close(391.5, joint.error())
+
+    @pytest.mark.parametrize(("padding", "made"), [(30, True), (31, False)])
+    def test_past_the_exact_search_only_the_four_most_valuable_moves_are_tried(self, padding, made):
+        """With 40 items (the exact search's most), B is tried after the four dear units;
+        with 41 only the four dear units are (none pays), and no exchange is made."""
+        joint = self.four_dear_names_and_a_cheaper_one(padding)
+        assert len(joint.items) == 10 + padding
+        assert made == joint.exchange()
+        assert (1.0 if made else 0.0) == joint.holdings()[4]
+
+    def test_cheap_first_units_are_given_up_after_their_round_ups(self):
+        """$8: B and C ($1 units, 1.75 wanted) get their units and round-ups; $4 left is
+        short of A's $8 unit (saving $6). Both round-ups (adding $0.50 each), then both
+        first units ($1 each) free $4 for $3: A bought, $7.50 - 6 + 3 = $4.50 away."""
+        items = [
+            HoldingItem(0.0, 0.875, 0.0, 1.0, 0.0, 1.0, 8.0, 0.0),
+            HoldingItem(0.0, 1.75, 0.0, 2.0, 1.0, 1.0, 1.0, 0.0),
+            HoldingItem(0.0, 1.75, 0.0, 2.0, 1.0, 1.0, 1.0, 0.0),
+        ]
+        joint = Joint(items, 8.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0, 2.0, 2.0] == joint.holdings()
+        assert close(4.0, joint.left)
+        assert joint.exchange()
+        assert [1.0, 0.0, 0.0] == joint.holdings()
+        assert close(4.5, joint.error())
+
+    def test_a_move_that_freed_no_cash_is_not_given_up(self):
+        """$5 an order: keeping S's fifth $5 unit (not selling it) costs nothing and is 0.4
+        units from target, not 0.6. A's $100 unit ($105) cannot be afforded from $50:
+        undoing S's move would free no cash, so no exchange."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(5.0, 4.6, 4.0, 5.0, 5.0, 1.0, 5.0, 0.0),
+        ]
+        joint = Joint(items, 50.0, 0.0, 5.0)
+        joint.greedy()
+        assert [0.0, 5.0] == joint.holdings()
+        assert not joint.exchange()
+        assert [0.0, 5.0] == joint.holdings()
+
+    def test_with_nothing_blocked_there_is_no_exchange(self):
+        """$40 buys the run and the round-up: nothing left to want, no exchange."""
+        joint = Joint([HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)], 40.0, 0.0, 0.0)
+        joint.greedy()
+        assert [] == joint.blocked
+        assert not joint.exchange()
+
+    def test_an_exchange_that_costs_as_much_error_as_it_saves_is_not_made(self):
+        """$100 buys ten $10 units each saving $10; A's $100 unit saves $80: freeing $100
+        would add $100 of error. No exchange; the holdings and cash stay."""
+        items = [HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0)]
+        items += [HoldingItem(0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 10.0, 0.0)] * 10
+        joint = Joint(items, 100.0, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0] + [1.0] * 10 == joint.holdings()
+        assert not joint.exchange()
+        assert [0.0] + [1.0] * 10 == joint.holdings()
+        assert close(0.0, joint.left)
+
     def test_cheap_round_ups_and_a_unit_are_given_up_for_the_dear_name(self):
         """Past the exact search: the dear unit is afforded by giving up every cheap round-up."""
         items = dear_among_cheap(EXACT_ITEMS)
@@ -356,6 +615,80 @@ class TestTrim:
         joint.trim()
         assert [1.0, 2.0, 1.0] == joint.holdings()
         assert close(7.0, joint.left)
+
+    def test_a_unit_that_covers_the_overdraft_exactly_is_the_one_given_back(self):
+        """Over by exactly $10: each $10 round-up covers it; C's adds $2, B's $8, A's $100
+        unit $80: C's goes, nothing left over."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 1.9, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+            HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 130.0, 0.0, 0.0)
+        joint.at = [1, 2, 2]  # $140
+        joint.left = -10.0
+        joint.trim()
+        assert [1.0, 2.0, 1.0] == joint.holdings()
+        assert close(0.0, joint.left)
+
+    def test_of_two_units_as_good_the_first_is_given_back(self):
+        """Over by $3, two identical $10 round-ups each adding $2: the first item's goes."""
+        items = [HoldingItem(0.0, 1.6, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)] * 2
+        joint = Joint(items, 37.0, 0.0, 0.0)
+        joint.at = [2, 2]
+        joint.left = -3.0
+        joint.trim()
+        assert [1.0, 2.0] == joint.holdings()
+
+    def test_a_one_dollar_unit_covers_a_small_overdraft(self):
+        """Five $1 units held, over by $0.50: one is given back, $0.50 left."""
+        joint = Joint([HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 1.0, 0.0)], 4.5, 0.0, 0.0)
+        joint.at, joint.part, joint.left = [0], [5.0], -0.5
+        joint.trim()
+        assert [4.0] == joint.holdings()
+        assert close(0.5, joint.left)
+
+    def test_units_of_a_run_are_given_back_together_until_one_covers_the_rest(self):
+        """Nine $10 units held, $45 of cash: over by $45, four go at once, then a fifth."""
+        joint = Joint([HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)], 45.0, 0.0, 0.0)
+        joint.at, joint.left = [1], -45.0
+        joint.trim()
+        assert [4.0] == joint.holdings()
+        assert close(5.0, joint.left)
+
+    def test_after_the_dearest_unit_the_cheapest_covering_one_goes(self):
+        """Over by $150: no unit covers it, so one $100 unit of A goes (not both); the
+        $50 still over is covered by C's $60 unit (adding $6) rather than A's other
+        ($100, adding $100): $110 - 100 = $10 left."""
+        items = [
+            HoldingItem(0.0, 2.0, 0.0, 2.0, 2.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 0.55, 0.0, 1.0, 1.0, 1.0, 60.0, 0.0),
+        ]
+        joint = Joint(items, 110.0, 0.0, 0.0)
+        joint.at, joint.left = [1, 1], -150.0
+        joint.trim()
+        assert [1.0, 0.0] == joint.holdings()
+        assert close(10.0, joint.left)
+
+    def test_after_the_dearest_unit_a_cheap_unit_covers_the_rest(self):
+        """Over by $105: A's $100 unit goes first (no unit covers), then one $10 unit of
+        C covers the $5 left: C keeps 8."""
+        items = [
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 100.0, 0.0),
+            HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0),
+        ]
+        joint = Joint(items, 85.0, 0.0, 0.0)
+        joint.at, joint.left = [1, 1], -105.0
+        joint.trim()
+        assert [0.0, 8.0] == joint.holdings()
+        assert close(5.0, joint.left)
+
+    def test_a_move_that_frees_no_cash_is_not_given_back(self):
+        """$5 an order, $5 units: undoing the sell of one unit frees nothing; trim stops."""
+        joint = Joint([HoldingItem(5.0, 4.6, 4.0, 5.0, 5.0, 1.0, 5.0, 0.0)], -1.0, 0.0, 5.0)
+        joint.at, joint.left = [1], -1.0
+        joint.trim()
+        assert [5.0] == joint.holdings()
 
     def test_without_a_covering_unit_the_dearest_goes_first(self):
         """Over by $150: no single unit covers it, so the $100 unit goes, then a $10 one."""
@@ -550,6 +883,16 @@ class TestAtLeastDown:
         actual = _at_least_down(list(self.items), 30.0, [0.0, 2.0], rate=0.0, fixed=0.0)
         assert [1.0, 1.0] == actual
 
+    def test_downs_sells_stand_in_though_they_raise_less_than_asked(self):
+        """$20 to raise: selling A (5 held, 1.9 wanted, $4) out raises it, $7.6 + $5.4 away;
+        DOWN sells to 1 ($16, short of $20) and buys nothing: $3.6 + $5.4, closer. Its
+        sells are sent whatever cash they bring: DOWN's answer."""
+        items = [
+            HoldingItem(5.0, 1.9, 0.0, 5.0, 1.0, 1.0, 4.0, 0.0),
+            HoldingItem(0.0, 5.4, 0.0, 5.0, 5.0, 1.0, 1.0, 0.0),
+        ]
+        assert [1.0, 0.0] == _at_least_down(items, -20.0, [0.0, 0.0], rate=0.0, fixed=0.0)
+
     def test_down_buys_the_first_of_two_that_do_not_both_fit(self):
         """DOWN's two units ($20) do not fit $19.99. Cut evenly, neither is bought; DOWN
         drops the smaller (the later on a tie) and buys the other, $10 closer than
@@ -587,6 +930,53 @@ class TestConvex:
 
 
 class TestPartial:
+    def test_a_fractional_buy_takes_a_few_cents(self):
+        """$0.50 for a fractional buy at $10: 0.05 units, though it saves only $0.50."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        joint = Joint(items, 0.5, 0.0, 0.0)
+        joint.greedy()
+        assert [pytest.approx(0.05)] == joint.holdings()
+        assert close(0.0, joint.left)
+
+    def test_a_run_of_one_dollar_units_takes_the_units_that_fit(self):
+        """$4.50 for nine $1 units: 4, $0.50 left."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 1.0, 0.0)]
+        joint = Joint(items, 4.5, 0.0, 0.0)
+        joint.greedy()
+        assert [4.0] == joint.holdings()
+        assert close(0.5, joint.left)
+
+    def test_with_a_fee_the_first_of_two_units_is_taken_alone(self):
+        """$1 an order, $50 units, 4 held, 6 wanted: $97 pays one ($51), not two ($101)."""
+        items = [HoldingItem(4.0, 6.0, 4.0, 6.0, 6.0, 1.0, 50.0, 0.0)]
+        joint = Joint(items, 97.0, 0.0, 1.0)
+        joint.greedy()
+        assert [5.0] == joint.holdings()
+        assert close(46.0, joint.left)
+
+    def test_move_by_move_a_fractional_buy_takes_the_cash_left(self):
+        """$12 for a fractional buy of $30, the greedy move by move: 1.2 units."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        joint = Joint(items, 12.0, 0.0, 0.0)
+        joint.fresh = False
+        joint.greedy()
+        assert [pytest.approx(1.2)] == joint.holdings()
+
+    def test_a_fractional_buy_leaves_the_budgets_float_noise_unspent(self):
+        """$12 with $1 of slack for a fractional buy at $10: 1.1 units, $1 left."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        joint = Joint(items, 12.0, 0.0, 0.0, slack=1.0)
+        joint.greedy()
+        assert [pytest.approx(1.1)] == joint.holdings()
+        assert close(1.0, joint.left)
+
+    def test_a_budget_a_hair_below_one_unit_buys_none(self):
+        """$9.9999999999 snaps to one $10 unit, which overdraws: none is taken."""
+        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
+        joint = Joint(items, 9.9999999999, 0.0, 0.0)
+        joint.greedy()
+        assert [0.0] == joint.holdings()
+
     def test_a_fractional_buy_takes_the_cash_left_to_the_cent(self):
         """$12 for a fractional buy of $30: 1.2 units."""
         items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
@@ -709,6 +1099,126 @@ class TestSearch:
         search.run(budget, math.inf, [])
         assert _EXACT_NODES < search.nodes <= _EXACT_NODES + 100  # the last item's points
 
+    def test_a_holding_that_spends_exactly_the_cash_left_is_taken(self):
+        """3.6 wanted at $10: $40 buys the round-up to 4 exactly, $4 away instead of $6."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)]
+        assert [4.0] == search_of(items).run(40.0, math.inf, [])
+
+    def test_of_two_holdings_as_close_the_cheaper_is_kept(self):
+        """1.5 wanted: 1 and 2 units are both $5 away; with $20 the search keeps 1 ($10)."""
+        items = [HoldingItem(0.0, 1.5, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0)]
+        assert [1.0] == search_of(items).run(20.0, math.inf, [])
+
+    @pytest.mark.parametrize("value", [10.0, 0.5])
+    def test_a_tie_between_items_goes_to_the_first(self, value):
+        """Two buys of 1.75 units, cash for one round-up: [2, 1] and [1, 2] are both
+        0.25 + 0.75 units away; the first item takes it, and started from [1, 2] the
+        search finds nothing better (a tie is no gain, above or below $1 of error)."""
+        items = [HoldingItem(0.0, 1.75, 0.0, 2.0, 1.0, 1.0, value, 0.0)] * 2
+        # Three units fit: [1, 1] is 1.5 units away, either round-up saves 0.5 of them.
+        assert [2.0, 1.0] == search_of(items).run(3.0 * value, math.inf, [])
+        assert search_of(items).run(3.0 * value, value, [1.0, 2.0]) is None
+
+    def test_it_returns_an_answer_better_by_less_than_a_dollar(self):
+        """Started from 3 units of a $1 buy 3.6 units short ($0.6 away), $4 buys 4 ($0.4)."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 1.0, 0.0)]
+        assert [4.0] == search_of(items).run(4.0, 0.6, [3.0])
+
+    def test_a_sell_never_ends_inside_its_minimum_trade(self):
+        """5 held, 4.4 wanted, $15 minimum on $10 units: 4 is not allowed, 5 is nearest.
+
+        Allowed: 0 to 3 (selling at least 2 units) or 5: 5 is 0.6 units away, 3 is 1.4."""
+        items = [HoldingItem(5.0, 4.4, 0.0, 5.0, 5.0, 1.0, 10.0, 15.0)]
+        assert [5.0] == search_of(items).run(0.0, math.inf, [])
+
+    @pytest.mark.parametrize("value", [1.0, 100.0])
+    def test_raising_cash_keeps_the_unit_the_fee_leaves_room_for(self, value):
+        """6 held, 3.2 wanted, 4 units' worth to raise and one unit's worth per order.
+
+        Selling down to h frees (6 - h) units less one in fees: at least 4 only for h <= 1,
+        and 1 (2.2 units away) beats 0 (3.2 away): the run of sells stops a unit short."""
+        items = [HoldingItem(6.0, 3.2, 0.0, 6.0, 3.0, 1.0, value, 0.0)]
+        found = search_of(items, fixed=value).run(-4.0 * value, math.inf, [])
+        assert [1.0] == found
+
+    def test_a_first_unit_that_takes_every_dollar_is_tried(self):
+        """$1: one $1 unit of A (4.1 wanted) fits exactly, B's $10 unit does not.
+
+        [1, 0] is 3.1 + 9 = $12.1 away, [0, 0] $13: the unit is bought."""
+        items = [
+            HoldingItem(0.0, 4.1, 0.0, 4.0, 4.0, 1.0, 1.0, 0.0),
+            HoldingItem(0.0, 0.9, 0.0, 1.0, 0.0, 1.0, 10.0, 0.0),
+        ]
+        assert [1.0, 0.0] == search_of(items).run(1.0, math.inf, [])
+
+    def test_a_sell_funds_buys_only_as_far_as_the_cash_needs(self):
+        """$138 to raise, $5 an order: A ($50 units, 3.1 wanted from 5), B ($5, 3.2 wanted).
+
+        A at 2 frees $145: $7 left, short of B's first unit ($10). A at 1 frees $195
+        and B at 3 costs $20: 105 + 1 = $106 away against [2, 0]'s 55 + 16 = $71;
+        A at 3 frees only $95."""
+        items = [
+            HoldingItem(5.0, 3.1, 0.0, 5.0, 3.0, 1.0, 50.0, 0.0),
+            HoldingItem(0.0, 3.2, 0.0, 3.0, 3.0, 1.0, 5.0, 0.0),
+        ]
+        assert [2.0, 0.0] == search_of(items, fixed=5.0).run(-138.0, math.inf, [])
+
+    def test_a_sell_dearer_in_fees_than_it_brings_may_still_be_closest(self):
+        """$192 to raise, $5 an order: B (4 held, 1.8 wanted, $100 units) sells 2 for $195.
+
+        Then A ($2 units, 4 held, 2.9 wanted) at 3 costs $3 net (a $2 sell, a $5 fee) and
+        fits exactly: $0.2 + $20 away, closer than A at 4 ($2.2) or at 2 ($1.8). B at 1
+        (frees $295) is $80 away, at 3 frees too little."""
+        items = [
+            HoldingItem(4.0, 2.9, 0.0, 4.0, 2.0, 1.0, 2.0, 0.0),
+            HoldingItem(4.0, 1.8, 0.0, 4.0, 1.0, 1.0, 100.0, 0.0),
+        ]
+        assert [3.0, 2.0] == search_of(items, fixed=5.0).run(-192.0, math.inf, [])
+
+    def test_a_sell_funds_the_buy_its_fee_allows(self):
+        """$2 and $1 an order: B (6 held, 0.6 wanted, $1 units) sold out frees $5.
+
+        $7 buys 3 of A ($2 units, 5.8 wanted): $5.6 + $0.6 away. B at 1 frees $4, A 2
+        units: $7.6 + $0.4; keeping B, $2 cannot pay A's first unit and its fee."""
+        items = [
+            HoldingItem(0.0, 5.8, 0.0, 6.0, 5.0, 1.0, 2.0, 0.0),
+            HoldingItem(6.0, 0.6, 0.0, 6.0, 0.0, 1.0, 1.0, 0.0),
+        ]
+        assert [3.0, 0.0] == search_of(items, fixed=1.0).run(2.0, math.inf, [])
+
+    def test_a_holding_at_target_is_not_sold_for_buys_that_save_less(self):
+        """$6 and $5 an order: neither A ($2 units, block of 2) nor C ($4) can be bought.
+
+        Selling B (at target, $5 units) s units frees 5s - 5 and adds $5s of error; what
+        it funds saves at most $1 per dollar less a $5 fee: nothing is traded."""
+        items = [
+            HoldingItem(0.0, 4.3, 0.0, 4.0, 4.0, 1.0, 2.0, 3.0),
+            HoldingItem(4.0, 4.0, 0.0, 4.0, 4.0, 1.0, 5.0, 0.0),
+            HoldingItem(0.0, 4.7, 0.0, 5.0, 4.0, 1.0, 4.0, 0.0),
+        ]
+        assert [0.0, 4.0, 0.0] == search_of(items, fixed=5.0).run(6.0, math.inf, [])
+
+    def test_twelve_buys_are_proven_optimal_within_the_node_budget(self):
+        """Twelve buys of 1.6 + 0.01 k units at $10, $165: every first unit, then the four
+        round-ups that save most (k = 8 to 11), $5 left over.
+
+        A first unit saves $10 for $10, a round-up 2 + 0.2 k for $10: giving up a first
+        unit never pays. At 1 unit they are 72 + 0.1 * 66 = $78.6 away, the four
+        round-ups save 8 + 0.2 * 38 = $15.6: $63."""
+        items = [HoldingItem(0.0, 1.6 + 0.01 * k, 0.0, 2.0, 1.0, 1.0, 10.0, 0.0) for k in range(12)]
+        search = search_of(items)
+        found = search.run(165.0, math.inf, [])
+        assert search.nodes <= _EXACT_NODES
+        assert [1.0] * 8 + [2.0] * 4 == found
+        assert close(63.0, holding_error(items, found))
+
+    def test_each_holding_tried_counts_once(self):
+        """One item's path 0, 3, 4 (3.6 wanted): the search tries its three points."""
+        items = [HoldingItem(0.0, 3.6, 0.0, 4.0, 3.0, 1.0, 10.0, 0.0)]
+        search = search_of(items)
+        search.run(100.0, math.inf, [])
+        assert 3 == search.nodes
+
 
 class TestSnapped:
     @pytest.mark.parametrize(
@@ -783,6 +1293,23 @@ class TestSettle:
         joint.settle()
         assert [kept] == joint.holdings()
 
+    def test_a_sell_kept_above_its_target_is_sold_again(self):
+        """5 held, 2.2 wanted, may sell down to 4: kept at 5 it is $10 further and $10
+        dearer; settling sells it: 4 units, $5 + 10 left."""
+        joint = Joint([HoldingItem(5.0, 2.2, 4.0, 5.0, 4.0, 1.0, 10.0, 0.0)], 0.0, 0.0, 0.0)
+        joint.at, joint.left = [1], 5.0
+        joint.settle()
+        assert [4.0] == joint.holdings()
+        assert close(15.0, joint.left)
+
+    def test_a_move_that_adds_error_and_frees_nothing_is_undone(self):
+        """$5 an order, $5 units: selling 5 down to 4 frees $5 less its $5 fee, nothing;
+        4.2 wanted, 4 is $3 closer than 5: settling sells."""
+        joint = Joint([HoldingItem(5.0, 4.2, 4.0, 5.0, 4.0, 1.0, 5.0, 0.0)], 0.0, 0.0, 5.0)
+        joint.at, joint.left = [1], 0.0
+        joint.settle()
+        assert [4.0] == joint.holdings()
+
     def test_a_cheap_move_that_adds_error_is_undone_too(self):
         """A $0.50 unit adding error is given back like any other."""
         joint = Joint([HoldingItem(0.0, 1.2, 0.0, 2.0, 1.0, 1.0, 0.5, 0.0)], 1.0, 0.0, 0.0)
@@ -811,3 +1338,14 @@ class TestDownAtTheBudget:
             HoldingItem(0.0, 1.5, 0.0, 2.0, 1.0, 1.0, 4.0, 0.0),
         ]
         assert [1.0, 1.0] == _at_least_down(items, 14.0, [2.0, 0.0], rate=0.0, fixed=0.0)
+
+    def test_a_fractional_buy_keeps_the_budgets_float_noise_unspent(self):
+        """$12 with $1 of slack for a fractional buy at $8: 1.375 units ($11), not 1.5."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 8.0, 0.0)]
+        actual = closest_holdings(items, 12.0, cost_rate=0.0, cost_per_order=0.0, slack=1.0)
+        assert [pytest.approx(1.375)] == actual
+
+    def test_without_slack_downs_fractional_buy_spends_the_whole_budget(self):
+        """Nothing bought against DOWN's fractional buy of $12 at $10: DOWN's 1.2 units."""
+        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
+        assert [pytest.approx(1.2)] == _at_least_down(items, 12.0, [0.0], rate=0.0, fixed=0.0)
