@@ -929,102 +929,70 @@ class TestConvex:
         assert expected == convex(moves)
 
 
+#: A fractional buy of 3 units at $10, and runs of 9 whole $10 and $1 units.
+FRACTIONAL_BUY = HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)
+TEN_DOLLAR_RUN = HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)
+ONE_DOLLAR_RUN = HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 1.0, 0.0)
+#: 4 held of $50 units, 6 wanted; and $10 units behind a $35 minimum (a block of 4).
+FIFTY_DOLLAR_PAIR = HoldingItem(4.0, 6.0, 4.0, 6.0, 6.0, 1.0, 50.0, 0.0)
+BLOCK_OF_FOUR = HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 35.0)
+
+
 class TestPartial:
-    def test_a_fractional_buy_takes_a_few_cents(self):
-        """$0.50 for a fractional buy at $10: 0.05 units, though it saves only $0.50."""
-        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
-        joint = Joint(items, 0.5, 0.0, 0.0)
+    @pytest.mark.parametrize(
+        ("book", "expected"),
+        [
+            # $0.50 for a fractional buy: 0.05 units, though it saves only $0.50.
+            pytest.param((FRACTIONAL_BUY, 0.5, 0.0, 0.0), (0.05, 0.0), id="a few cents"),
+            # $12 for the fractional buy of $30: 1.2 units, to the cent.
+            pytest.param((FRACTIONAL_BUY, 12.0, 0.0, 0.0), (1.2, 0.0), id="to the cent"),
+            # $12 with $1 of slack: 1.1 units, the budget's float noise left unspent.
+            pytest.param((FRACTIONAL_BUY, 12.0, 0.0, 1.0), (1.1, 1.0), id="slack unspent"),
+            # $4.50 for nine $1 units: 4, $0.50 left.
+            pytest.param((ONE_DOLLAR_RUN, 4.5, 0.0, 0.0), (4.0, 0.5), id="units that fit"),
+            # $1 an order, $50 units, 4 held, 6 wanted: $97 pays one ($51), not two ($101).
+            pytest.param((FIFTY_DOLLAR_PAIR, 97.0, 1.0, 0.0), (5.0, 46.0), id="one with a fee"),
+            # $5 per order: $38 buys the first unit ($15) and two more ($20), not a fourth.
+            pytest.param((TEN_DOLLAR_RUN, 38.0, 5.0, 0.0), (3.0, 3.0), id="fee, then the run"),
+            # $9.9999999999 snaps to one $10 unit, which overdraws: none is taken.
+            pytest.param((TEN_DOLLAR_RUN, 9.9999999999, 0.0, 0.0), (0.0, None), id="hair below 1"),
+            # $29.9999999999 snaps to 3 units of $10, which overdraw: 2 are taken.
+            pytest.param((TEN_DOLLAR_RUN, 29.9999999999, 0.0, 0.0), (2.0, None), id="below 3"),
+            # A $35 minimum on $10 units: $30 cannot start the buy; $45 buys 4 (a block of 4).
+            pytest.param((BLOCK_OF_FOUR, 30.0, 0.0, 0.0), (0.0, None), id="block not started"),
+            pytest.param((BLOCK_OF_FOUR, 45.0, 0.0, 0.0), (4.0, None), id="block taken whole"),
+        ],
+    )
+    def test_the_greedy_takes_what_the_cash_pays_for(self, book, expected):
+        """The greedy buys as much of a run as the budget pays for, fees and blocks included."""
+        item, budget, fixed, slack = book
+        holding, left = expected
+        joint = Joint([item], budget, 0.0, fixed, slack=slack)
         joint.greedy()
-        assert [pytest.approx(0.05)] == joint.holdings()
-        assert close(0.0, joint.left)
-
-    def test_a_run_of_one_dollar_units_takes_the_units_that_fit(self):
-        """$4.50 for nine $1 units: 4, $0.50 left."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 1.0, 0.0)]
-        joint = Joint(items, 4.5, 0.0, 0.0)
-        joint.greedy()
-        assert [4.0] == joint.holdings()
-        assert close(0.5, joint.left)
-
-    def test_with_a_fee_the_first_of_two_units_is_taken_alone(self):
-        """$1 an order, $50 units, 4 held, 6 wanted: $97 pays one ($51), not two ($101)."""
-        items = [HoldingItem(4.0, 6.0, 4.0, 6.0, 6.0, 1.0, 50.0, 0.0)]
-        joint = Joint(items, 97.0, 0.0, 1.0)
-        joint.greedy()
-        assert [5.0] == joint.holdings()
-        assert close(46.0, joint.left)
+        assert [pytest.approx(holding)] == joint.holdings()
+        if left is not None:
+            assert close(left, joint.left)
 
     def test_move_by_move_a_fractional_buy_takes_the_cash_left(self):
         """$12 for a fractional buy of $30, the greedy move by move: 1.2 units."""
-        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
-        joint = Joint(items, 12.0, 0.0, 0.0)
+        joint = Joint([FRACTIONAL_BUY], 12.0, 0.0, 0.0)
         joint.fresh = False
         joint.greedy()
         assert [pytest.approx(1.2)] == joint.holdings()
 
-    def test_a_fractional_buy_leaves_the_budgets_float_noise_unspent(self):
-        """$12 with $1 of slack for a fractional buy at $10: 1.1 units, $1 left."""
-        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
-        joint = Joint(items, 12.0, 0.0, 0.0, slack=1.0)
-        joint.greedy()
-        assert [pytest.approx(1.1)] == joint.holdings()
-        assert close(1.0, joint.left)
-
-    def test_a_budget_a_hair_below_one_unit_buys_none(self):
-        """$9.9999999999 snaps to one $10 unit, which overdraws: none is taken."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
-        joint = Joint(items, 9.9999999999, 0.0, 0.0)
-        joint.greedy()
-        assert [0.0] == joint.holdings()
-
-    def test_a_fractional_buy_takes_the_cash_left_to_the_cent(self):
-        """$12 for a fractional buy of $30: 1.2 units."""
-        items = [HoldingItem(0.0, 3.0, 0.0, 3.0, 3.0, None, 10.0, 0.0)]
-        joint = Joint(items, 12.0, 0.0, 0.0)
-        joint.greedy()
-        assert [pytest.approx(1.2)] == joint.holdings()
-        assert close(0.0, joint.left)
-
-    def test_a_budget_a_hair_below_three_units_buys_two(self):
-        """$29.9999999999 snaps to 3 units of $10, which overdraw: 2 are taken."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
-        joint = Joint(items, 29.9999999999, 0.0, 0.0)
-        joint.greedy()
-        assert [2.0] == joint.holdings()
-
     def test_exactly_the_units_that_fit_end_the_move(self):
         """$30 for a run of 9 units of $10: 3, at the move's start plus 3."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
-        joint = Joint(items, 30.0, 0.0, 0.0)
+        joint = Joint([TEN_DOLLAR_RUN], 30.0, 0.0, 0.0)
         joint.greedy()
         assert [3.0] == joint.holdings()
         assert ([0], [3.0]) == (joint.at, joint.part)
 
-    def test_with_a_fixed_cost_the_first_unit_pays_it_then_the_run(self):
-        """$5 per order: $38 buys the first unit ($15) and two more ($20), not a fourth."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 0.0)]
-        joint = Joint(items, 38.0, 0.0, 5.0)
-        joint.greedy()
-        assert [3.0] == joint.holdings()
-        assert close(3.0, joint.left)
-
     def test_a_unit_that_does_not_fit_with_its_order_cost_is_not_taken(self):
         """$14 cannot pay a $10 unit and its $5 order cost: nothing is bought, it is blocked."""
-        items = [HoldingItem(0.0, 0.7, 0.0, 1.0, 0.0, 1.0, 10.0, 0.0)]
-        joint = Joint(items, 14.0, 0.0, 5.0)
+        joint = Joint([HoldingItem(0.0, 0.7, 0.0, 1.0, 0.0, 1.0, 10.0, 0.0)], 14.0, 0.0, 5.0)
         joint.greedy()
         assert [0.0] == joint.holdings()
         assert [0] == joint.blocked
-
-    def test_a_threshold_block_is_taken_whole_or_not_at_all(self):
-        """A $35 minimum on $10 units: $30 cannot start the buy; $45 buys 4 (block of 4)."""
-        items = [HoldingItem(0.0, 9.0, 0.0, 9.0, 9.0, 1.0, 10.0, 35.0)]
-        joint = Joint(items, 30.0, 0.0, 0.0)
-        joint.greedy()
-        assert [0.0] == joint.holdings()
-        joint = Joint(items, 45.0, 0.0, 0.0)
-        joint.greedy()
-        assert [4.0] == joint.holdings()
 
 
 def search_of(items, rate=0.0, fixed=0.0):
