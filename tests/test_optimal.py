@@ -49,6 +49,19 @@ def l1(plan):
     ) * abs(plan.equity)
 
 
+def both_plans(snapshot, targets, config):
+    """OPTIMAL's own plan and the public one, each through check_plan first."""
+    plans = (own_plan(snapshot, targets, config), compute_trades(snapshot, targets, config))
+    for plan in plans:
+        check_plan(snapshot, targets, config, plan)
+    return plans
+
+
+def sent(plan):
+    """(side, asset, quantity, action) of each order, in the plan's order."""
+    return [(o.side.value, o.asset, o.quantity, o.action.value) for o in plan]
+
+
 def holdings(plan):
     return {d.asset: d.projected_quantity for d in plan.decisions if d.projected_quantity}
 
@@ -154,8 +167,7 @@ class TestOptimalChoices:
         snap = PortfolioSnapshot(1_000.0, prices={"A": 100.0, "B": 10.0})
         targets = {"A": 0.38, "B": 0.62}  # B is capped to 0.38 too: 38 units
         config = attrs.evolve(EXACT, max_single_weight=0.38)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert {"A": 3, "B": 38} == holdings(plan)
 
     def test_a_buy_past_the_cap_stops_below_it_from_a_held_unit(self):
@@ -176,8 +188,7 @@ class TestOptimalChoices:
         equity, past the cap: none is bought, though it would be closer ($11.50)."""
         snap = PortfolioSnapshot(45.0, prices={"A": 25.0})
         config = attrs.evolve(EXACT, max_single_weight=0.3, direction=direction)
-        for plan in (own_plan(snap, {"A": 0.5}, config), compute_trades(snap, {"A": 0.5}, config)):
-            check_plan(snap, {"A": 0.5}, config, plan)
+        for plan in both_plans(snap, {"A": 0.5}, config):
             assert () == plan.orders
             assert SkipReason.CAPPED == plan.decision("A").skip_reason
 
@@ -223,9 +234,11 @@ class TestOptimalChoices:
         snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 10.0, "B": 10.0}, margin=True)
         config = attrs.evolve(EXACT, allow_short=True)
         plan = compute_trades(snap, {"A": -0.26, "B": 0.5}, config)
-        assert [("sell", "A", 10, "close"), ("sell", "A", 3, "open"), ("buy", "B", 5, "open")] == [
-            (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-        ]
+        assert [
+            ("sell", "A", 10, "close"),
+            ("sell", "A", 3, "open"),
+            ("buy", "B", 5, "open"),
+        ] == sent(plan)
         check_plan(snap, {"A": -0.26, "B": 0.5}, config, plan)
 
     def test_a_short_in_a_long_only_account_is_always_closed(self):
@@ -240,9 +253,7 @@ class TestOptimalChoices:
         """Selling a 150-share holding in lots of 100 toward 0.2 lots closes all 150."""
         snap = PortfolioSnapshot(0.0, {"A": 150}, {"A": 10.0, "B": 10.0}, lot_sizes={"A": 100})
         plan = compute_trades(snap, {"A": 0.013, "B": 0.98}, EXACT)
-        assert [("sell", "A", 150, "close"), ("buy", "B", 147, "open")] == [
-            (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-        ]
+        assert [("sell", "A", 150, "close"), ("buy", "B", 147, "open")] == sent(plan)
 
     def test_fractional_accounts_trade_the_exact_amount_the_cash_allows(self):
         """A fractional account gets exact quantities, cut to the cash when it binds."""
@@ -272,8 +283,7 @@ class TestOptimalChoices:
         C 1 are $60 + $60 away (A 1 and C 3: $140 + $140): C's cut buy of one unit says so."""
         snap = PortfolioSnapshot(500.0, prices={"A": 200.0, "C": 100.0})
         targets = {"A": 0.68, "C": 0.32}
-        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
-            check_plan(snap, targets, EXACT, plan)
+        for plan in both_plans(snap, targets, EXACT):
             assert {"A": 2, "C": 1} == holdings(plan)
             assert (Adjustment.CASH_LIMITED,) == plan.decision("C").adjustments
             assert () == plan.decision("A").adjustments
@@ -284,8 +294,7 @@ class TestOptimalChoices:
         decision is a sell, not a buy the cash cut: no adjustment, no skip."""
         snap = PortfolioSnapshot(9.0, {"A": 2}, {"A": 1.0, "B": 10.0})
         targets = {"A": 4.0 / 11.0, "B": 7.0 / 11.0}
-        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
-            check_plan(snap, targets, EXACT, plan)
+        for plan in both_plans(snap, targets, EXACT):
             assert [("sell", "A", 1), ("buy", "B", 1)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -298,11 +307,8 @@ class TestOptimalChoices:
         ($98.98 with the cost; 99 would cost $99.99)."""
         snap = PortfolioSnapshot(0.0, {"D": 10}, {"D": 10.0, "B": 1.0})
         config = attrs.evolve(EXACT, cost_rate=0.01)
-        for plan in (own_plan(snap, {"B": 1.0}, config), compute_trades(snap, {"B": 1.0}, config)):
-            check_plan(snap, {"B": 1.0}, config, plan)
-            assert [("sell", "D", 10, "close"), ("buy", "B", 98, "open")] == [
-                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-            ]
+        for plan in both_plans(snap, {"B": 1.0}, config):
+            assert [("sell", "D", 10, "close"), ("buy", "B", 98, "open")] == sent(plan)
             assert plan.projected_cash >= 0.0
 
     def test_a_dropped_short_is_covered_even_when_the_cash_would_rather_buy(self):
@@ -312,11 +318,8 @@ class TestOptimalChoices:
         snap = PortfolioSnapshot(60.0, {"A": -1}, {"A": 10.0, "B": 48.0}, margin=True)
         config = attrs.evolve(SHORTS, cost_per_order=2.0)
         targets = {"A": 0.0, "B": 0.99}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
-            assert [("buy", "A", 1, "close")] == [
-                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-            ]
+        for plan in both_plans(snap, targets, config):
+            assert [("buy", "A", 1, "close")] == sent(plan)
             assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
 
     def test_a_sleeve_and_a_direction_leave_assets_alone(self):
@@ -337,11 +340,8 @@ class TestOptimalChoices:
         """
         snap = PortfolioSnapshot(9.0, {"A": 1}, {"A": 1.0, "B": 10.0})
         targets = {"A": 0.11, "B": 0.89}  # of $10 of equity
-        for plan in (own_plan(snap, targets, EXACT), compute_trades(snap, targets, EXACT)):
-            check_plan(snap, targets, EXACT, plan)
-            assert [("sell", "A", 1, "close"), ("buy", "B", 1, "open")] == [
-                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-            ]
+        for plan in both_plans(snap, targets, EXACT):
+            assert [("sell", "A", 1, "close"), ("buy", "B", 1, "open")] == sent(plan)
             assert l1(plan) == pytest.approx(2.2)
 
     def test_a_holding_sold_to_fund_a_unit_sells_past_the_threshold(self):
@@ -351,8 +351,7 @@ class TestOptimalChoices:
         snap = PortfolioSnapshot(9.0, {"A": 3}, {"A": 1.0, "B": 10.0})
         targets = {"A": 3.1 / 12.0, "B": 8.9 / 12.0}
         config = attrs.evolve(EXACT, min_trade_value=1.5)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", "A", 2), ("buy", "B", 1)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -381,8 +380,7 @@ class TestOptimalChoices:
         )
         targets = {"A": 100.1 / 109.0, "B": 8.9 / 109.0}
         config = attrs.evolve(EXACT, min_trade_value=least)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert 1 == plan.decision("B").projected_quantity
             # HiGHS's tolerance may sell a millionth more (the re-solve's margin).
             value = (held - plan.decision("A").projected_quantity) * price
@@ -397,8 +395,7 @@ class TestOptimalChoices:
         )
         targets = {"A": 100.1 / 109.0, "B": 8.9 / 109.0}
         config = attrs.evolve(EXACT, direction=TradeDirection.BUY_ONLY)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("buy", "A", pytest.approx(0.01))] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -444,8 +441,7 @@ class TestOptimalChoices:
         )
         targets = {"A": 99.99 / 112.0, "B": 10.0 / 112.0}
         config = attrs.evolve(EXACT, cost_per_order=2.0)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", "A", pytest.approx(0.2, abs=1e-6)), ("buy", "B", 1)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -576,8 +572,7 @@ class TestEdges:
         targets = {"A": 0.01, "B": 0.99}
         expected = [("buy", "B", 1, "open")] if margin else [("buy", "A", 1, "close")]
         skipped = "A" if margin else "B"
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert expected == [(o.side.value, o.asset, o.quantity, o.action.value) for o in plan]
             assert SkipReason.CASH_LIMITED == plan.decision(skipped).skip_reason
             assert l1(plan) == pytest.approx(12.0 if margin else 50.0)
@@ -596,11 +591,8 @@ class TestEdges:
         )
         config = attrs.evolve(SHORTS, min_trade_value=20.0)
         targets = {"A": 0.5, "B": 0.5}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
-            assert [("buy", "A", 1.0, "close"), ("buy", "A", 2.5, "open")] == [
-                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-            ]
+        for plan in both_plans(snap, targets, config):
+            assert [("buy", "A", 1.0, "close"), ("buy", "A", 2.5, "open")] == sent(plan)
             assert SkipReason.CASH_LIMITED == plan.decision("B").skip_reason
 
     def test_a_fractional_reversal_opens_the_exact_amount(self):
@@ -629,8 +621,7 @@ class TestEdges:
         """A book of $0.001: 1e-4 of it ($1e-7) is a holding, not dust (dust is 1e-9 of
         equity): the sell keeps 1e-7 of A, it does not close."""
         snap = PortfolioSnapshot(0.0, {"A": 0.001}, {"A": 1.0}, fractional=True)
-        for plan in (own_plan(snap, {"A": 1e-4}, EXACT), compute_trades(snap, {"A": 1e-4}, EXACT)):
-            check_plan(snap, {"A": 1e-4}, EXACT, plan)
+        for plan in both_plans(snap, {"A": 1e-4}, EXACT):
             assert [("sell", pytest.approx(0.0009999, rel=1e-9), Action.REDUCE)] == [
                 (o.side.value, o.quantity, o.action) for o in plan
             ]
@@ -723,8 +714,7 @@ class TestEdges:
         snap = PortfolioSnapshot(45.0, {"A": 4}, {"A": 7.0}, pending_orders=pending)
         config = attrs.evolve(EXACT, min_trade_value=28.0, cancel_before_rebalance=False)
         targets = {"A": 44.8 / 73.0}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert () == plan.orders
             assert () == plan.cancels
 
@@ -762,8 +752,7 @@ class TestEdges:
             EXACT, min_trade_value=least, cancel_before_rebalance=False, account_for_pending=False
         )
         targets = {"A": wanted}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert () == plan.orders
             assert () == plan.cancels
 
@@ -775,8 +764,7 @@ class TestEdges:
         snap = PortfolioSnapshot(5.0, {"A": 10}, {"A": 10.0, "B": 50.0}, pending_orders=orders)
         config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
         targets = {"A": 60.0 / 105.0, "B": 45.0 / 105.0}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", "A", 4), ("buy", "B", 1)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -792,8 +780,7 @@ class TestEdges:
         snap = PortfolioSnapshot(cash, {"A": 5}, {"A": price}, lot_sizes={"A": 2.0})
         targets = {"A": price / snap.equity}
         config = attrs.evolve(EXACT, min_trade_value=least)
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", 4, Action.REDUCE)] == [
                 (o.side.value, o.quantity, o.action) for o in plan
             ]
@@ -809,11 +796,8 @@ class TestEdges:
         )
         config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
         targets = {"A": 0.02, "B": 0.92}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
-            assert [("sell", "A", 5, "close"), ("buy", "B", 5, "open")] == [
-                (o.side.value, o.asset, o.quantity, o.action.value) for o in plan
-            ]
+        for plan in both_plans(snap, targets, config):
+            assert [("sell", "A", 5, "close"), ("buy", "B", 5, "open")] == sent(plan)
             assert l1(plan) == pytest.approx(5.0)
 
     def test_a_kept_uncounted_pending_buy_never_limits_a_sell(self):
@@ -823,8 +807,7 @@ class TestEdges:
         snap = PortfolioSnapshot(0.0, {"A": 10}, {"A": 10.0, "B": 10.0}, pending_orders=pending)
         config = attrs.evolve(EXACT, cancel_before_rebalance=False, account_for_pending=False)
         targets = {"A": 0.1, "B": 0.4}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", "A", 9), ("buy", "B", 4)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
@@ -838,8 +821,7 @@ class TestEdges:
         snap = PortfolioSnapshot(5.0, {"A": 10}, {"A": 10.0, "B": 50.0}, pending_orders=pending)
         config = attrs.evolve(EXACT, cancel_before_rebalance=False)
         targets = {"A": 0.1, "B": 45.0 / 105.0}
-        for plan in (own_plan(snap, targets, config), compute_trades(snap, targets, config)):
-            check_plan(snap, targets, config, plan)
+        for plan in both_plans(snap, targets, config):
             assert [("sell", "A", 7), ("buy", "B", 1)] == [
                 (o.side.value, o.asset, o.quantity) for o in plan
             ]
